@@ -1,0 +1,35 @@
+/**
+ * `f32`: the dense fp32 GEMM in the linear-layer layout, y[m×n] = x[m×k] · W[n×k]ᵀ.
+ * m = 1 is measured cold (W rotated over >= 256 MiB of copies); m > 1 warm (compute bound).
+ */
+import { native } from '../lib/binding.js';
+import { coldCopies, fillRandom, medianMs } from './measure.js';
+import type { BenchSettings } from './row.js';
+
+export async function benchGemmF32(s: BenchSettings): Promise<void> {
+  const { isa, threads } = native().runtimeInfo();
+  for (const { k, n } of s.shapes) {
+    const maxM = Math.max(...s.ms);
+    const weights = [fillRandom(new Float32Array(n * k), 7)];
+    const x = fillRandom(new Float32Array(maxM * k), 3);
+    const y = new Float32Array(maxM * n);
+    for (const m of s.ms) {
+      const cold = m === 1;
+      if (cold) while (weights.length < coldCopies(n * k * 4)) weights.push(Float32Array.from(weights[0]!));
+      let next = 0;
+      const run = () => {
+        const w = weights[cold ? next++ % weights.length : 0]!;
+        return native().gemmF32(x, w, y, m, n, k, false, true, 1, 0, k, k, n);
+      };
+      const t = await medianMs(run, s.timeMs);
+      s.onRow({
+        kernel: 'f32', m, k, n,
+        medianMs: t.medianMs,
+        gflops: (2 * m * n * k) / (t.medianMs * 1e6),
+        weightGBps: (n * k * 4) / (t.medianMs * 1e6),
+        threads, isa, cold, samples: t.samples,
+      });
+      if (cold) weights.length = 1;
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/** Timing with tinybench, on durations the native side measured (excludes the hop to its thread). */
+import { Bench } from 'tinybench';
+
+/** Bytes of distinct weight copies a cold measurement rotates over, so weights come from DRAM. */
+export const COLD_BYTES = 256 * 2 ** 20;
+
+/** Median and sample count of `run()`, which resolves to the milliseconds it measured natively. */
+export async function medianMs(run: () => Promise<number>, timeMs: number): Promise<{ medianMs: number; samples: number }> {
+  const bench = new Bench({ time: timeMs, iterations: 5, warmupIterations: 2, warmupTime: 0 });
+  bench.add('kernel', async () => ({ overriddenDuration: await run() }), { async: true });
+  await bench.run();
+  const result = bench.tasks[0]?.result;
+  if (!result || !('latency' in result)) throw new Error(`benchmark failed: ${JSON.stringify(result)}`);
+  return { medianMs: result.latency.p50, samples: result.latency.samplesCount };
+}
+
+/** Number of copies of a `bytes`-sized weight that add up to at least {@link COLD_BYTES}. */
+export function coldCopies(bytes: number): number {
+  return Math.max(2, Math.ceil(COLD_BYTES / bytes));
+}
+
+/** Fills an array with uniform values in [-1, 1) (random data: zeros would flatter some kernels). */
+export function fillRandom(a: Float32Array, seed = 1): Float32Array {
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < a.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    a[i] = (s >>> 0) / 2 ** 31 - 1;
+  }
+  return a;
+}

@@ -1,0 +1,35 @@
+/**
+ * One measurement of `llm-compress bench --json`: the stable JSON-lines contract of DESIGN.md
+ * section 3. Fields may be added; none is renamed or removed.
+ */
+export interface BenchRow {
+  kernel: string;
+  m: number;
+  k: number;
+  n: number;
+  groupSize?: number;
+  /** Median milliseconds of the kernel (timed on its native thread). */
+  medianMs: number;
+  /** 2·m·n·k / time. */
+  gflops: number;
+  /** Bytes of weights read / time (GB = 1e9 bytes). */
+  weightGBps: number;
+  threads: number;
+  /** ISA level of the kernels. */
+  isa: string;
+  /** True when the weights came from DRAM (rotated over >= 256 MiB of copies). */
+  cold: boolean;
+  /** Number of timed runs behind the median. */
+  samples: number;
+}
+
+export interface BenchSettings {
+  /** Batch sizes (rows of activations). */
+  ms: number[];
+  /** (k, n) pairs: inner dimension and output features. */
+  shapes: Array<{ k: number; n: number }>;
+  /** Minimum milliseconds spent timing each row. */
+  timeMs: number;
+  /** Called with each row as soon as it is measured. */
+  onRow: (row: BenchRow) => void;
+}

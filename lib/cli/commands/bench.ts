@@ -1,0 +1,62 @@
+/** `llm-compress bench`: kernel benchmarks; `--json` prints the JSON-lines contract of DESIGN.md §3. */
+import { Command } from 'commander';
+
+import { SUITES, type BenchRow } from '../../../bench/index.js';
+import { invalidArgument } from '../../errors.js';
+import { setIsa, setThreads, type IsaLevel } from '../../runtime.js';
+
+const DEFAULT_SHAPES = '4096x4096,4096x11008,11008x4096';
+
+function positiveInts(name: string, text: string): number[] {
+  const values = text.split(',').map((t) => Number(t.trim()));
+  if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v < 1))
+    throw invalidArgument(name, 'a comma-separated list of positive integers', text);
+  return values;
+}
+
+function shapes(text: string): Array<{ k: number; n: number }> {
+  return text.split(',').map((t) => {
+    const match = /^\s*(\d+)x(\d+)\s*$/.exec(t);
+    const k = Number(match?.[1]);
+    const n = Number(match?.[2]);
+    if (!match || k < 1 || n < 1) throw invalidArgument('--shapes', 'a comma-separated list of KxN (e.g. 4096x11008)', text);
+    return { k, n };
+  });
+}
+
+function printRow(r: BenchRow, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return;
+  }
+  const cols = [
+    r.kernel.padEnd(8), `m=${r.m}`.padEnd(7), `k=${r.k}`.padEnd(8), `n=${r.n}`.padEnd(8),
+    `${r.medianMs.toFixed(3).padStart(9)} ms`, `${r.gflops.toFixed(1).padStart(7)} GFLOP/s`,
+    `${r.weightGBps.toFixed(1).padStart(6)} GB/s${r.cold ? ' (cold)' : ''}`,
+  ];
+  process.stdout.write(`${cols.join('  ')}\n`);
+}
+
+export function benchCommand(): Command {
+  return new Command('bench')
+    .description('benchmark the kernels on real layer shapes (medians of native timings)')
+    .option('--kernels <list>', `comma-separated kernels: ${Object.keys(SUITES).join(', ')}`, Object.keys(SUITES).join(','))
+    .option('--m <list>', 'batch sizes (rows of activations)', '1,16,128,512')
+    .option('--shapes <list>', 'comma-separated KxN layer shapes (in x out features)', DEFAULT_SHAPES)
+    .option('--time <ms>', 'minimum time spent timing each row', '500')
+    .option('--threads <n>', 'threads of the pool (default: all cores)')
+    .option('--isa <level>', 'force an ISA level: scalar, neon, avx2, avx512')
+    .option('--json', 'one JSON object per line (the stable contract)')
+    .action(async (opts: { kernels: string; m: string; shapes: string; time: string; threads?: string; isa?: string; json?: boolean }) => {
+      const kernels = opts.kernels.split(',').map((k) => k.trim());
+      for (const k of kernels) {
+        if (!(k in SUITES)) throw invalidArgument('--kernels', `a comma-separated list of ${Object.keys(SUITES).join(', ')}`, k);
+      }
+      const ms = positiveInts('--m', opts.m);
+      const timeMs = positiveInts('--time', opts.time)[0]!;
+      if (opts.threads !== undefined) setThreads(positiveInts('--threads', opts.threads)[0]!);
+      if (opts.isa !== undefined) setIsa(opts.isa as IsaLevel);
+      const settings = { ms, shapes: shapes(opts.shapes), timeMs, onRow: (r: BenchRow) => printRow(r, !!opts.json) };
+      for (const k of kernels) await SUITES[k]!(settings);
+    });
+}

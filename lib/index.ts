@@ -1,0 +1,24 @@
+/**
+ * llm-compress-native: compress large language models (GPTQ, SparseGPT, int4/int8, 2:4
+ * sparsity) from Node.js, with native CPU (and CUDA) kernels.
+ *
+ * @example
+ * ```ts
+ * import { kernels, runtimeInfo } from 'llm-compress-native';
+ * console.log(runtimeInfo().isa); // 'avx512' on a recent x86-64 CPU
+ * const y = await kernels.gemm(x, W, { m: tokens, n: outFeatures, k: inFeatures });
+ * ```
+ */
+export * as kernels from './kernels/index.js';
+export { LlmcError, type LlmcErrorCode, type ArgumentDetails } from './errors.js';
+export {
+  runtimeInfo,
+  setThreads,
+  setIsa,
+  availableIsaLevels,
+  cudaInfo,
+  type RuntimeInfo,
+  type CudaInfo,
+  type CpuFeatures,
+  type IsaLevel,
+} from './runtime.js';

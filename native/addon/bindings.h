@@ -1,0 +1,19 @@
+// bindings.h — the functions native/addon/addon.cpp exports. lib/binding.ts declares the same
+// contract in TypeScript; keep the two in step.
+#pragma once
+
+#include <napi.h>
+
+namespace llmc_addon {
+
+// runtime.cpp
+Napi::Value RuntimeInfo(const Napi::CallbackInfo& info);
+Napi::Value SetIsa(const Napi::CallbackInfo& info);
+Napi::Value SetThreads(const Napi::CallbackInfo& info);
+Napi::Value CudaInfo(const Napi::CallbackInfo& info);
+Napi::Value CudaSelftest(const Napi::CallbackInfo& info);
+
+// gemm.cpp
+Napi::Value GemmF32(const Napi::CallbackInfo& info);
+
+}  // namespace llmc_addon

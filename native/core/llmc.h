@@ -1,0 +1,89 @@
+// llmc.h — the C-style interface of the native core of llm-compress-native.
+//
+// The core knows nothing about Node: every entry point takes plain pointers and sizes, returns an
+// llmc_status, and on failure leaves a human-readable message in a thread-local buffer
+// (llmc_last_error). The addon (native/addon/) copies JS arguments into plain structs, calls these
+// functions off the main thread and turns a non-OK status into a typed JS error.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+extern "C" {
+
+// Error codes. Their names (llmc_status_name) are the `code` of the JS error, prefixed "LLMC_".
+typedef enum llmc_status {
+  LLMC_OK = 0,
+  LLMC_INVALID_ARGUMENT = 1,  // a caller error: bad size, null pointer, unknown option
+  LLMC_OUT_OF_MEMORY = 2,     // an allocation failed
+  LLMC_UNSUPPORTED = 3,       // valid request this build or CPU cannot serve
+  LLMC_INTERNAL = 4,          // a bug: please report
+  LLMC_CUDA_ERROR = 5         // the CUDA runtime failed
+} llmc_status;
+
+const char* llmc_status_name(llmc_status status);
+// Message of the last failure on this thread ("" when none).
+const char* llmc_last_error(void);
+
+// ---- CPU features and the ISA level in use --------------------------------------------------
+// Levels are ordered: a level implies every lower one on its architecture.
+typedef enum llmc_isa {
+  LLMC_ISA_SCALAR = 0,  // portable C++, the test oracle of every fast path
+  LLMC_ISA_NEON = 1,    // arm64 Advanced SIMD
+  LLMC_ISA_AVX2 = 2,    // x86-64 AVX2 + FMA + F16C
+  LLMC_ISA_AVX512 = 3   // x86-64 AVX-512 F, BW, DQ, VL and VNNI (Ice Lake, Zen 4 and later)
+} llmc_isa;
+
+typedef struct llmc_cpu_info {
+  const char* arch;  // "x86_64", "arm64" or "unknown"
+  char vendor[16];   // CPUID vendor string on x86 ("" elsewhere)
+  char brand[64];    // CPUID brand string on x86 ("" elsewhere)
+  int avx2, fma, f16c;
+  int avx512f, avx512bw, avx512dq, avx512vl, avx512vnni, avx512bf16;
+  int avx_vnni;
+  int neon;
+  llmc_isa best;  // the highest level this CPU and build support
+} llmc_cpu_info;
+
+const llmc_cpu_info* llmc_cpu(void);
+const char* llmc_isa_name(llmc_isa isa);  // "scalar", "neon", "avx2", "avx512"
+// Parses a level name; returns 0 and sets *out on success, -1 when the name is unknown.
+int llmc_isa_parse(const char* name, llmc_isa* out);
+// The level kernels dispatch on. Initially the best level, lowered by LLMC_ISA when set.
+llmc_isa llmc_isa_active(void);
+// Forces a level. Asking for one the CPU or build lacks fails with LLMC_UNSUPPORTED.
+llmc_status llmc_isa_set(llmc_isa isa);
+
+// ---- Thread pool ------------------------------------------------------------------------------
+// One pool for the process, sized to the cores (or LLMC_THREADS) at first use.
+int llmc_threads(void);
+llmc_status llmc_set_threads(int threads);  // 1 .. 1024
+
+// ---- Dense fp32 GEMM --------------------------------------------------------------------------
+// Row-major BLAS semantics: C[m×n] = alpha · op(A) · op(B) + beta · C, with
+//   op(A) = A [m×k] (trans_a = 0, row stride lda >= k)  or  Aᵀ where A is [k×m] (lda >= m);
+//   op(B) = B [k×n] (trans_b = 0, ldb >= n)              or  Bᵀ where B is [n×k] (ldb >= k).
+// A linear layer y = x·Wᵀ with x [tokens×in] and W [out×in] is trans_a = 0, trans_b = 1.
+// beta = 0 never reads C (it may hold NaN). C must not overlap A or B.
+llmc_status llmc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                       const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+                       float* c, int64_t ldc);
+
+// ---- CUDA ---------------------------------------------------------------------------------------
+typedef struct llmc_cuda_info {
+  int compiled;       // 1 when this binary was built with CUDA kernels
+  int runtime_version;  // CUDA runtime linked in (e.g. 13000), 0 when not compiled
+  int driver_version;   // 0 when no driver is installed
+  int device_count;
+  char device_name[128];  // device 0
+  int cc_major, cc_minor;
+  uint64_t total_memory;
+  char error[256];  // why no device is usable, "" when one is
+} llmc_cuda_info;
+
+// Queries the driver and device 0. Never fails: problems are reported in info->error.
+void llmc_cuda_query(llmc_cuda_info* info);
+// Runs a small kernel on device 0 and checks its result (proves the kernels load and run).
+llmc_status llmc_cuda_selftest(void);
+
+}  // extern "C"

@@ -1,0 +1,99 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { describe, expect, it, vi } from 'vitest';
+
+import { packageRoot } from '../../lib/binding.js';
+import { main } from '../../lib/cli/program.js';
+
+/** Runs the CLI in-process and captures what it writes. */
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const so = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+  const se = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+  try {
+    const code = await main(['node', 'llm-compress', ...args]);
+    return { code, out, err };
+  } finally {
+    so.mockRestore();
+    se.mockRestore();
+  }
+}
+
+describe('llm-compress doctor', () => {
+  it('prints platform, binary, CPU, ISA, threads and CUDA', async () => {
+    const r = await cli('doctor');
+    expect(r.code).toBe(0);
+    for (const label of ['platform', 'binary', 'cpu', 'features', 'isa', 'threads', 'cuda'])
+      expect(r.out).toMatch(new RegExp(`^${label}\\s+\\S`, 'm'));
+    expect(r.out).toMatch(/llmc\.node \(local build, version \d+\.\d+\.\d+/);
+  });
+
+  it('prints one JSON object with --json', async () => {
+    const r = await cli('doctor', '--json');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(report.package.name).toBe('llm-compress-native');
+    expect(report.binary.source).toBe('local build');
+    expect(['scalar', 'neon', 'avx2', 'avx512']).toContain(report.isa.inUse);
+    expect(report.threads.pool).toBeGreaterThanOrEqual(1);
+    expect(typeof report.cuda.compiled).toBe('boolean');
+    expect(Array.isArray(report.cpu.features)).toBe(true);
+  });
+});
+
+describe('llm-compress bench', () => {
+  it('prints the JSON-lines contract for f32', async () => {
+    const r = await cli('bench', '--kernels', 'f32', '--m', '1,3', '--shapes', '64x48,33x17', '--time', '20', '--json');
+    expect(r.code).toBe(0);
+    const rows = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((x) => [x.m, x.k, x.n])).toEqual([[1, 64, 48], [3, 64, 48], [1, 33, 17], [3, 33, 17]]);
+    for (const row of rows) {
+      expect(row.kernel).toBe('f32');
+      for (const key of ['medianMs', 'gflops', 'weightGBps']) expect(row[key]).toBeGreaterThan(0);
+      expect(row.threads).toBeGreaterThanOrEqual(1);
+      expect(row.cold).toBe(row.m === 1);
+      expect(row.gflops).toBeCloseTo((2 * row.m * row.n * row.k) / (row.medianMs * 1e6), 6);
+      expect(row.weightGBps).toBeCloseTo((4 * row.n * row.k) / (row.medianMs * 1e6), 6);
+    }
+  });
+
+  it('rejects unknown kernels and malformed lists with exit code 1', async () => {
+    let r = await cli('bench', '--kernels', 'f32,nope', '--json');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/Invalid --kernels: expected a comma-separated list of f32.*got "nope"/);
+    r = await cli('bench', '--m', '1,x');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/Invalid --m/);
+    r = await cli('bench', '--shapes', '4096by4096');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/Invalid --shapes/);
+  });
+});
+
+describe('llm-compress (CLI basics)', () => {
+  it('exits 1 on an unknown command', async () => {
+    const r = await cli('frobnicate');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/unknown command/);
+  });
+
+  it('runs as the installed bin (the built dist/cli/main.js)', () => {
+    const bin = join(packageRoot(), 'dist', 'cli', 'main.js');
+    expect(existsSync(bin), `${bin} is missing: run npm run build`).toBe(true);
+    const r = spawnSync(process.execPath, [bin, 'doctor'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^llm-compress-native \d+\.\d+\.\d+/);
+    const bad = spawnSync(process.execPath, [bin, 'bench', '--kernels', 'nope'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+  });
+
+  it('the CommonJS entry loads and exposes the same API', () => {
+    const cjs = join(packageRoot(), 'dist', 'index.cjs');
+    const r = spawnSync(process.execPath, ['-e', `const l = require(${JSON.stringify(cjs)}); console.log(typeof l.kernels.gemm, l.runtimeInfo().isa)`], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^function (scalar|neon|avx2|avx512)/);
+  });
+});
