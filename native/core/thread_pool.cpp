@@ -92,7 +92,10 @@ class Pool {
   void start(int threads) {
     threads_ = threads;
     quit_ = false;
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    // The generation is read here, not in the new thread: a job posted before the thread first
+    // runs must still count as new to it.
+    const uint64_t seen = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i, seen] { worker_loop(i, seen); });
   }
 
   void stop() {
@@ -116,8 +119,7 @@ class Pool {
     t_in_pool_task = false;
   }
 
-  void worker_loop(int thread) {
-    uint64_t seen = generation_.load(std::memory_order_acquire);
+  void worker_loop(int thread, uint64_t seen) {
     for (;;) {
       // Spin for a short while: back-to-back kernels (a forward pass) then start without a wake-up.
       for (int spin = 0; spin < 20000 && generation_.load(std::memory_order_acquire) == seen; ++spin) LLMC_PAUSE();

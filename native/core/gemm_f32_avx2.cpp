@@ -1,0 +1,131 @@
+// gemm_f32_avx2.cpp — AVX2 + FMA kernels of the fp32 GEMM (compiled with -mavx2 -mfma -mf16c).
+// Layouts: see gemm_f32.h. Micro-tile 6×16: 12 ymm accumulators, 2 ymm of B, 1-2 for broadcasts.
+#include <immintrin.h>
+
+#include "gemm_f32.h"
+
+namespace llmc {
+namespace gemm {
+namespace {
+
+constexpr int MR = kAvx2MR, NR = kAvx2NR;
+
+inline float hsum(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+}
+
+// Mask of the first n (< 8) lanes, for maskload.
+inline __m256i lane_mask(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+template <int NI>
+void dots_4xNI(int64_t k, float alpha, const float* const* arow, const float* const* brow, float beta,
+               float* const* crow, int nj) {
+  __m256 acc[NI][4];
+#pragma GCC unroll 2
+  for (int i = 0; i < NI; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) acc[i][j] = _mm256_setzero_ps();
+  int64_t p = 0;
+  for (; p + 8 <= k; p += 8) {
+    __m256 bv[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) bv[j] = _mm256_loadu_ps(brow[j] + p);
+#pragma GCC unroll 2
+    for (int i = 0; i < NI; ++i) {
+      const __m256 av = _mm256_loadu_ps(arow[i] + p);
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+  if (p < k) {
+    const __m256i mask = lane_mask(k - p);
+    __m256 bv[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) bv[j] = _mm256_maskload_ps(brow[j] + p, mask);
+#pragma GCC unroll 2
+    for (int i = 0; i < NI; ++i) {
+      const __m256 av = _mm256_maskload_ps(arow[i] + p, mask);
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+#pragma GCC unroll 2
+  for (int i = 0; i < NI; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      if (j < nj) {
+        const float dot = alpha * hsum(acc[i][j]);
+        crow[i][j] = beta == 0.0f ? dot : dot + beta * crow[i][j];
+      }
+    }
+}
+
+}  // namespace
+
+void micro_avx2(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int mr_eff, int nr_eff,
+                int accumulate) {
+  __m256 acc[MR][2];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+#pragma GCC unroll 2
+  for (int64_t p = 0; p < kc; ++p) {
+    const __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const __m256 a = _mm256_broadcast_ss(ap + i);
+      acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
+    }
+    ap += MR;
+    bp += NR;
+  }
+  if (mr_eff == MR && nr_eff == NR) {
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      float* row = c + i * ldc;
+      __m256 v0 = acc[i][0], v1 = acc[i][1];
+      if (accumulate) {
+        v0 = _mm256_add_ps(v0, _mm256_loadu_ps(row));
+        v1 = _mm256_add_ps(v1, _mm256_loadu_ps(row + 8));
+      }
+      _mm256_storeu_ps(row, v0);
+      _mm256_storeu_ps(row + 8, v1);
+    }
+    return;
+  }
+  alignas(32) float tile[MR * NR];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    _mm256_store_ps(tile + i * NR, acc[i][0]);
+    _mm256_store_ps(tile + i * NR + 8, acc[i][1]);
+  }
+  for (int i = 0; i < mr_eff; ++i)
+    for (int j = 0; j < nr_eff; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + tile[i * NR + j];
+}
+
+void small_nt_avx2(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, const float* a, int64_t lda,
+                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  for (int64_t j = j0; j < j1; j += 4) {
+    const int nj = j1 - j < 4 ? static_cast<int>(j1 - j) : 4;
+    const float* brow[4];
+    for (int q = 0; q < 4; ++q) brow[q] = b + (j + (q < nj ? q : 0)) * ldb;  // tail rows repeat row j
+    for (int64_t i = 0; i < m; i += 2) {
+      const int ni = m - i < 2 ? 1 : 2;
+      const float* arow[2];
+      float* crow[2];
+      for (int q = 0; q < ni; ++q) {
+        arow[q] = a + (i + q) * lda;
+        crow[q] = c + (i + q) * ldc + j;
+      }
+      if (ni == 1) dots_4xNI<1>(k, alpha, arow, brow, beta, crow, nj);
+      else dots_4xNI<2>(k, alpha, arow, brow, beta, crow, nj);
+    }
+  }
+}
+
+}  // namespace gemm
+}  // namespace llmc

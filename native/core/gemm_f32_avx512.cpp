@@ -1,0 +1,120 @@
+// gemm_f32_avx512.cpp — AVX-512 kernels of the fp32 GEMM (compiled with -mavx512f … -mfma).
+// Layouts: see gemm_f32.h. Micro-tile 14×32: 28 zmm accumulators, 2 zmm of B, 2 for broadcasts.
+#include <immintrin.h>
+
+#include "gemm_f32.h"
+
+namespace llmc {
+namespace gemm {
+namespace {
+
+constexpr int MR = kAvx512MR, NR = kAvx512NR;
+
+inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u); }
+
+// Σ over the 4 B rows × NI A rows of dot products along k, written with alpha/beta.
+template <int NI>
+void dots_4xNI(int64_t k, float alpha, const float* const* arow, const float* const* brow, float beta,
+               float* const* crow, int nj) {
+  __m512 acc[NI][4];
+#pragma GCC unroll 4
+  for (int i = 0; i < NI; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) acc[i][j] = _mm512_setzero_ps();
+  int64_t p = 0;
+  for (; p + 16 <= k; p += 16) {
+    __m512 bv[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) bv[j] = _mm512_loadu_ps(brow[j] + p);
+#pragma GCC unroll 4
+    for (int i = 0; i < NI; ++i) {
+      const __m512 av = _mm512_loadu_ps(arow[i] + p);
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+  if (p < k) {
+    const __mmask16 mask = tail_mask(k - p);
+    __m512 bv[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) bv[j] = _mm512_maskz_loadu_ps(mask, brow[j] + p);
+#pragma GCC unroll 4
+    for (int i = 0; i < NI; ++i) {
+      const __m512 av = _mm512_maskz_loadu_ps(mask, arow[i] + p);
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < NI; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      if (j < nj) {
+        const float dot = alpha * _mm512_reduce_add_ps(acc[i][j]);
+        crow[i][j] = beta == 0.0f ? dot : dot + beta * crow[i][j];
+      }
+    }
+}
+
+}  // namespace
+
+void micro_avx512(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int mr_eff, int nr_eff,
+                  int accumulate) {
+  __m512 acc[MR][2];
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+  for (int64_t p = 0; p < kc; ++p) {
+    const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
+    _mm_prefetch(reinterpret_cast<const char*>(ap + 8 * MR), _MM_HINT_T0);
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; ++i) {
+      const __m512 a = _mm512_set1_ps(ap[i]);
+      acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+    }
+    ap += MR;
+    bp += NR;
+  }
+  const __mmask16 m0 = tail_mask(nr_eff), m1 = tail_mask(nr_eff - 16 > 0 ? nr_eff - 16 : 0);
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) {
+    if (i < mr_eff) {
+      float* row = c + i * ldc;
+      __m512 v0 = acc[i][0], v1 = acc[i][1];
+      if (accumulate) {
+        v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
+        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
+      }
+      _mm512_mask_storeu_ps(row, m0, v0);
+      _mm512_mask_storeu_ps(row + 16, m1, v1);
+    }
+  }
+}
+
+void small_nt_avx512(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, const float* a, int64_t lda,
+                     const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  for (int64_t j = j0; j < j1; j += 4) {
+    const int nj = j1 - j < 4 ? static_cast<int>(j1 - j) : 4;
+    const float* brow[4];
+    for (int q = 0; q < 4; ++q) brow[q] = b + (j + (q < nj ? q : 0)) * ldb;  // tail rows repeat row j
+    for (int64_t i = 0; i < m; i += 4) {
+      const int ni = m - i < 4 ? static_cast<int>(m - i) : 4;
+      const float* arow[4];
+      float* crow[4];
+      for (int q = 0; q < ni; ++q) {
+        arow[q] = a + (i + q) * lda;
+        crow[q] = c + (i + q) * ldc + j;
+      }
+      switch (ni) {
+        case 1: dots_4xNI<1>(k, alpha, arow, brow, beta, crow, nj); break;
+        case 2: dots_4xNI<2>(k, alpha, arow, brow, beta, crow, nj); break;
+        case 3: dots_4xNI<3>(k, alpha, arow, brow, beta, crow, nj); break;
+        default: dots_4xNI<4>(k, alpha, arow, brow, beta, crow, nj); break;
+      }
+    }
+  }
+}
+
+}  // namespace gemm
+}  // namespace llmc
