@@ -28,17 +28,19 @@ constexpr int64_t kMChunk = 8192;  // rows of A packed at once (bounds the packe
 
 struct Plan {
   Kernels k;
-  int64_t small_m;  // largest m that takes the no-packing path (B stored [n×k] only)
+  int64_t small_m;  // largest m that takes the no-packing path (B stored [n×k] only); the
+                    // crossovers were measured on Zen 5 at k = n = 4096 (about 64 with AVX-512,
+                    // 32 with AVX2): below them packing B costs more than it saves
 };
 
 Plan plan_for(llmc_isa isa) {
 #if defined(LLMC_HAVE_X86_KERNELS)
-  if (isa == LLMC_ISA_AVX512) return {{kAvx512MR, kAvx512NR, 256, 14 * 24, 512, micro_avx512, small_nt_avx512}, 8};
-  if (isa == LLMC_ISA_AVX2) return {{kAvx2MR, kAvx2NR, 256, 6 * 48, 512, micro_avx2, small_nt_avx2}, 6};
+  if (isa == LLMC_ISA_AVX512) return {{kAvx512MR, kAvx512NR, 256, 14 * 24, 512, micro_avx512, small_nt_avx512, pack_t_avx512}, 64};
+  if (isa == LLMC_ISA_AVX2) return {{kAvx2MR, kAvx2NR, 256, 6 * 48, 512, micro_avx2, small_nt_avx2, pack_t_avx2}, 32};
 #else
   (void)isa;
 #endif
-  return {{kScalarMR, kScalarNR, 256, 128, 256, micro_scalar, small_nt_scalar}, 4};
+  return {{kScalarMR, kScalarNR, 256, 128, 256, micro_scalar, small_nt_scalar, pack_t_scalar}, 16};
 }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -75,18 +77,16 @@ struct Problem {
 
 // Packs rows [i0, i0+rows) × columns [p0, p0+kc) of alpha·op(A) into MR-row micro-panels (zero rows
 // past `rows`). `panel` selects one micro-panel.
-void pack_a_panel(const Problem& pr, int mr, int64_t i0, int64_t rows, int64_t p0, int64_t kc, int64_t panel, float* ap) {
+void pack_a_panel(const Problem& pr, const Kernels& K, int64_t i0, int64_t rows, int64_t p0, int64_t kc, int64_t panel, float* ap) {
+  const int mr = K.mr;
   const int64_t r0 = panel * mr;
   const int64_t nr = std::min<int64_t>(mr, rows - r0);
   float* dst = ap + panel * mr * kc;
-  if (nr < mr) std::memset(dst, 0, sizeof(float) * mr * kc);
   const float alpha = pr.alpha;
   if (!pr.trans_a) {  // A [m×k]: row i is contiguous along p
-    for (int64_t i = 0; i < nr; ++i) {
-      const float* src = pr.a + (i0 + r0 + i) * pr.lda + p0;
-      for (int64_t p = 0; p < kc; ++p) dst[p * mr + i] = alpha * src[p];
-    }
-  } else {  // A stored [k×m]: column i of op(A) is row p of the storage
+    K.pack_t(pr.a + (i0 + r0) * pr.lda + p0, pr.lda, static_cast<int>(nr), kc, alpha, dst, mr);
+  } else {
+    if (nr < mr) std::memset(dst, 0, sizeof(float) * mr * kc);  // A stored [k×m]: column i of op(A) is row p of the storage
     for (int64_t p = 0; p < kc; ++p) {
       const float* src = pr.a + (p0 + p) * pr.lda + i0 + r0;
       for (int64_t i = 0; i < nr; ++i) dst[p * mr + i] = alpha * src[i];
@@ -95,17 +95,15 @@ void pack_a_panel(const Problem& pr, int mr, int64_t i0, int64_t rows, int64_t p
 }
 
 // Packs rows [p0, p0+kc) × columns [NR·panel, …) of op(B) into an NR-column micro-panel.
-void pack_b_panel(const Problem& pr, int nr_tile, int64_t p0, int64_t kc, int64_t panel, float* bp) {
+void pack_b_panel(const Problem& pr, const Kernels& K, int64_t p0, int64_t kc, int64_t panel, float* bp) {
+  const int nr_tile = K.nr;
   const int64_t j0 = panel * nr_tile;
   const int64_t nc = std::min<int64_t>(nr_tile, pr.n - j0);
   float* dst = bp + panel * nr_tile * kc;
-  if (nc < nr_tile) std::memset(dst, 0, sizeof(float) * nr_tile * kc);
   if (pr.trans_b) {  // B stored [n×k]: column j of op(B) is a contiguous row
-    for (int64_t j = 0; j < nc; ++j) {
-      const float* src = pr.b + (j0 + j) * pr.ldb + p0;
-      for (int64_t p = 0; p < kc; ++p) dst[p * nr_tile + j] = src[p];
-    }
+    K.pack_t(pr.b + j0 * pr.ldb + p0, pr.ldb, static_cast<int>(nc), kc, 1.0f, dst, nr_tile);
   } else {  // B [k×n]: row p is contiguous along j
+    if (nc < nr_tile) std::memset(dst, 0, sizeof(float) * nr_tile * kc);
     for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * nr_tile, pr.b + (p0 + p) * pr.ldb + j0, sizeof(float) * nc);
   }
 }
@@ -144,10 +142,10 @@ llmc_status packed_gemm(const Problem& pr, const Kernels& K, float beta) {
       const int64_t a_groups = ceil_div(a_panels, kGroup), b_groups = ceil_div(b_panels, kGroup);
       parallel_for(a_groups + b_groups, [&](int64_t t, int) {
         if (t < a_groups) {
-          for (int64_t q = t * kGroup; q < std::min(a_panels, (t + 1) * kGroup); ++q) pack_a_panel(pr, K.mr, i0, rows, p0, kc, q, ap);
+          for (int64_t q = t * kGroup; q < std::min(a_panels, (t + 1) * kGroup); ++q) pack_a_panel(pr, K, i0, rows, p0, kc, q, ap);
         } else {
           t -= a_groups;
-          for (int64_t q = t * kGroup; q < std::min(b_panels, (t + 1) * kGroup); ++q) pack_b_panel(pr, K.nr, p0, kc, q, bp);
+          for (int64_t q = t * kGroup; q < std::min(b_panels, (t + 1) * kGroup); ++q) pack_b_panel(pr, K, p0, kc, q, bp);
         }
       });
       parallel_for(m_tasks * nblocks, [&](int64_t t, int) {

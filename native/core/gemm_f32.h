@@ -32,22 +32,30 @@ using MicroFn = void (*)(int64_t kc, const float* ap, const float* bp, float* c,
 using SmallNtFn = void (*)(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, const float* a, int64_t lda,
                            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
+// dst[p*width + r] = scale · src[r*ld + p] for r < rows, p < kc, zero rows up to width: packs a
+// micro-panel of a k-contiguous operand (A [m×k], or B stored [n×k]).
+using PackTFn = void (*)(const float* src, int64_t ld, int rows, int64_t kc, float scale, float* dst, int width);
+
 struct Kernels {
   int mr, nr;        // micro-tile
   int kc, mc, nc;    // cache blocks: kc deep (B micro-panel kc×NR in L1), mc rows (A block in L2),
                      // nc columns per task (B task panel in L3)
   MicroFn micro;
   SmallNtFn small_nt;
+  PackTFn pack_t;
 };
 
 void micro_scalar(int64_t, const float*, const float*, float*, int64_t, int, int, int);
+void pack_t_scalar(const float*, int64_t, int, int64_t, float, float*, int);
 void small_nt_scalar(int64_t, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
                      float*, int64_t);
 #if defined(LLMC_HAVE_X86_KERNELS)
 void micro_avx2(int64_t, const float*, const float*, float*, int64_t, int, int, int);
+void pack_t_avx2(const float*, int64_t, int, int64_t, float, float*, int);
 void small_nt_avx2(int64_t, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
                    float*, int64_t);
 void micro_avx512(int64_t, const float*, const float*, float*, int64_t, int, int, int);
+void pack_t_avx512(const float*, int64_t, int, int64_t, float, float*, int);
 void small_nt_avx512(int64_t, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
                      float*, int64_t);
 #endif

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "gemm_f32.h"
+#include "gemm_f32_pack_x86.h"
 
 namespace llmc {
 namespace gemm {
@@ -125,6 +126,10 @@ void small_nt_avx2(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, co
       else dots_4xNI<2>(k, alpha, arow, brow, beta, crow, nj);
     }
   }
+}
+
+void pack_t_avx2(const float* src, int64_t ld, int rows, int64_t kc, float scale, float* dst, int width) {
+  pack_transposed(src, ld, rows, kc, scale, dst, width);
 }
 
 }  // namespace gemm

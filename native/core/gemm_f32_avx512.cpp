@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "gemm_f32.h"
+#include "gemm_f32_pack_x86.h"
 
 namespace llmc {
 namespace gemm {
@@ -60,6 +61,13 @@ void dots_4xNI(int64_t k, float alpha, const float* const* arow, const float* co
 
 void micro_avx512(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int mr_eff, int nr_eff,
                   int accumulate) {
+  // The C tile is read at the end: start fetching it now so that it arrives during the k loop.
+  if (accumulate) {
+    for (int i = 0; i < mr_eff; ++i) {
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_T0);
+    }
+  }
   __m512 acc[MR][2];
 #pragma GCC unroll 14
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -114,6 +122,10 @@ void small_nt_avx512(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, 
       }
     }
   }
+}
+
+void pack_t_avx512(const float* src, int64_t ld, int rows, int64_t kc, float scale, float* dst, int width) {
+  pack_transposed(src, ld, rows, kc, scale, dst, width);
 }
 
 }  // namespace gemm

@@ -37,5 +37,16 @@ void small_nt_scalar(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, 
   }
 }
 
+void pack_t_scalar(const float* src, int64_t ld, int rows, int64_t kc, float scale, float* dst, int width) {
+  for (int r = 0; r < width; ++r) {
+    if (r < rows) {
+      const float* s = src + r * ld;
+      for (int64_t p = 0; p < kc; ++p) dst[p * width + r] = scale * s[p];
+    } else {
+      for (int64_t p = 0; p < kc; ++p) dst[p * width + r] = 0.0f;
+    }
+  }
+}
+
 }  // namespace gemm
 }  // namespace llmc

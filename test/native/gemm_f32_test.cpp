@@ -85,7 +85,7 @@ void check_case(Rng& rng, int ta, int tb, int64_t m, int64_t n, int64_t k, float
 
 int run_check() {
   Rng rng(2024);
-  const int64_t ms[] = {1, 2, 3, 7, 13, 16, 17, 31, 64, 127, 129};
+  const int64_t ms[] = {1, 2, 3, 7, 13, 16, 17, 31, 33, 64, 65, 127, 129};
   const int64_t ns[] = {1, 3, 15, 17, 33, 100, 257};
   const int64_t ks[] = {1, 5, 16, 17, 100, 300};
   std::vector<llmc_isa> levels;
