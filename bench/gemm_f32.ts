@@ -1,6 +1,8 @@
 /**
  * `f32`: the dense fp32 GEMM in the linear-layer layout, y[m×n] = x[m×k] · W[n×k]ᵀ.
- * m = 1 is measured cold (W rotated over >= 256 MiB of copies); m > 1 warm (compute bound).
+ * m = 1 is measured cold (W rotated over >= 256 MiB of copies) beside a plain streaming read of the
+ * same copies (readGBps, the baseline); m > 1 warm, beside the FMA peak measured right after
+ * (peakGflops, the baseline).
  */
 import { native } from '../lib/binding.js';
 import { coldCopies, fillRandom, medianMs } from './measure.js';
@@ -22,12 +24,15 @@ export async function benchGemmF32(s: BenchSettings): Promise<void> {
         return native().gemmF32(x, w, y, m, n, k, false, true, 1, 0, k, k, n);
       };
       const t = await medianMs(run, s.timeMs);
+      const baseline = cold
+        ? { readGBps: (n * k * 4) / ((await medianMs(() => native().streamRead(weights[next++ % weights.length]!), s.timeMs)).medianMs * 1e6) }
+        : { peakGflops: await native().sgemmPeak() };
       s.onRow({
         kernel: 'f32', m, k, n,
         medianMs: t.medianMs,
         gflops: (2 * m * n * k) / (t.medianMs * 1e6),
         weightGBps: (n * k * 4) / (t.medianMs * 1e6),
-        threads, isa, cold, samples: t.samples,
+        threads, isa, cold, ...baseline, samples: t.samples,
       });
       if (cold) weights.length = 1;
     }

@@ -19,6 +19,16 @@ export interface BenchRow {
   isa: string;
   /** True when the weights came from DRAM (rotated over >= 256 MiB of copies). */
   cold: boolean;
+  /**
+   * Memory-bound rows only: a plain streaming read of the same weight copies, measured in the same
+   * run — the bandwidth the machine gives right now, to compare weightGBps with.
+   */
+  readGBps?: number;
+  /**
+   * Compute-bound rows only: the fp32 multiply-add peak of the machine measured right after the
+   * row (register-only loop on the same threads and ISA level), to compare gflops with.
+   */
+  peakGflops?: number;
   /** Number of timed runs behind the median. */
   samples: number;
 }

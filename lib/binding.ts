@@ -65,6 +65,10 @@ export interface NativeBinding {
   cudaInfo(): NativeCudaInfo;
   /** Runs a small kernel on GPU 0; resolves to its milliseconds. */
   cudaSelftest(): Promise<number>;
+  /** fp32 multiply-add peak of this machine (GFLOP/s, all pool threads), measured now. */
+  sgemmPeak(): Promise<number>;
+  /** Reads every element once on all pool threads (the bandwidth baseline); resolves to ms. */
+  streamRead(x: Float32Array): Promise<number>;
   /** C = alpha·op(A)·op(B) + beta·C in place (row-major BLAS semantics); resolves to kernel ms. */
   gemmF32(
     a: Float32Array, b: Float32Array, c: Float32Array,

@@ -13,7 +13,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("cudaInfo", Napi::Function::New(env, CudaInfo, "cudaInfo"));
   exports.Set("cudaSelftest", Napi::Function::New(env, CudaSelftest, "cudaSelftest"));
+  exports.Set("streamRead", Napi::Function::New(env, StreamRead, "streamRead"));
   exports.Set("gemmF32", Napi::Function::New(env, GemmF32, "gemmF32"));
+  exports.Set("sgemmPeak", Napi::Function::New(env, SgemmPeak, "sgemmPeak"));
   return exports;
 }
 

@@ -13,7 +13,11 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info);
 Napi::Value CudaInfo(const Napi::CallbackInfo& info);
 Napi::Value CudaSelftest(const Napi::CallbackInfo& info);
 
+// stream_read.cpp
+Napi::Value StreamRead(const Napi::CallbackInfo& info);
+
 // gemm.cpp
 Napi::Value GemmF32(const Napi::CallbackInfo& info);
+Napi::Value SgemmPeak(const Napi::CallbackInfo& info);
 
 }  // namespace llmc_addon

@@ -5,6 +5,8 @@
 // only guarantee that no call can read or write outside the arrays.
 #include "bindings.h"
 
+#include <memory>
+
 #include "args.h"
 #include "job.h"
 
@@ -37,6 +39,13 @@ Napi::Value GemmF32(const Napi::CallbackInfo& info) {
   return Job::Start(env, {a, b, c}, [=] {
     return llmc_sgemm(trans_a, trans_b, m, n, k, alpha, ap, lda, bp, ldb, beta, cp, ldc);
   }, nullptr);
+}
+
+// sgemmPeak(): Promise<number> — fp32 FMA peak GFLOP/s of this machine, measured now.
+Napi::Value SgemmPeak(const Napi::CallbackInfo& info) {
+  auto gflops = std::make_shared<double>(0.0);
+  return Job::Start(info.Env(), {}, [gflops] { return llmc_sgemm_peak(gflops.get()); },
+                    [gflops](Napi::Env env) { return Napi::Number::New(env, *gflops); });
 }
 
 }  // namespace llmc_addon

@@ -2,17 +2,22 @@
 // packing (all four transpose combinations are absorbed here), threading on the pool.
 // Compiled with baseline flags: every vector instruction lives in the per-ISA files.
 //
-// Loop nest of the packed path (GotoBLAS), for each chunk of at most kMChunk rows:
+// Loop nest of the packed path (GotoBLAS), for each chunk of at most kMChunk rows × kNChunk columns:
 //   for pc in k, step kc:                       (one kc-deep slice)
-//     parallel: pack the chunk's rows of alpha·op(A) and all of op(B) for the slice
+//     parallel: pack the chunk's rows of alpha·op(A) and columns of op(B) for the slice
 //     parallel over tasks (mc rows × nc columns):
-//       for jr in task columns, step NR:        (B micro-panel kc×NR stays in L1)
-//         for ir in task rows, step MR:         (A block mc×kc stays in L2)
+//       for jr in task columns, step NR:        (B micro-panel kc×NR: reused by every ir)
+//         for ir in task rows, step MR:         (A block mc×kc: reused by every jr)
 //           micro-kernel → C tile (= on the first slice when beta = 0, += otherwise)
+// kc is large (1024): each slice reads and writes all of C once, and on a machine whose L3 is
+// shared with neighbours that traffic, not the packed panels (which stream well from L2), was
+// measured to be the bottleneck (kc 256 → 1024: +20% at m = 512, k = n = 4096).
 // Small m with B stored [n×k] (linear layers at small batch) skip packing: see gemm_f32.h.
 #include "gemm_f32.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <new>
 
@@ -24,7 +29,10 @@ namespace llmc {
 namespace gemm {
 namespace {
 
-constexpr int64_t kMChunk = 8192;  // rows of A packed at once (bounds the packed-A buffer)
+// Rows of A and columns of B packed at once: bound the packing buffers to (kMChunk + kNChunk)·kc
+// floats (32 MiB at kc = 1024).
+constexpr int64_t kMChunk = 4096;
+constexpr int64_t kNChunk = 4096;
 
 struct Plan {
   Kernels k;
@@ -35,8 +43,8 @@ struct Plan {
 
 Plan plan_for(llmc_isa isa) {
 #if defined(LLMC_HAVE_X86_KERNELS)
-  if (isa == LLMC_ISA_AVX512) return {{kAvx512MR, kAvx512NR, 256, 14 * 24, 512, micro_avx512, small_nt_avx512, pack_t_avx512}, 64};
-  if (isa == LLMC_ISA_AVX2) return {{kAvx2MR, kAvx2NR, 256, 6 * 48, 512, micro_avx2, small_nt_avx2, pack_t_avx2}, 32};
+  if (isa == LLMC_ISA_AVX512) return {{kAvx512MR, kAvx512NR, 1024, 14 * 24, 256, micro_avx512, small_nt_avx512, pack_t_avx512}, 64};
+  if (isa == LLMC_ISA_AVX2) return {{kAvx2MR, kAvx2NR, 1024, 6 * 48, 256, micro_avx2, small_nt_avx2, pack_t_avx2}, 32};
 #else
   (void)isa;
 #endif
@@ -95,10 +103,10 @@ void pack_a_panel(const Problem& pr, const Kernels& K, int64_t i0, int64_t rows,
 }
 
 // Packs rows [p0, p0+kc) × columns [NR·panel, …) of op(B) into an NR-column micro-panel.
-void pack_b_panel(const Problem& pr, const Kernels& K, int64_t p0, int64_t kc, int64_t panel, float* bp) {
+void pack_b_panel(const Problem& pr, const Kernels& K, int64_t col0, int64_t cols, int64_t p0, int64_t kc, int64_t panel, float* bp) {
   const int nr_tile = K.nr;
-  const int64_t j0 = panel * nr_tile;
-  const int64_t nc = std::min<int64_t>(nr_tile, pr.n - j0);
+  const int64_t j0 = col0 + panel * nr_tile;
+  const int64_t nc = std::min<int64_t>(nr_tile, col0 + cols - j0);
   float* dst = bp + panel * nr_tile * kc;
   if (pr.trans_b) {  // B stored [n×k]: column j of op(B) is a contiguous row
     K.pack_t(pr.b + j0 * pr.ldb + p0, pr.ldb, static_cast<int>(nc), kc, 1.0f, dst, nr_tile);
@@ -113,9 +121,9 @@ llmc_status packed_gemm(const Problem& pr, const Kernels& K, float beta) {
   const int64_t mr = K.mr, nr = K.nr;
   const int64_t kc_max = std::min<int64_t>(K.kc, pr.k);
   const int64_t chunk_rows = std::min(pr.m, kMChunk);
-  const int64_t b_panels = ceil_div(pr.n, nr);
+  const int64_t chunk_cols = std::min(pr.n, kNChunk);
   const size_t a_size = static_cast<size_t>(round_up(round_up(chunk_rows, mr) * kc_max, 16));  // keeps B 64-byte aligned
-  const size_t b_size = static_cast<size_t>(b_panels * nr * kc_max);
+  const size_t b_size = static_cast<size_t>(round_up(chunk_cols, nr) * kc_max);
   float* ap = t_scratch.get(a_size + b_size);
   if (ap == nullptr)
     return fail(LLMC_OUT_OF_MEMORY, "gemm: cannot allocate %.1f MiB of packing buffers",
@@ -125,43 +133,47 @@ llmc_status packed_gemm(const Problem& pr, const Kernels& K, float beta) {
   for (int64_t i0 = 0; i0 < pr.m; i0 += kMChunk) {
     const int64_t rows = std::min(kMChunk, pr.m - i0);
     const int64_t a_panels = ceil_div(rows, mr);
-    // Task grid: m split evenly into blocks of at most mc rows, n into blocks of about nc columns,
-    // with enough tasks (>= 4 per thread) to balance the cores.
-    const int64_t mblocks = ceil_div(rows, K.mc);
-    const int64_t mb = round_up(ceil_div(rows, mblocks), mr);
-    int64_t nblocks = std::max(ceil_div(pr.n, K.nc), ceil_div(4 * threads, ceil_div(rows, mb)));
-    const int64_t nb = round_up(ceil_div(pr.n, nblocks), nr);
-    nblocks = ceil_div(pr.n, nb);
-    const int64_t m_tasks = ceil_div(rows, mb);
+    for (int64_t j0 = 0; j0 < pr.n; j0 += kNChunk) {
+      const int64_t cols = std::min(kNChunk, pr.n - j0);
+      const int64_t b_panels = ceil_div(cols, nr);
+      // Task grid: rows split evenly into blocks of at most mc, columns into blocks of about nc,
+      // with enough tasks (>= 4 per thread) to balance the cores.
+      const int64_t mblocks = ceil_div(rows, K.mc);
+      const int64_t mb = round_up(ceil_div(rows, mblocks), mr);
+      const int64_t m_tasks = ceil_div(rows, mb);
+      int64_t nblocks = std::max(ceil_div(cols, K.nc), ceil_div(4 * threads, m_tasks));
+      const int64_t nb = round_up(ceil_div(cols, nblocks), nr);
+      nblocks = ceil_div(cols, nb);
 
-    for (int64_t p0 = 0; p0 < pr.k; p0 += kc_max) {
-      const int64_t kc = std::min(kc_max, pr.k - p0);
-      const bool accumulate = p0 > 0 || beta != 0.0f;
-      // Pack: one task per group of micro-panels (A panels first, then B panels).
-      constexpr int64_t kGroup = 4;
-      const int64_t a_groups = ceil_div(a_panels, kGroup), b_groups = ceil_div(b_panels, kGroup);
-      parallel_for(a_groups + b_groups, [&](int64_t t, int) {
-        if (t < a_groups) {
-          for (int64_t q = t * kGroup; q < std::min(a_panels, (t + 1) * kGroup); ++q) pack_a_panel(pr, K, i0, rows, p0, kc, q, ap);
-        } else {
-          t -= a_groups;
-          for (int64_t q = t * kGroup; q < std::min(b_panels, (t + 1) * kGroup); ++q) pack_b_panel(pr, K, p0, kc, q, bp);
-        }
-      });
-      parallel_for(m_tasks * nblocks, [&](int64_t t, int) {
-        const int64_t ib = t % m_tasks, jb = t / m_tasks;
-        const int64_t r_begin = ib * mb, r_end = std::min(rows, r_begin + mb);
-        const int64_t c_begin = jb * nb, c_end = std::min(pr.n, c_begin + nb);
-        for (int64_t j = c_begin; j < c_end; j += nr) {
-          const float* bpanel = bp + (j / nr) * nr * kc;
-          const int nr_eff = static_cast<int>(std::min(nr, c_end - j));
-          for (int64_t i = r_begin; i < r_end; i += mr) {
-            const float* apanel = ap + (i / mr) * mr * kc;
-            const int mr_eff = static_cast<int>(std::min(mr, r_end - i));
-            K.micro(kc, apanel, bpanel, pr.c + (i0 + i) * pr.ldc + j, pr.ldc, mr_eff, nr_eff, accumulate);
+      for (int64_t p0 = 0; p0 < pr.k; p0 += kc_max) {
+        const int64_t kc = std::min(kc_max, pr.k - p0);
+        const bool accumulate = p0 > 0 || beta != 0.0f;
+        // Pack: one task per group of micro-panels (A panels first, then B panels).
+        constexpr int64_t kGroup = 4;
+        const int64_t a_groups = ceil_div(a_panels, kGroup), b_groups = ceil_div(b_panels, kGroup);
+        parallel_for(a_groups + b_groups, [&](int64_t t, int) {
+          if (t < a_groups) {
+            for (int64_t q = t * kGroup; q < std::min(a_panels, (t + 1) * kGroup); ++q) pack_a_panel(pr, K, i0, rows, p0, kc, q, ap);
+          } else {
+            t -= a_groups;
+            for (int64_t q = t * kGroup; q < std::min(b_panels, (t + 1) * kGroup); ++q) pack_b_panel(pr, K, j0, cols, p0, kc, q, bp);
           }
-        }
-      });
+        });
+        parallel_for(m_tasks * nblocks, [&](int64_t t, int) {
+          const int64_t ib = t % m_tasks, jb = t / m_tasks;
+          const int64_t r_begin = ib * mb, r_end = std::min(rows, r_begin + mb);
+          const int64_t c_begin = jb * nb, c_end = std::min(cols, c_begin + nb);
+          for (int64_t j = c_begin; j < c_end; j += nr) {
+            const float* bpanel = bp + (j / nr) * nr * kc;
+            const int nr_eff = static_cast<int>(std::min(nr, c_end - j));
+            for (int64_t i = r_begin; i < r_end; i += mr) {
+              const float* apanel = ap + (i / mr) * mr * kc;
+              const int mr_eff = static_cast<int>(std::min(mr, r_end - i));
+              K.micro(kc, apanel, bpanel, pr.c + (i0 + i) * pr.ldc + j0 + j, pr.ldc, mr_eff, nr_eff, accumulate);
+            }
+          }
+        });
+      }
     }
   }
   return LLMC_OK;
@@ -219,4 +231,24 @@ extern "C" llmc_status llmc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n
   }
   if (beta != 0.0f && beta != 1.0f) scale_c(pr, beta);
   return packed_gemm(pr, plan.k, beta);
+}
+
+extern "C" llmc_status llmc_sgemm_peak(double* gflops) {
+  using namespace llmc::gemm;
+  if (gflops == nullptr) return llmc::fail(LLMC_INVALID_ARGUMENT, "sgemm_peak: gflops is null");
+  float (*loop)(int64_t) = fma_peak_scalar;
+  double flops_per_iter = 2.0 * 8;
+#if defined(LLMC_HAVE_X86_KERNELS)
+  const llmc_isa isa = llmc_isa_active();
+  if (isa == LLMC_ISA_AVX512) loop = fma_peak_avx512, flops_per_iter = 2.0 * 24 * 16;
+  if (isa == LLMC_ISA_AVX2) loop = fma_peak_avx2, flops_per_iter = 2.0 * 12 * 8;
+#endif
+  const int threads = llmc::pool_threads();
+  const int64_t iters = static_cast<int64_t>(5e9 / flops_per_iter);  // 5 GFLOP per thread
+  std::atomic<int> sink{0};  // consumes each loop's result so that none is optimized away
+  const auto t0 = std::chrono::steady_clock::now();
+  llmc::parallel_for(threads, [&](int64_t, int) { sink += loop(iters) > 0.0f ? 1 : 0; });
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  *gflops = flops_per_iter * static_cast<double>(iters) * threads / s * 1e-9;
+  return LLMC_OK;
 }

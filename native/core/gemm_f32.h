@@ -38,8 +38,7 @@ using PackTFn = void (*)(const float* src, int64_t ld, int rows, int64_t kc, flo
 
 struct Kernels {
   int mr, nr;        // micro-tile
-  int kc, mc, nc;    // cache blocks: kc deep (B micro-panel kc×NR in L1), mc rows (A block in L2),
-                     // nc columns per task (B task panel in L3)
+  int kc, mc, nc;    // cache blocks: kc deep, mc rows (A block), nc columns per task
   MicroFn micro;
   SmallNtFn small_nt;
   PackTFn pack_t;
@@ -58,6 +57,15 @@ void micro_avx512(int64_t, const float*, const float*, float*, int64_t, int, int
 void pack_t_avx512(const float*, int64_t, int, int64_t, float, float*, int);
 void small_nt_avx512(int64_t, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
                      float*, int64_t);
+#endif
+
+// Register-only FMA loop (no memory traffic): iters × (chains × lanes) multiply-adds on one thread.
+// Returns a value that depends on every FMA so that none can be elided; the FLOP count is
+// 2 · iters · fma_peak_width(isa).
+float fma_peak_scalar(int64_t iters);
+#if defined(LLMC_HAVE_X86_KERNELS)
+float fma_peak_avx2(int64_t iters);
+float fma_peak_avx512(int64_t iters);
 #endif
 
 constexpr int kScalarMR = 4, kScalarNR = 8;

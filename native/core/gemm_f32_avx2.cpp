@@ -128,6 +128,20 @@ void small_nt_avx2(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, co
   }
 }
 
+float fma_peak_avx2(int64_t iters) {
+  // 12 independent chains (of 16 ymm registers): enough to cover FMA latency × pipes.
+  __m256 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(1.0f + 0.001f * static_cast<float>(i));
+  const __m256 x = _mm256_set1_ps(0.9999999f), y = _mm256_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], x, y);
+  }
+  __m256 s = acc[0];
+  for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, acc[i]);
+  return hsum(s);
+}
+
 void pack_t_avx2(const float* src, int64_t ld, int rows, int64_t kc, float scale, float* dst, int width) {
   pack_transposed(src, ld, rows, kc, scale, dst, width);
 }

@@ -124,6 +124,20 @@ void small_nt_avx512(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, 
   }
 }
 
+float fma_peak_avx512(int64_t iters) {
+  // 24 independent chains: FMA latency (4 cycles) × 2 pipes needs at least 8 in flight.
+  __m512 acc[24];
+  for (int i = 0; i < 24; ++i) acc[i] = _mm512_set1_ps(1.0f + 0.001f * static_cast<float>(i));
+  const __m512 x = _mm512_set1_ps(0.9999999f), y = _mm512_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 24
+    for (int i = 0; i < 24; ++i) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
+  }
+  __m512 s = acc[0];
+  for (int i = 1; i < 24; ++i) s = _mm512_add_ps(s, acc[i]);
+  return _mm512_reduce_add_ps(s);
+}
+
 void pack_t_avx512(const float* src, int64_t ld, int rows, int64_t kc, float scale, float* dst, int width) {
   pack_transposed(src, ld, rows, kc, scale, dst, width);
 }

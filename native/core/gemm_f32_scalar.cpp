@@ -37,6 +37,16 @@ void small_nt_scalar(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, 
   }
 }
 
+float fma_peak_scalar(int64_t iters) {
+  float acc[8];
+  for (int i = 0; i < 8; ++i) acc[i] = 1.0f + 0.001f * static_cast<float>(i);
+  for (int64_t it = 0; it < iters; ++it)
+    for (int i = 0; i < 8; ++i) acc[i] = acc[i] * 0.9999999f + 1e-7f;
+  float s = 0;
+  for (float v : acc) s += v;
+  return s;
+}
+
 void pack_t_scalar(const float* src, int64_t ld, int rows, int64_t kc, float scale, float* dst, int width) {
   for (int r = 0; r < width; ++r) {
     if (r < rows) {

@@ -69,6 +69,14 @@ llmc_status llmc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k
                        const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
                        float* c, int64_t ldc);
 
+// ---- Memory bandwidth baseline ------------------------------------------------------------------
+// Reads x[0..n) once on every thread of the pool and stores the sum (so the read cannot be elided).
+llmc_status llmc_stream_read(const float* x, int64_t n, double* sum);
+
+// The fp32 multiply-add peak of this machine on the active ISA level and all pool threads, measured
+// now with a register-only loop (about 50 ms): the baseline compute-bound benchmarks compare with.
+llmc_status llmc_sgemm_peak(double* gflops);
+
 // ---- CUDA ---------------------------------------------------------------------------------------
 typedef struct llmc_cuda_info {
   int compiled;       // 1 when this binary was built with CUDA kernels

@@ -55,6 +55,8 @@ describe('llm-compress bench', () => {
       for (const key of ['medianMs', 'gflops', 'weightGBps']) expect(row[key]).toBeGreaterThan(0);
       expect(row.threads).toBeGreaterThanOrEqual(1);
       expect(row.cold).toBe(row.m === 1);
+      if (row.m === 1) expect(row.readGBps).toBeGreaterThan(0);
+      else expect(row.peakGflops).toBeGreaterThan(0);
       expect(row.gflops).toBeCloseTo((2 * row.m * row.n * row.k) / (row.medianMs * 1e6), 6);
       expect(row.weightGBps).toBeCloseTo((4 * row.n * row.k) / (row.medianMs * 1e6), 6);
     }

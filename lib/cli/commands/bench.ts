@@ -33,6 +33,8 @@ function printRow(r: BenchRow, json: boolean): void {
     r.kernel.padEnd(8), `m=${r.m}`.padEnd(7), `k=${r.k}`.padEnd(8), `n=${r.n}`.padEnd(8),
     `${r.medianMs.toFixed(3).padStart(9)} ms`, `${r.gflops.toFixed(1).padStart(7)} GFLOP/s`,
     `${r.weightGBps.toFixed(1).padStart(6)} GB/s${r.cold ? ' (cold)' : ''}`,
+    r.readGBps !== undefined ? `plain read ${r.readGBps.toFixed(1)} GB/s (${((100 * r.weightGBps) / r.readGBps).toFixed(0)}%)` : '',
+    r.peakGflops !== undefined ? `peak ${r.peakGflops.toFixed(0)} GFLOP/s (${((100 * r.gflops) / r.peakGflops).toFixed(0)}%)` : '',
   ];
   process.stdout.write(`${cols.join('  ')}\n`);
 }
