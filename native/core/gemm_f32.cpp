@@ -246,9 +246,13 @@ extern "C" llmc_status llmc_sgemm_peak(double* gflops) {
   const int threads = llmc::pool_threads();
   const int64_t iters = static_cast<int64_t>(5e9 / flops_per_iter);  // 5 GFLOP per thread
   std::atomic<int> sink{0};  // consumes each loop's result so that none is optimized away
-  const auto t0 = std::chrono::steady_clock::now();
-  llmc::parallel_for(threads, [&](int64_t, int) { sink += loop(iters) > 0.0f ? 1 : 0; });
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  *gflops = flops_per_iter * static_cast<double>(iters) * threads / s * 1e-9;
+  double best = 0;
+  for (int run = 0; run < 3; ++run) {  // best of three: neighbours on a shared host only slow it down
+    const auto t0 = std::chrono::steady_clock::now();
+    llmc::parallel_for(threads, [&](int64_t, int) { sink += loop(iters) > 0.0f ? 1 : 0; });
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, flops_per_iter * static_cast<double>(iters) * threads / s * 1e-9);
+  }
+  *gflops = best;
   return LLMC_OK;
 }

@@ -74,7 +74,8 @@ llmc_status llmc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k
 llmc_status llmc_stream_read(const float* x, int64_t n, double* sum);
 
 // The fp32 multiply-add peak of this machine on the active ISA level and all pool threads, measured
-// now with a register-only loop (about 50 ms): the baseline compute-bound benchmarks compare with.
+// now with a register-only loop (best of three runs of 5 GFLOP per thread): the baseline that
+// compute-bound benchmarks compare with.
 llmc_status llmc_sgemm_peak(double* gflops);
 
 // ---- CUDA ---------------------------------------------------------------------------------------
