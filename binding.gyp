@@ -31,6 +31,10 @@
         ["target_arch=='x64'", {
           "dependencies": ["llmc_avx2", "llmc_avx512"],
           "defines": ["LLMC_HAVE_X86_KERNELS=1"]
+        }],
+        ["target_arch=='arm64'", {
+          "sources": ["<!@(node -p \"require('./native/sources.json').arm_neon.join(' ')\")"],
+          "defines": ["LLMC_HAVE_NEON_KERNELS=1"]
         }]
       ]
     }

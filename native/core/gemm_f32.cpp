@@ -45,6 +45,8 @@ Plan plan_for(llmc_isa isa) {
 #if defined(LLMC_HAVE_X86_KERNELS)
   if (isa == LLMC_ISA_AVX512) return {{kAvx512MR, kAvx512NR, 1024, 14 * 24, 256, micro_avx512, small_nt_avx512, pack_t_avx512}, 64};
   if (isa == LLMC_ISA_AVX2) return {{kAvx2MR, kAvx2NR, 1024, 6 * 48, 256, micro_avx2, small_nt_avx2, pack_t_avx2}, 32};
+#elif defined(LLMC_HAVE_NEON_KERNELS)
+  if (isa == LLMC_ISA_NEON) return {{kNeonMR, kNeonNR, 512, 8 * 32, 192, micro_neon, small_nt_neon, pack_t_neon}, 16};
 #else
   (void)isa;
 #endif
@@ -242,6 +244,8 @@ extern "C" llmc_status llmc_sgemm_peak(double* gflops) {
   const llmc_isa isa = llmc_isa_active();
   if (isa == LLMC_ISA_AVX512) loop = fma_peak_avx512, flops_per_iter = 2.0 * 24 * 16;
   if (isa == LLMC_ISA_AVX2) loop = fma_peak_avx2, flops_per_iter = 2.0 * 12 * 8;
+#elif defined(LLMC_HAVE_NEON_KERNELS)
+  if (llmc_isa_active() == LLMC_ISA_NEON) loop = fma_peak_neon, flops_per_iter = 2.0 * 16 * 4;
 #endif
   const int threads = llmc::pool_threads();
   const int64_t iters = static_cast<int64_t>(5e9 / flops_per_iter);  // 5 GFLOP per thread

@@ -63,12 +63,20 @@ void small_nt_avx512(int64_t, int64_t, int64_t, int64_t, float, const float*, in
 // Returns a value that depends on every FMA so that none can be elided; the FLOP count is
 // 2 · iters · fma_peak_width(isa).
 float fma_peak_scalar(int64_t iters);
+#if defined(LLMC_HAVE_NEON_KERNELS)
+void micro_neon(int64_t, const float*, const float*, float*, int64_t, int, int, int);
+void pack_t_neon(const float*, int64_t, int, int64_t, float, float*, int);
+void small_nt_neon(int64_t, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
+                   float*, int64_t);
+float fma_peak_neon(int64_t iters);
+#endif
 #if defined(LLMC_HAVE_X86_KERNELS)
 float fma_peak_avx2(int64_t iters);
 float fma_peak_avx512(int64_t iters);
 #endif
 
 constexpr int kScalarMR = 4, kScalarNR = 8;
+constexpr int kNeonMR = 8, kNeonNR = 12;
 constexpr int kAvx2MR = 6, kAvx2NR = 16;
 constexpr int kAvx512MR = 14, kAvx512NR = 32;
 constexpr int kMaxMR = 16, kMaxNR = 32;
