@@ -57,6 +57,8 @@ void dots_4xNI(int64_t k, float alpha, const float* const* arow, const float* co
     }
 }
 
+#include "gemm_f32_small_nt.h"
+
 }  // namespace
 
 void micro_avx512(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int mr_eff, int nr_eff,
@@ -102,26 +104,7 @@ void micro_avx512(int64_t kc, const float* ap, const float* bp, float* c, int64_
 
 void small_nt_avx512(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, const float* a, int64_t lda,
                      const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  for (int64_t j = j0; j < j1; j += 4) {
-    const int nj = j1 - j < 4 ? static_cast<int>(j1 - j) : 4;
-    const float* brow[4];
-    for (int q = 0; q < 4; ++q) brow[q] = b + (j + (q < nj ? q : 0)) * ldb;  // tail rows repeat row j
-    for (int64_t i = 0; i < m; i += 4) {
-      const int ni = m - i < 4 ? static_cast<int>(m - i) : 4;
-      const float* arow[4];
-      float* crow[4];
-      for (int q = 0; q < ni; ++q) {
-        arow[q] = a + (i + q) * lda;
-        crow[q] = c + (i + q) * ldc + j;
-      }
-      switch (ni) {
-        case 1: dots_4xNI<1>(k, alpha, arow, brow, beta, crow, nj); break;
-        case 2: dots_4xNI<2>(k, alpha, arow, brow, beta, crow, nj); break;
-        case 3: dots_4xNI<3>(k, alpha, arow, brow, beta, crow, nj); break;
-        default: dots_4xNI<4>(k, alpha, arow, brow, beta, crow, nj); break;
-      }
-    }
-  }
+  small_nt_rows<4>(m, j0, j1, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 float fma_peak_avx512(int64_t iters) {
