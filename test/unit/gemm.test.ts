@@ -79,6 +79,21 @@ describe.each(levels)('gemm on ISA level %s', (isa) => {
   });
 });
 
+describe('gemm from many callers at once', () => {
+  it('gives correct results when calls overlap (libuv runs them on several threads)', async () => {
+    const rng = new Rng(21);
+    const cases = Array.from({ length: 8 }, (_, i) => {
+      const [m, n, k] = [i % 2 === 0 ? 3 : 150, 200 + 17 * i, 300 + 31 * i];
+      return { m, n, k, a: rng.float32(m * k), b: rng.float32(n * k) };
+    });
+    const results = await Promise.all(cases.map((c) => kernels.gemm(c.a, c.b, c)));
+    results.forEach((c, i) => {
+      const { m, n, k, a, b } = cases[i]!;
+      expect(firstMismatch(c, gemmRef(a, b, m, n, k, false, true, 1, 0), k), `call ${i}`).toBeUndefined();
+    });
+  });
+});
+
 describe('gemm edge cases', () => {
   it('k = 0 gives beta·C, and empty m or n give empty results', async () => {
     const out = new Float32Array([1, 2, 3, 4, 5, 6]);
