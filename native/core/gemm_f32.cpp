@@ -57,7 +57,8 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 // A growable 64-byte-aligned scratch buffer per calling thread (packing buffers are reused across
-// calls: allocating megabytes per call would cost a page fault per 4 KiB every time).
+// calls: allocating megabytes per call would cost a page fault per 4 KiB every time). It holds at
+// most (kMChunk + kNChunk)·kc floats, 32 MiB, per thread that has called a large GEMM.
 struct Scratch {
   float* data = nullptr;
   size_t size = 0;
@@ -95,8 +96,8 @@ void pack_a_panel(const Problem& pr, const Kernels& K, int64_t i0, int64_t rows,
   const float alpha = pr.alpha;
   if (!pr.trans_a) {  // A [m×k]: row i is contiguous along p
     K.pack_t(pr.a + (i0 + r0) * pr.lda + p0, pr.lda, static_cast<int>(nr), kc, alpha, dst, mr);
-  } else {
-    if (nr < mr) std::memset(dst, 0, sizeof(float) * mr * kc);  // A stored [k×m]: column i of op(A) is row p of the storage
+  } else {  // A stored [k×m]: row p of the storage holds column p of op(A), contiguous along i
+    if (nr < mr) std::memset(dst, 0, sizeof(float) * mr * kc);
     for (int64_t p = 0; p < kc; ++p) {
       const float* src = pr.a + (p0 + p) * pr.lda + i0 + r0;
       for (int64_t i = 0; i < nr; ++i) dst[p * mr + i] = alpha * src[i];
