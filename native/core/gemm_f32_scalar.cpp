@@ -37,6 +37,19 @@ void small_nt_scalar(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, 
   }
 }
 
+void small_nn_scalar(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, const float* a, int64_t lda,
+                     const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* out = c + i * ldc;
+    for (int64_t j = j0; j < j1; ++j) out[j] = beta == 0.0f ? 0.0f : beta * out[j];
+    for (int64_t p = 0; p < k; ++p) {
+      const float av = alpha * a[i * lda + p];
+      const float* br = b + p * ldb;
+      for (int64_t j = j0; j < j1; ++j) out[j] += av * br[j];
+    }
+  }
+}
+
 float fma_peak_scalar(int64_t iters) {
   float acc[8];
   for (int i = 0; i < 8; ++i) acc[i] = 1.0f + 0.001f * static_cast<float>(i);
@@ -55,6 +68,15 @@ void pack_t_scalar(const float* src, int64_t ld, int rows, int64_t kc, float sca
     } else {
       for (int64_t p = 0; p < kc; ++p) dst[p * width + r] = 0.0f;
     }
+  }
+}
+
+void pack_n_scalar(const float* src, int64_t ld, int rows, int64_t kc, float scale, float* dst, int width) {
+  for (int64_t p = 0; p < kc; ++p) {
+    const float* s = src + p * ld;
+    float* d = dst + p * width;
+    for (int r = 0; r < rows; ++r) d[r] = scale * s[r];
+    for (int r = rows; r < width; ++r) d[r] = 0.0f;
   }
 }
 
