@@ -57,7 +57,6 @@ using MicroFn = void (*)(int64_t kc, const float* ap, const float* bp, float* c,
 //   small_nn: B stored [k×n] (op(B)[p, j] = b[p*ldb + j]); any m (meant for m <= 8).
 using SmallFn = void (*)(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, const float* a, int64_t lda,
                          const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
-using SmallNtFn = SmallFn;
 // Small m, B stored [n×k], A packed: C[i, j] = Σ_p at[p*m_pad + i] · b[j*ldb + p] + beta · C[i, j] for
 // i < m, j in [j0, j1), with at = alpha·op(A)ᵀ packed [k × m_pad] (m_pad = m rounded up to 16, rows
 // past m zero, 64-byte aligned). Vectors run along m and each B element is broadcast once.
@@ -75,7 +74,7 @@ struct Kernels {
   int mr, nr;    // micro-tile
   int kc, nc;    // cache blocks: kc deep slices, B blocks of about nc columns (kc·nc·4 bytes in L2)
   MicroFn micro;
-  SmallNtFn small_nt;
+  SmallFn small_nt;
   SmallFn small_nn;  // null: the packed path serves small-m NN too
   PackTFn pack_t;
   PackNFn pack_n;
