@@ -75,6 +75,25 @@ export interface NativeBinding {
     m: number, n: number, k: number, transA: boolean, transB: boolean,
     alpha: number, beta: number, lda: number, ldb: number, ldc: number,
   ): Promise<number>;
+  /** Sizes of packed weights (native/core/gemm_q.h). */
+  quantSizes(bits: 4 | 8, n: number, k: number, group: number): { dataBytes: number; scaleCount: number };
+  q8Pack(q: Int8Array, scale: Float32Array, n: number, k: number, data: Uint8Array, scaleOut: Float32Array): Promise<number>;
+  q8Unpack(data: Uint8Array, scale: Float32Array, n: number, k: number, qOut: Int8Array, scaleOut: Float32Array): Promise<number>;
+  /** Resolves to true when the inputs were reordered (act-order): permOut then holds the order. */
+  q4Pack(
+    q: Int8Array, scale: Float32Array, zero: Uint8Array | null, gIdx: Int32Array | null, n: number, k: number, group: number,
+    data: Uint8Array, scaleOut: Float32Array, zeroOut: Uint8Array | null, permOut: Int32Array,
+  ): Promise<boolean>;
+  q4Unpack(
+    data: Uint8Array, scale: Float32Array, zero: Uint8Array | null, perm: Int32Array | null, n: number, k: number, group: number,
+    qOut: Int8Array, scaleOut: Float32Array, zeroOut: Uint8Array | null, gIdxOut: Int32Array | null,
+  ): Promise<number>;
+  /** y[m×n] = x[m×k] · Wᵀ; resolves to the kernel's milliseconds. */
+  q8Matmul(data: Uint8Array, scale: Float32Array, n: number, k: number, actInt8: boolean, x: Float32Array, m: number, y: Float32Array): Promise<number>;
+  q4Matmul(
+    data: Uint8Array, scale: Float32Array, zero: Uint8Array | null, perm: Int32Array | null, n: number, k: number, group: number,
+    actInt8: boolean, x: Float32Array, m: number, y: Float32Array,
+  ): Promise<number>;
 }
 
 /** Where the loaded addon came from. */

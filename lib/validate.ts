@@ -37,3 +37,18 @@ export function checkKnownKeys(name: string, value: Record<string, unknown>, kno
     if (!known.includes(key)) throw invalidArgument(`${name}.${key}`, `one of the options ${known.join(', ')}`, key);
   }
 }
+
+type TypedArrayClass<T> = { new (length: number): T; name: string };
+
+/** A typed array of the given class (e.g. Int8Array) and, when given, exact length. */
+export function checkTypedArray<T extends ArrayBufferView & { length: number }>(
+  name: string, value: unknown, cls: TypedArrayClass<T>, length?: number,
+): T {
+  if (!(value instanceof (cls as unknown as new (...args: never[]) => T))) throw invalidArgument(name, `${article(cls.name)} ${cls.name}`, value);
+  if (length !== undefined && value.length !== length) throw invalidArgument(name, `${article(cls.name)} ${cls.name} of length ${length}`, value);
+  return value;
+}
+
+function article(word: string): string {
+  return /^[AEIOU]/.test(word) ? 'an' : 'a';
+}

@@ -3,3 +3,15 @@
  * validated, the work on native threads. `import { kernels } from 'llm-compress-native'`.
  */
 export { gemm, type GemmOptions, type GemmShape } from './gemm.js';
+export {
+  packInt8,
+  packInt4,
+  matmul,
+  PackedInt8,
+  PackedInt4,
+  type WeightShape,
+  type Int8Codes,
+  type Int4Codes,
+  type PackInt4Options,
+  type MatmulOptions,
+} from './quant.js';

@@ -16,6 +16,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("streamRead", Napi::Function::New(env, StreamRead, "streamRead"));
   exports.Set("gemmF32", Napi::Function::New(env, GemmF32, "gemmF32"));
   exports.Set("sgemmPeak", Napi::Function::New(env, SgemmPeak, "sgemmPeak"));
+  exports.Set("quantSizes", Napi::Function::New(env, QuantSizes, "quantSizes"));
+  exports.Set("q8Pack", Napi::Function::New(env, Q8Pack, "q8Pack"));
+  exports.Set("q8Unpack", Napi::Function::New(env, Q8Unpack, "q8Unpack"));
+  exports.Set("q4Pack", Napi::Function::New(env, Q4Pack, "q4Pack"));
+  exports.Set("q4Unpack", Napi::Function::New(env, Q4Unpack, "q4Unpack"));
+  exports.Set("q8Matmul", Napi::Function::New(env, Q8Matmul, "q8Matmul"));
+  exports.Set("q4Matmul", Napi::Function::New(env, Q4Matmul, "q4Matmul"));
   return exports;
 }
 

@@ -20,4 +20,13 @@ Napi::Value StreamRead(const Napi::CallbackInfo& info);
 Napi::Value GemmF32(const Napi::CallbackInfo& info);
 Napi::Value SgemmPeak(const Napi::CallbackInfo& info);
 
+// quant.cpp
+Napi::Value QuantSizes(const Napi::CallbackInfo& info);
+Napi::Value Q8Pack(const Napi::CallbackInfo& info);
+Napi::Value Q8Unpack(const Napi::CallbackInfo& info);
+Napi::Value Q4Pack(const Napi::CallbackInfo& info);
+Napi::Value Q4Unpack(const Napi::CallbackInfo& info);
+Napi::Value Q8Matmul(const Napi::CallbackInfo& info);
+Napi::Value Q4Matmul(const Napi::CallbackInfo& info);
+
 }  // namespace llmc_addon

@@ -94,6 +94,7 @@ struct Problem {
   int64_t ldb;
   float* c;
   int64_t ldc;
+  const BSource* bsrc;  // non-null: B comes from this producer (packed path only)
 };
 
 // Walks the cache lines of a block of `rows` rows × `len` floats (row stride ld), `per_call` lines
@@ -175,7 +176,8 @@ llmc_status packed_gemm(const Problem& pr, const Kernels& K, bool beta_zero) {
         for (int64_t j = j_begin; j < j_end; j += nr) {
           const int valid = static_cast<int>(std::min(nr, j_end - j));
           float* dst = bp + (j - j_begin) * kcs;
-          if (pr.trans_b) K.pack_t(pr.b + j * pr.ldb + p0, pr.ldb, valid, kcs, 1.0f, dst, K.nr);
+          if (pr.bsrc != nullptr) pr.bsrc->pack(pr.bsrc->ctx, j, valid, p0, kcs, dst, K.nr);
+          else if (pr.trans_b) K.pack_t(pr.b + j * pr.ldb + p0, pr.ldb, valid, kcs, 1.0f, dst, K.nr);
           else K.pack_n(pr.b + p0 * pr.ldb + j, pr.ldb, valid, kcs, 1.0f, dst, K.nr);
         }
         const int accumulate = (s > 0 || !beta_zero) ? 1 : 0;
@@ -183,7 +185,7 @@ llmc_status packed_gemm(const Problem& pr, const Kernels& K, bool beta_zero) {
         // While this slice computes, fetch the next slice's part of B (the block the next pack
         // reads) a few lines per micro-kernel call, so that the pack reads it from cache.
         Prefetcher pf;
-        if (s + 1 < slices) {
+        if (s + 1 < slices && pr.bsrc == nullptr) {
           const int64_t p1 = p0 + kc, kn = std::min(kc, pr.k - p1);
           if (pr.trans_b) pf.init(pr.b + j_begin * pr.ldb + p1, pr.ldb, j_end - j_begin, kn);
           else pf.init(pr.b + p1 * pr.ldb + j_begin, pr.ldb, kn, j_end - j_begin);
@@ -270,6 +272,18 @@ llmc_status small_nt_packed_gemm(const Problem& pr, SmallNtPackedFn fn, float be
 }
 
 }  // namespace
+
+llmc_status sgemm_bsource(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const BSource& b, float* c,
+                          int64_t ldc) {
+  if (m == 0 || n == 0) return LLMC_OK;
+  const Problem pr{0, 1, m, n, k, 1.0f, a, lda, nullptr, 0, c, ldc, &b};
+  if (k == 0) {
+    scale_c(pr, 0.0f);
+    return LLMC_OK;
+  }
+  return packed_gemm(pr, plan_for(llmc_isa_active()).k, true);
+}
+
 }  // namespace gemm
 }  // namespace llmc
 
@@ -293,7 +307,7 @@ extern "C" llmc_status llmc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n
                 static_cast<long long>(ldc));
   if (m == 0 || n == 0) return LLMC_OK;
   if (c == nullptr) return fail(LLMC_INVALID_ARGUMENT, "gemm: c is null (m=%lld, n=%lld)", static_cast<long long>(m), static_cast<long long>(n));
-  const Problem pr{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, c, ldc};
+  const Problem pr{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, c, ldc, nullptr};
   if (k == 0 || alpha == 0.0f) {
     if (beta != 1.0f) scale_c(pr, beta);
     return LLMC_OK;

@@ -45,6 +45,8 @@
 
 #include <cstdint>
 
+#include "llmc.h"
+
 namespace llmc {
 namespace gemm {
 
@@ -106,6 +108,18 @@ void small_nt_avx512(int64_t, int64_t, int64_t, int64_t, float, const float*, in
 void small_nn_avx512(int64_t, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
                      float*, int64_t);
 #endif
+
+// A producer of B micro-panels for the packed path, for B that is not stored as floats (quantized
+// weights dequantized on the fly): pack(ctx, j, cols, p0, kc, dst, width) writes
+// dst[p·width + c] = op(B)[p0 + p, j + c] for p < kc, c < cols, and zeros for c in [cols, width).
+struct BSource {
+  void (*pack)(const void* ctx, int64_t j, int cols, int64_t p0, int64_t kc, float* dst, int width);
+  const void* ctx;
+};
+// C[m×n] = A[m×k] (row-major, row stride lda) · op(B) with op(B) [k×n] produced by `b`, on the
+// packed path of the active ISA level (meant for m above the small-m range). Arguments are trusted.
+llmc_status sgemm_bsource(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const BSource& b, float* c,
+                          int64_t ldc);
 
 // Register-only FMA loop (no memory traffic): iters × (chains × lanes) multiply-adds on one thread.
 // Returns a value that depends on every FMA so that none can be elided; the FLOP count is

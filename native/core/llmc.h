@@ -69,6 +69,51 @@ llmc_status llmc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k
                        const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
                        float* c, int64_t ldc);
 
+// ---- Quantized weights and GEMMs (native/core/gemm_q.h draws the packed layouts) --------------
+// Weights W [n × k] (n outputs, k inputs) are packed once; activations x [m × k] (row stride ldx)
+// arrive per call; y [m × n] (row stride ldy) = x · dequant(W)ᵀ.
+typedef struct llmc_q8_weights {
+  int64_t n, k;
+  const uint8_t* data;  // llmc_q8_data_bytes(n, k) bytes
+  const float* scale;   // llmc_q8_scale_count(n) floats
+} llmc_q8_weights;
+
+typedef struct llmc_q4_weights {
+  int64_t n, k, group;  // group: 32, 64, 128, or k (one group per row)
+  const uint8_t* data;  // llmc_q4_data_bytes(n, k) bytes
+  const float* scale;   // llmc_q4_scale_count(n, k, group) floats
+  const uint8_t* zero;  // as many bytes as scales, or NULL: symmetric
+  const int32_t* perm;  // k entries, or NULL: inputs in order (see llmc_q4_pack)
+} llmc_q4_weights;
+
+int64_t llmc_q8_data_bytes(int64_t n, int64_t k);
+int64_t llmc_q8_scale_count(int64_t n);
+int64_t llmc_q4_data_bytes(int64_t n, int64_t k);
+int64_t llmc_q4_scale_count(int64_t n, int64_t k, int64_t group);
+
+// int8, symmetric, one scale per output: W[j, p] = scale[j] · q[j·k + p], q in [-128, 127].
+llmc_status llmc_q8_pack(int64_t n, int64_t k, const int8_t* q, const float* scale, uint8_t* data, float* scale_out);
+llmc_status llmc_q8_unpack(const llmc_q8_weights* w, int8_t* q, float* scale);
+
+// int4 with groups of `group` inputs: W[j, p] = scale[j·G + t] · (q[j·k + p] − zero[j·G + t]) with
+// t = g_idx[p] (or p / group), G = k / group. Symmetric (zero == NULL): q in [-8, 7], zero 0;
+// asymmetric: q and zero in [0, 15]. g_idx (act-order models, NULL when inputs are in group order)
+// must put exactly `group` inputs in each group; packing sorts the inputs by group and writes the
+// order to perm_out (k entries; left untouched when g_idx is NULL or already in order, and then
+// *has_perm = 0).
+llmc_status llmc_q4_pack(int64_t n, int64_t k, int64_t group, const int8_t* q, const float* scale, const uint8_t* zero,
+                         const int32_t* g_idx, uint8_t* data, float* scale_out, uint8_t* zero_out, int32_t* perm_out,
+                         int* has_perm);
+// Inverse of llmc_q4_pack: q [n·k], scale and zero (when w->zero) [n·G], g_idx [k] (when w->perm).
+llmc_status llmc_q4_unpack(const llmc_q4_weights* w, int8_t* q, float* scale, uint8_t* zero, int32_t* g_idx);
+
+// act_int8 = 0: float activations (w8a16, w4a16); 1: activations quantized per row to int8 inside
+// the call (w8a8, w4a8; a row holding NaN or ±Inf gives a row of NaN). y must not overlap x.
+llmc_status llmc_q8_matmul(const llmc_q8_weights* w, int act_int8, int64_t m, const float* x, int64_t ldx, float* y,
+                           int64_t ldy);
+llmc_status llmc_q4_matmul(const llmc_q4_weights* w, int act_int8, int64_t m, const float* x, int64_t ldx, float* y,
+                           int64_t ldy);
+
 // ---- Memory bandwidth baseline ------------------------------------------------------------------
 // Reads x[0..n) once on every thread of the pool and stores the sum (so the read cannot be elided).
 llmc_status llmc_stream_read(const float* x, int64_t n, double* sum);

@@ -6,14 +6,20 @@ import { describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../../lib/binding.js';
 
-// The C++ test program built beside the addon (CMake target llmc_native_tests): it checks every
-// ISA path of the core against float64 references, with no Node in between.
-const exe = join(packageRoot(), 'build', 'tests', process.platform === 'win32' ? 'llmc_native_tests.exe' : 'llmc_native_tests');
+// The C++ test programs built beside the addon (CMake: one per test/native/*_test.cpp): each checks
+// every ISA path of its op family against float64 references, with no Node in between.
+const programs = {
+  gemm_f32_test: 'fp32 GEMM',
+  gemm_q_test: 'quantized GEMMs (w8a8, w8a16, w4a8, w4a16) and packing',
+};
 
-describe('native test program', () => {
-  it('passes its GEMM checks on every ISA level', () => {
-    expect(existsSync(exe), `${exe} is missing: run npm run build:native`).toBe(true);
-    const r = spawnSync(exe, ['check'], { encoding: 'utf8', timeout: 600_000 });
-    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
-  });
+describe('native test programs', () => {
+  for (const [name, what] of Object.entries(programs)) {
+    it(`${name}: ${what} on every ISA level`, () => {
+      const exe = join(packageRoot(), 'build', 'tests', process.platform === 'win32' ? `${name}.exe` : name);
+      expect(existsSync(exe), `${exe} is missing: run npm run build:native`).toBe(true);
+      const r = spawnSync(exe, ['check'], { encoding: 'utf8', timeout: 600_000 });
+      expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    });
+  }
 });
