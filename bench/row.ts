@@ -29,6 +29,11 @@ export interface BenchRow {
    * row (register-only loop on the same threads and ISA level), to compare gflops with.
    */
   peakGflops?: number;
+  /**
+   * Compute-bound rows of kernels on int8 activations: the int8 dot-product peak (GOP/s, VNNI,
+   * register-only loop) measured right after the row — `gflops` then counts int8 operations.
+   */
+  peakGops?: number;
   /** Number of timed runs behind the median. */
   samples: number;
 }

@@ -75,6 +75,8 @@ export interface NativeBinding {
     m: number, n: number, k: number, transA: boolean, transB: boolean,
     alpha: number, beta: number, lda: number, ldb: number, ldc: number,
   ): Promise<number>;
+  /** int8 dot-product peak GOP/s (VNNI, all pool threads) measured now; null when the ISA level has none. */
+  int8Peak(): Promise<number | null>;
   /** Sizes of packed weights (native/core/gemm_q.h). */
   quantSizes(bits: 4 | 8, n: number, k: number, group: number): { dataBytes: number; scaleCount: number };
   q8Pack(q: Int8Array, scale: Float32Array, n: number, k: number, data: Uint8Array, scaleOut: Float32Array): Promise<number>;

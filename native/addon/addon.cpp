@@ -23,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("q4Unpack", Napi::Function::New(env, Q4Unpack, "q4Unpack"));
   exports.Set("q8Matmul", Napi::Function::New(env, Q8Matmul, "q8Matmul"));
   exports.Set("q4Matmul", Napi::Function::New(env, Q4Matmul, "q4Matmul"));
+  exports.Set("int8Peak", Napi::Function::New(env, Int8Peak, "int8Peak"));
   return exports;
 }
 

@@ -28,5 +28,6 @@ Napi::Value Q4Pack(const Napi::CallbackInfo& info);
 Napi::Value Q4Unpack(const Napi::CallbackInfo& info);
 Napi::Value Q8Matmul(const Napi::CallbackInfo& info);
 Napi::Value Q4Matmul(const Napi::CallbackInfo& info);
+Napi::Value Int8Peak(const Napi::CallbackInfo& info);
 
 }  // namespace llmc_addon

@@ -208,4 +208,13 @@ Napi::Value Q4Matmul(const Napi::CallbackInfo& info) {
   return Job::Start(env, keep, [=] { return llmc_q4_matmul(&w, act_int8 ? 1 : 0, m, xp, k, yp, n); }, nullptr);
 }
 
+// int8Peak(): Promise<number | null> — int8 dot-product GOP/s measured now; null without VNNI.
+Napi::Value Int8Peak(const Napi::CallbackInfo& info) {
+  auto gops = std::make_shared<double>(-1.0);
+  return Job::Start(info.Env(), {}, [gops] {
+    if (llmc_int8_peak(gops.get()) != LLMC_OK) *gops = -1.0;
+    return LLMC_OK;
+  }, [gops](Napi::Env env) { return *gops < 0 ? env.Null() : Napi::Number::New(env, *gops); });
+}
+
 }  // namespace llmc_addon

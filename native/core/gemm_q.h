@@ -26,8 +26,10 @@
 //       high nibble = u(j, 8·o + 4 + b)   (inputs 8o+4 .. 8o+7: the second quad)
 //     so `and 0x0F` and `shift right 4` of one 64-byte vector give two int8 vectors in the int8
 //     layout above, one instruction each.
-//   scale f32 [G][np] and zero u8 [G][np] (G = k / g groups; group-major: one group's 16 scales of
-//     a block are one contiguous vector)
+//   scale f32 [np/16][G][16] and zero u8 [np/16][G][16] (G = k / g groups), block-major: the
+//     scales a 16-channel block needs are one sequential stream beside its codes (group-major
+//     scales would cost a DRAM access per group at m = 1), one group's 16 scales one vector.
+//     int8 scales [np] are the same layout with G = 1.
 //   perm  i32 [k] or none: act-order (g_idx) models. Inputs are stored sorted by group,
 //     packed position p holds input perm[p]; the kernels gather x by perm before multiplying.
 //   A8:  Σ_{p in t} (u − z)·x = Σ u·x − z·Σ_{p in t} x, per group t, in float:
@@ -58,6 +60,8 @@ static_assert(sizeof(Q8Block) == 64, "one int8 block is one 64-byte vector");
 static_assert(sizeof(Q4Block) == 64, "one int4 block is one 64-byte vector");
 
 inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+// Index of channel j, group t in the block-major scale (and zero) arrays of G groups.
+inline int64_t scale_index(int64_t j, int64_t t, int64_t G) { return ((j / kBlockN) * G + t) * kBlockN + j % kBlockN; }
 
 // A view of packed weights (all pointers borrowed).
 struct Q8Weights {
@@ -71,8 +75,8 @@ struct Q8Weights {
 struct Q4Weights {
   int64_t n, k, group;
   const uint8_t* data;   // [np/16][kp/8] Q4Block
-  const float* scale;    // [G][np]
-  const uint8_t* zero;   // [G][np], or null: symmetric (zero 8)
+  const float* scale;    // [np/16][G][16]
+  const uint8_t* zero;   // [np/16][G][16], or null: symmetric (zero 8)
   const int32_t* perm;   // [k], or null: inputs in order
   int64_t kp() const { return round_up(k, kOctet); }
   int64_t np() const { return round_up(n, kBlockN); }
@@ -93,9 +97,8 @@ struct A8Tile {
   const float* sx;          // [rows] activation scales
   const int32_t* xsum;      // [rows][groups]
   int64_t groups, group_q;  // w4: groups and quads per group (group / 4); w8: 1 and kq
-  const float* scale;       // w8: scale + j0 ([np]); w4: scale + j0 with group stride sstride
-  const uint8_t* zero;      // w4: zero + j0 (group stride sstride) or null (8)
-  int64_t sstride;          // np
+  const float* scale;       // scales of the tile's first block: group t of block v at scale[(v·groups + t)·16]
+  const uint8_t* zero;      // w4: zero points, same layout, or null (8)
   float* y;                 // output row 0, column j0
   int64_t ldy;
 };
@@ -111,8 +114,8 @@ struct A16Rows {
   const float* x;           // [rows][ldx], zero past k
   int64_t ldx;
   int rows;
-  const float* scale;       // w8: [np]; w4: [G][np]
-  const uint8_t* zero;      // w4 only: [G][np] or null
+  const float* scale;       // all scales (block-major, see above; w8: G = 1)
+  const uint8_t* zero;      // w4 only: all zero points or null
   int64_t groups, group_len;  // w4 only: groups, and packed inputs per group (kp when one group)
   const float* xsum;          // w4 only: [rows][groups] Σ x over each group
   float* y;
@@ -146,6 +149,11 @@ Kernels kernels_scalar();
 #if defined(LLMC_HAVE_X86_KERNELS)
 Kernels kernels_avx2();
 Kernels kernels_avx512();
+#endif
+#if defined(LLMC_HAVE_X86_KERNELS)
+// Register-only vpdpbusd loop (24 chains, no memory traffic): iters × 24 × 64 multiply-adds on one
+// thread; returns a value that depends on every instruction.
+int dot_peak_avx512(int64_t iters);
 #endif
 // The table of the active ISA level (gemm_q_dispatch in quant_pack.cpp).
 Kernels kernels_active();

@@ -111,8 +111,9 @@ void q4_tile(const A8Tile& t) {
         }
     }
     LLMC_UNROLL for (int v = 0; v < NV; ++v) {
-      const __m512 s = _mm512_loadu_ps(t.scale + g * t.sstride + v * kBlockN);
-      const __m512 z = t.zero ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t.zero + g * t.sstride + v * kBlockN))))
+      const int64_t si = (v * t.groups + g) * kBlockN;
+      const __m512 s = _mm512_loadu_ps(t.scale + si);
+      const __m512 z = t.zero ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t.zero + si))))
                               : _mm512_set1_ps(8.0f);
       LLMC_UNROLL for (int r = 0; r < R; ++r) {
         const __m512 xs = _mm512_set1_ps(static_cast<float>(t.xsum[r * t.groups + g]));
@@ -225,8 +226,9 @@ void q4_rows_block(const A16Rows& r, int64_t jb, int i0) {
       }
     }
     // Scale of channel 4c + l/4 in lane l of quarter c; the zero point is subtracted per channel.
-    const __m512 s = _mm512_loadu_ps(r.scale + g * r.np + jb * kBlockN);
-    const __m512 z = r.zero ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r.zero + g * r.np + jb * kBlockN))))
+    const int64_t si = (jb * r.groups + g) * kBlockN;
+    const __m512 s = _mm512_loadu_ps(r.scale + si);
+    const __m512 z = r.zero ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r.zero + si))))
                             : _mm512_set1_ps(8.0f);
     const __m512 sz = _mm512_mul_ps(s, z);
     LLMC_UNROLL for (int c = 0; c < 4; ++c) {
@@ -319,8 +321,9 @@ void q4_panel(const Q4Weights& w, int64_t j, int cols, int64_t p0, int64_t kc, f
       const int64_t t = (p0 + p) / w.group;
       if (t != t_cur) {
         t_cur = t;
-        s = _mm512_loadu_ps(w.scale + t * np + jj);
-        const __m512 z = w.zero ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.zero + t * np + jj))))
+        const int64_t si = scale_index(jj, t, w.groups());
+        s = _mm512_loadu_ps(w.scale + si);
+        const __m512 z = w.zero ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.zero + si))))
                                 : _mm512_set1_ps(8.0f);
         bias = _mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(s, z));
       }
@@ -336,35 +339,93 @@ void q4_panel(const Q4Weights& w, int64_t j, int cols, int64_t p0, int64_t kc, f
 float quant_row(const float* x, int64_t k, int64_t kp, int8_t* dst, int mr, int32_t* xsum, int64_t group_len) {
   const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
   __m512 vmax = _mm512_setzero_ps();
-  __mmask16 bad = 0;
-  const __m512 inf = _mm512_set1_ps(INFINITY);
+  __m512i vbad = _mm512_setzero_si512();  // a − a is 0 for finite a, NaN for ±Inf and NaN
   for (int64_t p = 0; p < k; p += 16) {
     const __mmask16 m = k - p >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (k - p)) - 1u);
-    const __m512 a = _mm512_and_ps(_mm512_maskz_loadu_ps(m, x + p), absmask);
-    bad |= _mm512_mask_cmp_ps_mask(m, a, inf, _CMP_NLT_UQ);  // NaN or Inf
-    vmax = _mm512_max_ps(vmax, a);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + p);
+    vbad = _mm512_or_si512(vbad, _mm512_castps_si512(_mm512_sub_ps(v, v)));
+    vmax = _mm512_max_ps(vmax, _mm512_and_ps(v, absmask));
   }
+  const bool bad = _mm512_test_epi32_mask(vbad, vbad) != 0;
   const float amax = _mm512_reduce_max_ps(vmax);
-  const int64_t groups = kp / group_len;
-  for (int64_t g = 0; g < groups; ++g) xsum[g] = 0;
-  const float inv = bad == 0 && amax > 0.0f ? 127.0f / amax : 0.0f;
+  const float inv = !bad && amax > 0.0f ? 127.0f / amax : 0.0f;
   const __m512 vinv = _mm512_set1_ps(inv);
   const __m512i lim = _mm512_set1_epi32(127), nlim = _mm512_set1_epi32(-127);
-  for (int64_t p = 0; p < kp; p += 16) {
-    const int64_t len = kp - p < 16 ? kp - p : 16;  // kp is a multiple of 4
-    const __mmask16 m = k - p >= 16 ? __mmask16(0xFFFF) : (k > p ? __mmask16((1u << (k - p)) - 1u) : __mmask16(0));
-    __m512i qv = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + p), vinv));  // round half to even
-    qv = _mm512_max_epi32(_mm512_min_epi32(qv, lim), nlim);
-    // A 16-input vector never straddles two groups (groups are multiples of 16 inputs, or one).
-    xsum[p / group_len] += _mm512_reduce_add_epi32(qv);
-    alignas(16) int8_t bytes[16];
-    _mm_store_si128(reinterpret_cast<__m128i*>(bytes), _mm512_cvtsepi32_epi8(qv));
-    for (int64_t qd = 0; qd < len / kQuad; ++qd) std::memcpy(dst + (p / kQuad + qd) * mr * kQuad, bytes + qd * kQuad, kQuad);
+  const int64_t qstride = static_cast<int64_t>(mr) * kQuad;
+  // Groups are multiples of 16 inputs, or one group of kp (a multiple of 4): a vector never
+  // straddles two groups.
+  for (int64_t g0 = 0; g0 < kp; g0 += group_len) {
+    const int64_t g1 = g0 + group_len;
+    __m512i vsum = _mm512_setzero_si512();
+    for (int64_t p = g0; p < g1; p += 16) {
+      const __mmask16 m = k - p >= 16 ? __mmask16(0xFFFF) : (k > p ? __mmask16((1u << (k - p)) - 1u) : __mmask16(0));
+      __m512i qv = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + p), vinv));  // round half to even
+      qv = _mm512_max_epi32(_mm512_min_epi32(qv, lim), nlim);
+      vsum = _mm512_add_epi32(vsum, qv);
+      const __m128i b = _mm512_cvtsepi32_epi8(qv);
+      int8_t* d = dst + (p / kQuad) * qstride;
+      const int64_t quads = g1 - p >= 16 ? 4 : (g1 - p) / kQuad;
+      _mm_storeu_si32(d, b);
+      if (quads > 1) _mm_storeu_si32(d + qstride, _mm_srli_si128(b, 4));
+      if (quads > 2) _mm_storeu_si32(d + 2 * qstride, _mm_srli_si128(b, 8));
+      if (quads > 3) _mm_storeu_si32(d + 3 * qstride, _mm_srli_si128(b, 12));
+    }
+    xsum[g0 / group_len] = _mm512_reduce_add_epi32(vsum);
   }
-  return bad == 0 ? amax / 127.0f : NAN;
+  return !bad ? amax / 127.0f : NAN;
 }
 
 }  // namespace
+
+int dot_peak_avx512(int64_t iters) {
+  if (iters <= 0) return 0;
+#if defined(__GNUC__)
+  // 24 independent accumulators in fixed registers: compilers spill arrays of them (see dpbusd_bcast).
+  __asm__ volatile(
+      "vpternlogd $0xff, %%zmm1, %%zmm1, %%zmm1\n"
+      "vpternlogd $0xff, %%zmm2, %%zmm2, %%zmm2\n"
+      "1:\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm8\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm9\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm10\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm11\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm12\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm13\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm14\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm15\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm16\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm17\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm18\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm19\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm20\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm21\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm22\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm23\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm24\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm25\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm26\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm27\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm28\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm29\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm30\n"
+      "vpdpbusd %%zmm1, %%zmm2, %%zmm31\n"
+      "dec %0\n"
+      "jnz 1b\n"
+      : "+r"(iters)
+      :
+      : "zmm1", "zmm2", "zmm8", "zmm9", "zmm10", "zmm11", "zmm12", "zmm13", "zmm14", "zmm15", "zmm16", "zmm17", "zmm18", "zmm19", "zmm20", "zmm21", "zmm22", "zmm23", "zmm24", "zmm25", "zmm26", "zmm27", "zmm28", "zmm29", "zmm30", "zmm31", "cc");
+  return 1;
+#else
+  __m512i acc[24];
+  const __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(2);
+  for (int c = 0; c < 24; ++c) acc[c] = _mm512_setzero_si512();
+  for (int64_t it = 0; it < iters; ++it)
+    for (int c = 0; c < 24; ++c) acc[c] = _mm512_dpbusd_epi32(acc[c], a, b);
+  __m512i s = acc[0];
+  for (int c = 1; c < 24; ++c) s = _mm512_add_epi32(s, acc[c]);
+  return _mm512_reduce_add_epi32(s);
+#endif
+}
 
 Kernels kernels_avx512() { return {kMR8, kMR4, q8_a8, q4_a8, q8_a16, q4_a16, q8_panel, q4_panel, quant_row}; }
 

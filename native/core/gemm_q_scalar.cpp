@@ -37,8 +37,9 @@ void q4_a8(const A8Tile& t) {
           for (int b = 0; b < kQuad; ++b)
             acc += (wb[b] & 0x0F) * a[qd * t.mr * kQuad + b] + (wb[b] >> 4) * a[(qd + 1) * t.mr * kQuad + b];
         }
-        const float z = t.zero ? static_cast<float>(t.zero[g * t.sstride + c]) : 8.0f;
-        facc += t.scale[g * t.sstride + c] * (static_cast<float>(acc) - z * static_cast<float>(t.xsum[i * t.groups + g]));
+        const int64_t si = ((c / kBlockN) * t.groups + g) * kBlockN + c % kBlockN;
+        const float z = t.zero ? static_cast<float>(t.zero[si]) : 8.0f;
+        facc += t.scale[si] * (static_cast<float>(acc) - z * static_cast<float>(t.xsum[i * t.groups + g]));
       }
       t.y[i * t.ldy + c] = t.sx[i] * facc;
     }
@@ -71,14 +72,15 @@ void q4_a16(const A16Rows& r) {
         const float* x = r.x + i * r.ldx;
         float total = 0.0f;
         for (int64_t g = 0; g < groups; ++g) {
-          const float z = r.zero ? static_cast<float>(r.zero[g * r.np + j]) : 8.0f;
+          const int64_t si = scale_index(j, g, groups);
+          const float z = r.zero ? static_cast<float>(r.zero[si]) : 8.0f;
           float s[kQuad] = {0, 0, 0, 0};
           for (int64_t o = g * group_o; o < (g + 1) * group_o; ++o)
             for (int b = 0; b < kQuad; ++b) {
               const uint8_t v = blk[o * 64 + c * kQuad + b];
               s[b] += (static_cast<float>(v & 0x0F) - z) * x[o * kOctet + b] + (static_cast<float>(v >> 4) - z) * x[o * kOctet + kQuad + b];
             }
-          total += r.scale[g * r.np + j] * ((s[0] + s[1]) + (s[2] + s[3]));
+          total += r.scale[si] * ((s[0] + s[1]) + (s[2] + s[3]));
         }
         r.y[i * r.ldy + j] = total;
       }
@@ -101,7 +103,7 @@ void q8_panel(const Q8Weights& w, int64_t j, int cols, int64_t p0, int64_t kc, f
 }
 
 void q4_panel(const Q4Weights& w, int64_t j, int cols, int64_t p0, int64_t kc, float* dst, int width) {
-  const int64_t ko = w.kp() / kOctet, np = w.np();
+  const int64_t ko = w.kp() / kOctet, G = w.groups();
   for (int64_t p = 0; p < kc; ++p)
     for (int c = 0; c < width; ++c) {
       float v = 0.0f;
@@ -109,8 +111,9 @@ void q4_panel(const Q4Weights& w, int64_t j, int cols, int64_t p0, int64_t kc, f
         const int64_t jj = j + c, pp = p0 + p, t = pp / w.group;
         const uint8_t b = w.data[((jj / kBlockN * ko + pp / kOctet) * kBlockN + jj % kBlockN) * kQuad + pp % kQuad];
         const int u = pp % kOctet < kQuad ? b & 0x0F : b >> 4;
-        const float z = w.zero ? static_cast<float>(w.zero[t * np + jj]) : 8.0f;
-        v = w.scale[t * np + jj] * (static_cast<float>(u) - z);
+        const int64_t si = scale_index(jj, t, G);
+        const float z = w.zero ? static_cast<float>(w.zero[si]) : 8.0f;
+        v = w.scale[si] * (static_cast<float>(u) - z);
       }
       dst[p * width + c] = v;
     }

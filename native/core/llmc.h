@@ -114,6 +114,11 @@ llmc_status llmc_q8_matmul(const llmc_q8_weights* w, int act_int8, int64_t m, co
 llmc_status llmc_q4_matmul(const llmc_q4_weights* w, int act_int8, int64_t m, const float* x, int64_t ldx, float* y,
                            int64_t ldy);
 
+// The int8 dot-product peak (GOP/s: 2 ops per multiply-add) of the active ISA level on all pool
+// threads, measured now with a register-only loop (best of three): the baseline of the A8 kernels.
+// LLMC_UNSUPPORTED when the level has no int8 dot-product instruction (VNNI: AVX-512 level only).
+llmc_status llmc_int8_peak(double* gops);
+
 // ---- Memory bandwidth baseline ------------------------------------------------------------------
 // Reads x[0..n) once on every thread of the pool and stores the sum (so the read cannot be elided).
 llmc_status llmc_stream_read(const float* x, int64_t n, double* sum);

@@ -155,8 +155,8 @@ extern "C" llmc_status llmc_q4_pack(int64_t n, int64_t k, int64_t group, const i
   }
   for (int64_t t = 0; t < G; ++t)
     for (int64_t j = 0; j < np; ++j) {
-      scale_out[t * np + j] = j < n ? scale[j * G + t] : 0.0f;
-      if (zero_out && zero) zero_out[t * np + j] = j < n ? zero[j * G + t] : 0;
+      scale_out[scale_index(j, t, G)] = j < n ? scale[j * G + t] : 0.0f;
+      if (zero_out && zero) zero_out[scale_index(j, t, G)] = j < n ? zero[j * G + t] : 0;
     }
   return LLMC_OK;
 }
@@ -169,7 +169,7 @@ extern "C" llmc_status llmc_q4_unpack(const llmc_q4_weights* w, int8_t* q, float
                 static_cast<long long>(w->k));
   if (!w->data || !w->scale || !q || !scale || (w->zero && !zero) || (w->perm && !g_idx))
     return fail(LLMC_INVALID_ARGUMENT, "q4_unpack: null pointer");
-  const int64_t n = w->n, k = w->k, G = k / w->group, np = round_up(n, kBlockN), ko = round_up(k, kOctet) / kOctet;
+  const int64_t n = w->n, k = w->k, G = k / w->group, ko = round_up(k, kOctet) / kOctet;
   const int off = w->zero ? 0 : 8;
   for (int64_t j = 0; j < n; ++j)
     for (int64_t pp = 0; pp < k; ++pp) {
@@ -180,8 +180,8 @@ extern "C" llmc_status llmc_q4_unpack(const llmc_q4_weights* w, int8_t* q, float
     }
   for (int64_t t = 0; t < G; ++t)
     for (int64_t j = 0; j < n; ++j) {
-      scale[j * G + t] = w->scale[t * np + j];
-      if (w->zero) zero[j * G + t] = w->zero[t * np + j];
+      scale[j * G + t] = w->scale[scale_index(j, t, G)];
+      if (w->zero) zero[j * G + t] = w->zero[scale_index(j, t, G)];
     }
   if (w->perm)
     for (int64_t pp = 0; pp < k; ++pp) g_idx[w->perm[pp]] = static_cast<int32_t>(pp / w->group);

@@ -31,10 +31,11 @@ function printRow(r: BenchRow, json: boolean): void {
   }
   const cols = [
     r.kernel.padEnd(8), `m=${r.m}`.padEnd(7), `k=${r.k}`.padEnd(8), `n=${r.n}`.padEnd(8),
-    `${r.medianMs.toFixed(3).padStart(9)} ms`, `${r.gflops.toFixed(1).padStart(7)} GFLOP/s`,
+    `${r.medianMs.toFixed(3).padStart(9)} ms`, `${r.gflops.toFixed(1).padStart(7)} ${r.peakGops !== undefined ? 'GOP/s  ' : 'GFLOP/s'}`,
     `${r.weightGBps.toFixed(1).padStart(6)} GB/s${r.cold ? ' (cold)' : ''}`,
     r.readGBps !== undefined ? `plain read ${r.readGBps.toFixed(1)} GB/s (${((100 * r.weightGBps) / r.readGBps).toFixed(0)}%)` : '',
     r.peakGflops !== undefined ? `peak ${r.peakGflops.toFixed(0)} GFLOP/s (${((100 * r.gflops) / r.peakGflops).toFixed(0)}%)` : '',
+    r.peakGops !== undefined ? `int8 peak ${r.peakGops.toFixed(0)} GOP/s (${((100 * r.gflops) / r.peakGops).toFixed(0)}%)` : '',
   ];
   process.stdout.write(`${cols.join('  ')}\n`);
 }

@@ -1,0 +1,102 @@
+/**
+ * `w8a16`, `w8a8`, `w4a16`, `w4a8`: the quantized GEMMs in the linear-layer layout, y[m×n] = x[m×k] ·
+ * dequant(W)ᵀ, int4 with symmetric groups of 128. weightGBps counts the packed bytes (codes and
+ * scales). m = 1 is measured cold (weights rotated over >= 256 MiB of copies) beside a plain
+ * streaming read of the same copies (readGBps); m > 1 warm, beside the peak of the instructions the
+ * kernel runs on, measured right after: the fp32 FMA peak (peakGflops) for float activations, the
+ * int8 dot-product peak (peakGops) for int8 activations.
+ */
+import { native } from '../lib/binding.js';
+import { packInt4, packInt8, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
+import { coldCopies, fillRandom, medianMs } from './measure.js';
+import type { BenchSettings } from './row.js';
+
+const GROUP = 128;
+
+interface Kind {
+  bits: 4 | 8;
+  a8: boolean;
+}
+
+export const QUANT_KINDS: Record<string, Kind> = {
+  w8a16: { bits: 8, a8: false },
+  w8a8: { bits: 8, a8: true },
+  w4a16: { bits: 4, a8: false },
+  w4a8: { bits: 4, a8: true },
+};
+
+/** Random codes: uniform over the type's range (a real layer's codes are as dense). */
+function codes(count: number, lo: number, hi: number, seed: number): Int8Array {
+  const q = new Int8Array(count);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < count; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    q[i] = lo + ((s >>> 0) % (hi - lo + 1));
+  }
+  return q;
+}
+
+async function packed(kind: Kind, n: number, k: number): Promise<PackedInt8 | PackedInt4> {
+  if (kind.bits === 8) {
+    const scale = fillRandom(new Float32Array(n), 5).map((v) => 0.01 + Math.abs(v) * 0.01);
+    return packInt8(codes(n * k, -128, 127, 9), scale, { n, k });
+  }
+  const scale = fillRandom(new Float32Array((n * k) / GROUP), 5).map((v) => 0.01 + Math.abs(v) * 0.01);
+  return packInt4(codes(n * k, -8, 7, 9), scale, { n, k }, { groupSize: GROUP });
+}
+
+function copy(w: PackedInt8 | PackedInt4): PackedInt8 | PackedInt4 {
+  return Object.assign(Object.create(Object.getPrototypeOf(w) as object) as object, w, {
+    data: Uint8Array.from(w.data),
+    scale: Float32Array.from(w.scale),
+  }) as PackedInt8 | PackedInt4;
+}
+
+function run(w: PackedInt8 | PackedInt4, a8: boolean, x: Float32Array, m: number, y: Float32Array): Promise<number> {
+  if (w.bits === 8) return native().q8Matmul(w.data, w.scale, w.n, w.k, a8, x, m, y);
+  return native().q4Matmul(w.data, w.scale, w.zero, w.perm, w.n, w.k, w.groupSize, a8, x, m, y);
+}
+
+export function benchQuant(name: string): (s: BenchSettings) => Promise<void> {
+  const kind = QUANT_KINDS[name]!;
+  return async (s) => {
+    const { isa, threads } = native().runtimeInfo();
+    for (const { k, n } of s.shapes) {
+      if (kind.bits === 4 && k % GROUP !== 0) continue; // groups of 128 need k % 128 == 0
+      const maxM = Math.max(...s.ms);
+      const weights = [await packed(kind, n, k)];
+      const bytes = weights[0]!.data.byteLength + weights[0]!.scale.byteLength;
+      const x = fillRandom(new Float32Array(maxM * k), 3);
+      const y = new Float32Array(maxM * n);
+      for (const m of s.ms) {
+        const cold = m === 1;
+        if (cold) while (weights.length < coldCopies(bytes)) weights.push(copy(weights[0]!));
+        let next = 0;
+        const t = await medianMs(() => run(weights[cold ? next++ % weights.length : 0]!, kind.a8, x, m, y), s.timeMs);
+        let baseline: { readGBps?: number; peakGflops?: number; peakGops?: number } = {};
+        if (cold) {
+          // The plain read of the same copies: their codes viewed as floats (data is a multiple of 4 bytes).
+          const views = weights.map((w) => new Float32Array(w.data.buffer, w.data.byteOffset, w.data.byteLength / 4));
+          const read = await medianMs(() => native().streamRead(views[next++ % views.length]!), s.timeMs);
+          baseline = { readGBps: (views[0]!.byteLength) / (read.medianMs * 1e6) };
+        } else if (kind.a8) {
+          const peak = await native().int8Peak();
+          if (peak !== null) baseline = { peakGops: peak };
+        } else {
+          baseline = { peakGflops: await native().sgemmPeak() };
+        }
+        s.onRow({
+          kernel: name, m, k, n,
+          ...(kind.bits === 4 ? { groupSize: GROUP } : {}),
+          medianMs: t.medianMs,
+          gflops: (2 * m * n * k) / (t.medianMs * 1e6),
+          weightGBps: bytes / (t.medianMs * 1e6),
+          threads, isa, cold, ...baseline, samples: t.samples,
+        });
+        if (cold) weights.length = 1;
+      }
+    }
+  };
+}
