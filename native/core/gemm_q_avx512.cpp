@@ -357,13 +357,14 @@ float quant_row(const float* x, int64_t k, int64_t kp, int8_t* dst, int mr, int3
   const __m512 vinv = _mm512_set1_ps(inv);
   const __m512i lim = _mm512_set1_epi32(127), nlim = _mm512_set1_epi32(-127);
   const int64_t qstride = static_cast<int64_t>(mr) * kQuad;
-  // Groups are multiples of 16 inputs, or one group of kp (a multiple of 4): a vector never
-  // straddles two groups.
+  // Groups are 32, 64 or 128 inputs (the drivers accept no other), or one group of kp (a multiple
+  // of 4): a vector never straddles two groups.
   for (int64_t g0 = 0; g0 < kp; g0 += group_len) {
     const int64_t g1 = g0 + group_len;
     __m512i vsum = _mm512_setzero_si512();
     for (int64_t p = g0; p < g1; p += 16) {
-      const __mmask16 m = k - p >= 16 ? __mmask16(0xFFFF) : (k > p ? __mmask16((1u << (k - p)) - 1u) : __mmask16(0));
+      // A non-finite row writes zero codes (inv = 0 would turn ±Inf and NaN into INT_MIN).
+      const __mmask16 m = bad ? __mmask16(0) : k - p >= 16 ? __mmask16(0xFFFF) : (k > p ? __mmask16((1u << (k - p)) - 1u) : __mmask16(0));
       __m512i qv = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + p), vinv));  // round half to even
       qv = _mm512_max_epi32(_mm512_min_epi32(qv, lim), nlim);
       vsum = _mm512_add_epi32(vsum, qv);

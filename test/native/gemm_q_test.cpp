@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "gemm_q.h"  // the kernel tables: quant_row is compared across ISA levels directly
 #include "llmc.h"
 
 namespace {
@@ -218,6 +219,39 @@ void check_matmul(Rng& rng, const Layer& L, bool a8, int64_t m, int nan_row) {
       }
 }
 
+// The activation quantizer of the active level against the scalar one: identical codes, group
+// sums and scale (including non-finite rows, which must write zero codes, and ties at .5).
+void check_quant_row(Rng& rng) {
+  const llmc::q::Kernels K = llmc::q::kernels_active(), S = llmc::q::kernels_scalar();
+  for (int64_t k : {1, 3, 4, 5, 17, 64, 100, 256, 1000})
+    for (int kind = 0; kind < 5; ++kind) {
+      const int64_t kp = (k + 7) / 8 * 8;
+      const int64_t group_len = kind % 2 == 0 ? kp : (kp % 32 == 0 ? 32 : kp);
+      std::vector<float> x(static_cast<size_t>(kp), 0.0f);
+      for (int64_t p = 0; p < k; ++p) x[static_cast<size_t>(p)] = rng.uniform() * 3.0f;
+      if (kind == 1) x[static_cast<size_t>(k / 2)] = NAN;
+      if (kind == 2) x[static_cast<size_t>(k - 1)] = -INFINITY;
+      if (kind == 3) std::fill(x.begin(), x.begin() + k, 0.0f);
+      if (kind == 4) {  // ties: amax 127 makes inv 1 and x.5 values round half to even
+        x[0] = 127.0f;
+        for (int64_t p = 1; p < k; ++p) x[static_cast<size_t>(p)] = static_cast<float>(static_cast<int>(p % 9) - 4) + 0.5f;
+      }
+      const int mr = 3;
+      std::vector<int8_t> a(static_cast<size_t>(kp * mr), 99), b = a;
+      std::vector<int32_t> sa(static_cast<size_t>(kp / group_len) + 1, 7), sb = sa;
+      ++cases;
+      const float fa = K.quant_row(x.data(), k, kp, a.data() + 4, mr, sa.data(), group_len);
+      const float fb = S.quant_row(x.data(), k, kp, b.data() + 4, mr, sb.data(), group_len);
+      const bool same_scale = (std::isnan(fa) && std::isnan(fb)) || fa == fb;
+      if (!same_scale || a != b || sa != sb) {
+        std::printf("FAIL isa=%s quant_row k=%lld kind=%d group=%lld: scale %g vs %g, codes %s, sums %s\n",
+                    llmc_isa_name(llmc_isa_active()), static_cast<long long>(k), kind, static_cast<long long>(group_len), fa, fb,
+                    a == b ? "equal" : "differ", sa == sb ? "equal" : "differ");
+        ++failures;
+      }
+    }
+}
+
 int run_check() {
   std::vector<llmc_isa> levels;
   for (llmc_isa isa : {LLMC_ISA_SCALAR, LLMC_ISA_NEON, LLMC_ISA_AVX2, LLMC_ISA_AVX512})
@@ -227,6 +261,7 @@ int run_check() {
     llmc_isa_set(isa);
     const int before = failures;
     Rng rng(1234);
+    check_quant_row(rng);
     // int8: k any (padded to 4), n any
     for (int64_t n : {1, 15, 16, 17, 33, 70})
       for (int64_t k : {1, 3, 4, 30, 64, 257}) {
