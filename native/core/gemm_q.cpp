@@ -93,7 +93,9 @@ void gather_row(const Packed& P, const float* xi, float* dst) {
 }
 
 llmc_status matmul_a8(const Packed& P, const Kernels& K, int64_t m, const float* x, int64_t ldx, float* y, int64_t ldy) {
-  const int mr = P.int4 ? K.mr4 : K.mr8;
+  // Fewer rows than a micro-panel holds (m = 1 above all): pack them densely, so that the tiles'
+  // activation broadcasts stay in L1 instead of striding over a mostly empty panel.
+  const int mr = static_cast<int>(std::min<int64_t>(m, P.int4 ? K.mr4 : K.mr8));
   const int64_t kq = P.kp / kQuad, panels = ceil_div(m, mr);
   const int threads = pool_threads();
   Carver cv;
