@@ -291,8 +291,7 @@ extern "C" llmc_status llmc_q8_matmul(const llmc_q8_weights* w, int act_int8, in
 extern "C" llmc_status llmc_q4_matmul(const llmc_q4_weights* w, int act_int8, int64_t m, const float* x, int64_t ldx,
                                       float* y, int64_t ldy) {
   if (!w) return fail(LLMC_INVALID_ARGUMENT, "q4_matmul: null weights");
-  const bool group_ok = w->group == w->k || ((w->group == 32 || w->group == 64 || w->group == 128) && w->k % w->group == 0);
-  if (w->n < 1 || w->k < 1 || !group_ok)
+  if (w->n < 1 || w->k < 1 || !valid_group(w->k, w->group))
     return fail(LLMC_INVALID_ARGUMENT, "q4_matmul: invalid weights n=%lld k=%lld group=%lld", static_cast<long long>(w->n),
                 static_cast<long long>(w->k), static_cast<long long>(w->group));
   const Q4Weights qw{w->n, w->k, w->group, w->data, w->scale, w->zero, w->perm};

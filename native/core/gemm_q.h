@@ -60,6 +60,10 @@ static_assert(sizeof(Q8Block) == 64, "one int8 block is one 64-byte vector");
 static_assert(sizeof(Q4Block) == 64, "one int4 block is one 64-byte vector");
 
 inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+// Group sizes the int4 type takes: 32, 64 or 128 inputs dividing k, or k itself (one group per row).
+inline bool valid_group(int64_t k, int64_t group) {
+  return group == k ? k > 0 : (group == 32 || group == 64 || group == 128) && k % group == 0;
+}
 // Index of channel j, group t in the block-major scale (and zero) arrays of G groups.
 inline int64_t scale_index(int64_t j, int64_t t, int64_t G) { return ((j / kBlockN) * G + t) * kBlockN + j % kBlockN; }
 
@@ -92,7 +96,7 @@ struct A8Tile {
   const uint8_t* w;         // first weight block of the tile, at input 0
   int64_t wstride;          // bytes from one 16-channel block to the next
   const int8_t* a;          // activation micro-panel [kq][mr][4]
-  int mr;                   // rows per micro-panel (the ISA's MR)
+  int mr;                   // rows per micro-panel: the ISA's MR, or m when m is smaller
   int rows, cols;           // valid rows (<= mr) and columns (<= 32)
   const float* sx;          // [rows] activation scales
   const int32_t* xsum;      // [rows][groups]

@@ -45,14 +45,7 @@
 #include <cstring>
 
 #include "gemm_q.h"
-
-#if defined(__clang__)
-#define LLMC_UNROLL _Pragma("unroll")
-#elif defined(__GNUC__)
-#define LLMC_UNROLL _Pragma("GCC unroll 16")
-#else
-#define LLMC_UNROLL
-#endif
+#include "unroll.h"
 
 namespace llmc {
 namespace q {

@@ -23,11 +23,6 @@ Kernels kernels_active() {
 
 namespace {
 
-bool valid_group(int64_t k, int64_t group) {
-  if (group == k) return k > 0;
-  return (group == 32 || group == 64 || group == 128) && k % group == 0;
-}
-
 // Byte offset of input p of column j in the int4 layout, and whether it is the high nibble.
 inline int64_t q4_byte(int64_t j, int64_t p, int64_t ko, bool* high) {
   const int64_t o = p / kOctet, r = p % kOctet;
