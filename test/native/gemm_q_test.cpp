@@ -285,6 +285,11 @@ int run_check() {
       for (int64_t m : {1, 5, 64}) check_matmul(rng, L8, true, m, -1), check_matmul(rng, L8, false, m, -1);
       const Layer L4 = make_layer(rng, true, 200, 1024, 128, false, true, false);
       for (int64_t m : {1, 5, 64}) check_matmul(rng, L4, true, m, -1), check_matmul(rng, L4, false, m, -1);
+      // deeper k (several kc slices of the fp32 GEMM behind A16), edge codes, NaN rows
+      const Layer L8b = make_layer(rng, false, 40, 2500, 0, true, false, true);
+      for (int64_t m : {2, 13}) check_matmul(rng, L8b, true, m, 1), check_matmul(rng, L8b, false, m, -1);
+      const Layer L4b = make_layer(rng, true, 40, 2304, 128, false, true, false);
+      for (int64_t m : {2, 13}) check_matmul(rng, L4b, true, m, 1), check_matmul(rng, L4b, false, m, -1);
     }
     std::printf("%s: %s\n", llmc_isa_name(isa), failures == before ? "ok" : "FAILED");
   }
