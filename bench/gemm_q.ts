@@ -1,6 +1,7 @@
 /**
  * `w8a16`, `w8a8`, `w4a16`, `w4a8`: the quantized GEMMs in the linear-layer layout, y[m×n] = x[m×k] ·
- * dequant(W)ᵀ, int4 with symmetric groups of 128. weightGBps counts the packed bytes (codes and
+ * dequant(W)ᵀ, int4 with symmetric groups of 128 (64 or 32 when k is not a multiple of 128, one
+ * group per row when it is not a multiple of 32: groupSize says which). weightGBps counts the packed bytes (codes and
  * scales). m = 1 is measured cold (weights rotated over >= 256 MiB of copies) beside a plain
  * streaming read of the same copies (readGBps); m > 1 warm, beside the peak of the instructions the
  * kernel runs on, measured right after: the fp32 FMA peak (peakGflops) for float activations, the
@@ -11,7 +12,10 @@ import { packInt4, packInt8, type PackedInt4, type PackedInt8 } from '../lib/ker
 import { coldCopies, fillRandom, medianMs } from './measure.js';
 import type { BenchSettings } from './row.js';
 
-const GROUP = 128;
+/** Inputs per int4 group for a layer with k inputs: 128 where it divides k, else 64, 32, or k. */
+function groupFor(k: number): number {
+  return [128, 64, 32].find((g) => k % g === 0) ?? k;
+}
 
 interface Kind {
   bits: 4 | 8;
@@ -43,8 +47,9 @@ async function packed(kind: Kind, n: number, k: number): Promise<PackedInt8 | Pa
     const scale = fillRandom(new Float32Array(n), 5).map((v) => 0.01 + Math.abs(v) * 0.01);
     return packInt8(codes(n * k, -128, 127, 9), scale, { n, k });
   }
-  const scale = fillRandom(new Float32Array((n * k) / GROUP), 5).map((v) => 0.01 + Math.abs(v) * 0.01);
-  return packInt4(codes(n * k, -8, 7, 9), scale, { n, k }, { groupSize: GROUP });
+  const group = groupFor(k);
+  const scale = fillRandom(new Float32Array((n * k) / group), 5).map((v) => 0.01 + Math.abs(v) * 0.01);
+  return packInt4(codes(n * k, -8, 7, 9), scale, { n, k }, { groupSize: group === k ? 'row' : (group as 32 | 64 | 128) });
 }
 
 function copy(w: PackedInt8 | PackedInt4): PackedInt8 | PackedInt4 {
@@ -64,7 +69,6 @@ export function benchQuant(name: string): (s: BenchSettings) => Promise<void> {
   return async (s) => {
     const { isa, threads } = native().runtimeInfo();
     for (const { k, n } of s.shapes) {
-      if (kind.bits === 4 && k % GROUP !== 0) continue; // groups of 128 need k % 128 == 0
       const maxM = Math.max(...s.ms);
       const weights = [await packed(kind, n, k)];
       const bytes = weights[0]!.data.byteLength + weights[0]!.scale.byteLength;
@@ -89,7 +93,7 @@ export function benchQuant(name: string): (s: BenchSettings) => Promise<void> {
         }
         s.onRow({
           kernel: name, m, k, n,
-          ...(kind.bits === 4 ? { groupSize: GROUP } : {}),
+          ...(kind.bits === 4 ? { groupSize: groupFor(k) } : {}),
           medianMs: t.medianMs,
           gflops: (2 * m * n * k) / (t.medianMs * 1e6),
           weightGBps: bytes / (t.medianMs * 1e6),

@@ -62,6 +62,22 @@ describe('llm-compress bench', () => {
     }
   });
 
+  it('prints the JSON-lines contract for the quantized kernels, with their baselines', async () => {
+    const r = await cli('bench', '--kernels', 'w8a8,w4a16', '--m', '1,3', '--shapes', '64x48', '--time', '20', '--json');
+    expect(r.code).toBe(0);
+    const rows = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((x) => [x.kernel, x.m, x.k, x.n])).toEqual([['w8a8', 1, 64, 48], ['w8a8', 3, 64, 48], ['w4a16', 1, 64, 48], ['w4a16', 3, 64, 48]]);
+    for (const row of rows) {
+      for (const key of ['medianMs', 'gflops', 'weightGBps']) expect(row[key]).toBeGreaterThan(0);
+      expect(row.groupSize).toBe(row.kernel === 'w4a16' ? 64 : undefined); // 64 divides k = 64, 128 does not
+      expect(row.cold).toBe(row.m === 1);
+      if (row.m === 1) expect(row.readGBps).toBeGreaterThan(0);
+      else if (row.kernel === 'w4a16') expect(row.peakGflops).toBeGreaterThan(0);
+      else if (row.isa === 'avx512') expect(row.peakGops).toBeGreaterThan(0); // the int8 peak needs VNNI
+      expect(row.gflops).toBeCloseTo((2 * row.m * row.n * row.k) / (row.medianMs * 1e6), 6);
+    }
+  });
+
   it('rejects unknown kernels and malformed lists with exit code 1', async () => {
     let r = await cli('bench', '--kernels', 'f32,nope', '--json');
     expect(r.code).toBe(1);
