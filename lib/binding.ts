@@ -56,6 +56,22 @@ export interface NativeCudaInfo {
   error?: string;
 }
 
+/** Parameters of the compression algorithms (native/core/llmc.h, llmc_obs_params). */
+export interface NativeObsParams {
+  rows: number; cols: number; bits: number; group: number; symmetric: number; actOrder: number; mse: number;
+  damp: number; block: number; sparsity: number; pruneN: number; pruneM: number;
+}
+
+/** Output arrays of the compression algorithms; absent or null ones are not produced. */
+export interface NativeObsOutputs {
+  weight: Float32Array;
+  q?: Int8Array | null;
+  scale?: Float32Array | null;
+  zero?: Uint8Array | null;
+  gIdx?: Int32Array | null;
+  mask?: Uint8Array | null;
+}
+
 /** Everything the addon exports. Keep in step with native/addon/addon.cpp and bindings.h. */
 export interface NativeBinding {
   version: string;
@@ -75,6 +91,12 @@ export interface NativeBinding {
     m: number, n: number, k: number, transA: boolean, transB: boolean,
     alpha: number, beta: number, lda: number, ldb: number, ldc: number,
   ): Promise<number>;
+  /** H = H·seen/(seen+tokens) + 2/(seen+tokens)·XᵀX in place, X [tokens × d]; resolves to ms. */
+  hessianUpdate(h: Float32Array, d: number, seen: number, x: Float32Array, tokens: number): Promise<number>;
+  /** GPTQ / SparseGPT column loop; resolves to the loss. */
+  obsCompress(w: Float32Array, h: Float32Array, params: NativeObsParams, outputs: NativeObsOutputs): Promise<number>;
+  rtn(w: Float32Array, params: NativeObsParams, outputs: NativeObsOutputs): Promise<number>;
+  prune(w: Float32Array, norms: Float32Array | null, params: NativeObsParams, outputs: NativeObsOutputs): Promise<number>;
   /** int8 dot-product peak GOP/s (VNNI, all pool threads) measured now; null when the ISA level has none. */
   int8Peak(): Promise<number | null>;
   /** Sizes of packed weights (native/core/gemm_q.h). */

@@ -24,6 +24,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("q8Matmul", Napi::Function::New(env, Q8Matmul, "q8Matmul"));
   exports.Set("q4Matmul", Napi::Function::New(env, Q4Matmul, "q4Matmul"));
   exports.Set("int8Peak", Napi::Function::New(env, Int8Peak, "int8Peak"));
+  exports.Set("hessianUpdate", Napi::Function::New(env, HessianUpdate, "hessianUpdate"));
+  exports.Set("obsCompress", Napi::Function::New(env, ObsCompress, "obsCompress"));
+  exports.Set("rtn", Napi::Function::New(env, Rtn, "rtn"));
+  exports.Set("prune", Napi::Function::New(env, Prune, "prune"));
   return exports;
 }
 

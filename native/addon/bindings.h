@@ -30,4 +30,10 @@ Napi::Value Q8Matmul(const Napi::CallbackInfo& info);
 Napi::Value Q4Matmul(const Napi::CallbackInfo& info);
 Napi::Value Int8Peak(const Napi::CallbackInfo& info);
 
+// compress.cpp
+Napi::Value HessianUpdate(const Napi::CallbackInfo& info);
+Napi::Value ObsCompress(const Napi::CallbackInfo& info);
+Napi::Value Rtn(const Napi::CallbackInfo& info);
+Napi::Value Prune(const Napi::CallbackInfo& info);
+
 }  // namespace llmc_addon

@@ -119,6 +119,54 @@ llmc_status llmc_q4_matmul(const llmc_q4_weights* w, int act_int8, int64_t m, co
 // LLMC_UNSUPPORTED when the level has no int8 dot-product instruction (VNNI: AVX-512 level only).
 llmc_status llmc_int8_peak(double* gops);
 
+// ---- Hessian-based compression (GPTQ, SparseGPT) and its baselines ------------------------------
+// W [rows × cols] row-major is a linear layer's weight ([out × in]); H [cols × cols] the Hessian of
+// its inputs, H = 2/n · Σ x·xᵀ over n calibration tokens.
+
+// H = H · seen/(seen + tokens) + 2/(seen + tokens) · Xᵀ·X for the next `tokens` rows of inputs
+// X [tokens × d] (row stride ldx): the running Hessian of GPTQ's add_batch. H is d × d, full
+// (both triangles written).
+llmc_status llmc_hessian_update(float* h, int64_t d, int64_t seen, const float* x, int64_t tokens, int64_t ldx);
+
+typedef struct llmc_obs_params {
+  int64_t rows, cols;
+  int bits;            // 2..8, or 0: no quantization (pruning only)
+  int64_t group;       // inputs per quantization group (divides cols), or 0: one group per row
+  int symmetric;       // codes q − 2^(bits−1) with zero point 2^(bits−1); else codes 0..2^bits−1 + zero points
+  int act_order;       // 0: columns in order; 1: descending diag(H) with static groups; 2: with dynamic groups (g_idx)
+  int mse;             // search the scale (and zero) for the least |error|^2.4, as GPTQ's --mse
+  double damp;         // H += damp · mean(diag H) · I (GPTQ's percdamp)
+  int64_t block;       // lazy-batch block size (columns); a multiple of group and of prune_m
+  double sparsity;     // unstructured: fraction of each block's weights pruned (0: none)
+  int prune_n, prune_m;  // N:M: n zeros in every m consecutive inputs of each row (0, 0: none)
+} llmc_obs_params;
+
+typedef struct llmc_obs_result {
+  float* weight;    // out [rows × cols]: the compressed weight (dequantized, zeros where pruned)
+  int8_t* q;        // out [rows × cols] codes (symmetric: signed), or NULL; needs bits > 0
+  float* scale;     // out [rows × G] (G = cols / group, or 1), or NULL
+  uint8_t* zero;    // out [rows × G] zero points (asymmetric), or NULL
+  int32_t* g_idx;   // out [cols] group of each input (act_order 2), or NULL
+  uint8_t* mask;    // out [rows × cols] 1 where pruned, or NULL
+  double loss;      // out: ½ · Σ ((w − q) / d)², which equals ½ · tr(ΔW · H_damped · ΔWᵀ)
+} llmc_obs_result;
+
+// GPTQ (bits > 0, no pruning), SparseGPT (pruning, optionally with bits > 0 for joint
+// quantization): the OBS column loop of Frantar et al. over the upper Cholesky factor of H⁻¹, in
+// lazy batches. Dead inputs (H_jj = 0) get H_jj = 1 and W[:, j] = 0. H is not modified. A Hessian
+// that is not positive definite after damping fails with LLMC_INVALID_ARGUMENT.
+llmc_status llmc_obs_compress(const llmc_obs_params* p, const float* w, const float* h, llmc_obs_result* out);
+
+// Round to nearest with GPTQ's quantizer (bits, group, symmetric, mse of llmc_obs_params; the
+// rest ignored). Fills weight, q, scale, zero of out (those not NULL); loss is 0.
+llmc_status llmc_rtn(const llmc_obs_params* p, const float* w, llmc_obs_result* out);
+
+// Magnitude (norms = NULL: |W| over the whole matrix for unstructured) or Wanda (norms [cols]:
+// |W_ij| · norms[j], compared within each row) pruning: exactly round(sparsity · count) weights
+// pruned, or prune_n of every prune_m inputs in each row (sparsity, prune_n, prune_m of p).
+// Ties go to the lower index. Fills weight and mask of out.
+llmc_status llmc_prune(const llmc_obs_params* p, const float* w, const float* norms, llmc_obs_result* out);
+
 // ---- Memory bandwidth baseline ------------------------------------------------------------------
 // Reads x[0..n) once on every thread of the pool and stores the sum (so the read cannot be elided).
 llmc_status llmc_stream_read(const float* x, int64_t n, double* sum);
