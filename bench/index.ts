@@ -1,4 +1,5 @@
 /** The benchmark suites behind `llm-compress bench`, by kernel name. */
+import { benchCompress } from './compress.js';
 import { benchGemmF32 } from './gemm_f32.js';
 import { benchQuant } from './gemm_q.js';
 import type { BenchSettings } from './row.js';
@@ -11,4 +12,6 @@ export const SUITES: Record<string, (s: BenchSettings) => Promise<void>> = {
   w8a8: benchQuant('w8a8'),
   w4a16: benchQuant('w4a16'),
   w4a8: benchQuant('w4a8'),
+  gptq: benchCompress('gptq'),
+  sparsegpt: benchCompress('sparsegpt'),
 };

@@ -34,6 +34,11 @@ export interface BenchRow {
    * register-only loop) measured right after the row — `gflops` then counts int8 operations.
    */
   peakGops?: number;
+  /**
+   * Whole-layer algorithms (gptq, sparsegpt): the fp32 GEMM's throughput at m = 512 on the same
+   * layer, measured in the same run — the baseline their gflops is compared with.
+   */
+  gemmGflops?: number;
   /** Number of timed runs behind the median. */
   samples: number;
 }

@@ -60,7 +60,7 @@ export function dampedHessian(h: Float32Array, cols: number, damp: number): Floa
     mean += d[j * cols + j]!;
   }
   mean /= cols;
-  for (let j = 0; j < cols; j++) d[j * cols + j] += damp * Math.fround(mean);
+  for (let j = 0; j < cols; j++) d[j * cols + j] = d[j * cols + j]! + damp * Math.fround(mean);
   return d;
 }
 

@@ -6,6 +6,7 @@ import { invalidArgument } from '../../errors.js';
 import { setIsa, setThreads, type IsaLevel } from '../../runtime.js';
 
 const DEFAULT_SHAPES = '4096x4096,4096x11008,11008x4096';
+const DEFAULT_KERNELS = 'f32,w8a16,w8a8,w4a16,w4a8';
 
 function positiveInts(name: string, text: string): number[] {
   const values = text.split(',').map((t) => Number(t.trim()));
@@ -35,6 +36,7 @@ function printRow(r: BenchRow, json: boolean): void {
     `${r.weightGBps.toFixed(1).padStart(6)} GB/s${r.cold ? ' (cold)' : ''}`,
     r.readGBps !== undefined ? `plain read ${r.readGBps.toFixed(1)} GB/s (${((100 * r.weightGBps) / r.readGBps).toFixed(0)}%)` : '',
     r.peakGflops !== undefined ? `peak ${r.peakGflops.toFixed(0)} GFLOP/s (${((100 * r.gflops) / r.peakGflops).toFixed(0)}%)` : '',
+    r.gemmGflops !== undefined ? `fp32 GEMM m=512 ${r.gemmGflops.toFixed(0)} GFLOP/s (${((100 * r.gflops) / r.gemmGflops).toFixed(0)}%)` : '',
     r.peakGops !== undefined ? `int8 peak ${r.peakGops.toFixed(0)} GOP/s (${((100 * r.gflops) / r.peakGops).toFixed(0)}%)` : '',
   ];
   process.stdout.write(`${cols.join('  ')}\n`);
@@ -43,7 +45,7 @@ function printRow(r: BenchRow, json: boolean): void {
 export function benchCommand(): Command {
   return new Command('bench')
     .description('benchmark the kernels on real layer shapes (medians of native timings)')
-    .option('--kernels <list>', `comma-separated kernels: ${Object.keys(SUITES).join(', ')}`, Object.keys(SUITES).join(','))
+    .option('--kernels <list>', `comma-separated kernels: ${Object.keys(SUITES).join(', ')} (gptq and sparsegpt take minutes: not in the default)`, DEFAULT_KERNELS)
     .option('--m <list>', 'batch sizes (rows of activations)', '1,16,128,512')
     .option('--shapes <list>', 'comma-separated KxN layer shapes (in x out features)', DEFAULT_SHAPES)
     .option('--time <ms>', 'minimum time spent timing each row', '500')

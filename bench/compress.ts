@@ -1,0 +1,53 @@
+/**
+ * `gptq`, `sparsegpt`: one layer compressed with a Hessian from 4,096 calibration tokens (W4 groups
+ * of 128; SparseGPT 2:4), per shape KxN = in × out features. The row has m = rows = out, k = cols =
+ * in, n = out; gflops counts the issue's model of the work, 2·out·in² + in³ (column loop and
+ * factorizations), and gemmGflops is the fp32 GEMM's own throughput at m = 512 on the same layer,
+ * measured in the same run (the baseline: the algorithm should reach half of it).
+ */
+import { native } from '../lib/binding.js';
+import { fillRandom, medianMs } from './measure.js';
+import type { BenchSettings } from './row.js';
+
+const TOKENS = 4096;
+
+function params(kind: 'gptq' | 'sparsegpt', rows: number, cols: number) {
+  const q = { bits: 4, group: 128, symmetric: 1, actOrder: 0, mse: 0, damp: 0.01, block: 128 };
+  return kind === 'gptq'
+    ? { rows, cols, ...q, sparsity: 0, pruneN: 0, pruneM: 0 }
+    : { rows, cols, ...q, bits: 0, group: 0, sparsity: 0, pruneN: 2, pruneM: 4 };
+}
+
+export function benchCompress(kind: 'gptq' | 'sparsegpt'): (s: BenchSettings) => Promise<void> {
+  return async (s) => {
+    const { isa, threads } = native().runtimeInfo();
+    for (const { k: cols, n: rows } of s.shapes) {
+      const x = fillRandom(new Float32Array(TOKENS * cols), 11);
+      const h = new Float32Array(cols * cols);
+      await native().hessianUpdate(h, cols, 0, x, TOKENS);
+      const w = fillRandom(new Float32Array(rows * cols), 13);
+      const p = params(kind, rows, cols);
+      const outputs = { weight: new Float32Array(rows * cols) };
+      const t = await medianMs(async () => {
+        const start = performance.now();
+        await native().obsCompress(w, h, p, outputs);
+        return performance.now() - start;
+      }, s.timeMs);
+      // Baseline: the fp32 GEMM at m = 512 on this layer (y = x·Wᵀ).
+      const xm = fillRandom(new Float32Array(512 * cols), 3);
+      const y = new Float32Array(512 * rows);
+      const g = await medianMs(() => native().gemmF32(xm, w, y, 512, rows, cols, false, true, 1, 0, cols, cols, rows), s.timeMs);
+      const flops = 2 * rows * cols * cols + cols ** 3;
+      s.onRow({
+        kernel: kind, m: rows, k: cols, n: rows,
+        ...(kind === 'gptq' ? { groupSize: 128 } : {}),
+        medianMs: t.medianMs,
+        gflops: flops / (t.medianMs * 1e6),
+        weightGBps: (rows * cols * 4) / (t.medianMs * 1e6),
+        threads, isa, cold: false,
+        gemmGflops: (2 * 512 * rows * cols) / (g.medianMs * 1e6),
+        samples: t.samples,
+      });
+    }
+  };
+}
