@@ -11,6 +11,7 @@ import { packageRoot } from '../../lib/binding.js';
 const programs = {
   gemm_f32_test: 'fp32 GEMM',
   gemm_q_test: 'quantized GEMMs (w8a8, w8a16, w4a8, w4a16) and packing',
+  linalg_test: 'Cholesky and the upper Cholesky factor of H⁻¹',
 };
 
 describe('native test programs', () => {
