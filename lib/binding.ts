@@ -97,6 +97,15 @@ export interface NativeBinding {
   obsCompress(w: Float32Array, h: Float32Array, params: NativeObsParams, outputs: NativeObsOutputs): Promise<number>;
   rtn(w: Float32Array, params: NativeObsParams, outputs: NativeObsOutputs): Promise<number>;
   prune(w: Float32Array, norms: Float32Array | null, params: NativeObsParams, outputs: NativeObsOutputs): Promise<number>;
+  /** Ops of a LLaMA forward pass (native/core/llmc.h); each resolves to its milliseconds. */
+  rmsnorm(x: Float32Array, w: Float32Array, rows: number, dim: number, eps: number, out: Float32Array): Promise<number>;
+  rope(x: Float32Array, rows: number, heads: number, headDim: number, pos: Int32Array, theta: number, style: 0 | 1): Promise<number>;
+  attention(
+    q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array,
+    batch: number, tq: number, tk: number, heads: number, kvHeads: number, headDim: number,
+  ): Promise<number>;
+  swiglu(gate: Float32Array, up: Float32Array, out: Float32Array, n: number): Promise<number>;
+  nll(logits: Float32Array, rows: number, vocab: number, targets: Int32Array, out: Float64Array): Promise<number>;
   /** int8 dot-product peak GOP/s (VNNI, all pool threads) measured now; null when the ISA level has none. */
   int8Peak(): Promise<number | null>;
   /** Sizes of packed weights (native/core/gemm_q.h). */

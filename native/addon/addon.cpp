@@ -28,6 +28,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("obsCompress", Napi::Function::New(env, ObsCompress, "obsCompress"));
   exports.Set("rtn", Napi::Function::New(env, Rtn, "rtn"));
   exports.Set("prune", Napi::Function::New(env, Prune, "prune"));
+  exports.Set("rmsnorm", Napi::Function::New(env, RmsNorm, "rmsnorm"));
+  exports.Set("rope", Napi::Function::New(env, Rope, "rope"));
+  exports.Set("attention", Napi::Function::New(env, Attention, "attention"));
+  exports.Set("swiglu", Napi::Function::New(env, SwiGlu, "swiglu"));
+  exports.Set("nll", Napi::Function::New(env, Nll, "nll"));
   return exports;
 }
 

@@ -36,4 +36,11 @@ Napi::Value ObsCompress(const Napi::CallbackInfo& info);
 Napi::Value Rtn(const Napi::CallbackInfo& info);
 Napi::Value Prune(const Napi::CallbackInfo& info);
 
+// llama_ops.cpp
+Napi::Value RmsNorm(const Napi::CallbackInfo& info);
+Napi::Value Rope(const Napi::CallbackInfo& info);
+Napi::Value Attention(const Napi::CallbackInfo& info);
+Napi::Value SwiGlu(const Napi::CallbackInfo& info);
+Napi::Value Nll(const Napi::CallbackInfo& info);
+
 }  // namespace llmc_addon

@@ -167,6 +167,30 @@ llmc_status llmc_rtn(const llmc_obs_params* p, const float* w, llmc_obs_result* 
 // Ties go to the lower index. Fills weight and mask of out.
 llmc_status llmc_prune(const llmc_obs_params* p, const float* w, const float* norms, llmc_obs_result* out);
 
+// ---- The ops of a LLaMA forward pass (the linear layers are GEMMs) -----------------------------
+// Activations are row-major [tokens × features]; a batch of b sequences of t tokens is b·t rows.
+
+// out[r] = x[r] / sqrt(mean(x[r]²) + eps) · w, for rows r < rows of dim features (out may be x).
+llmc_status llmc_rmsnorm(const float* x, const float* w, int64_t rows, int64_t dim, float eps, float* out);
+
+// Rotary embedding in place on x [rows × heads·head_dim], row r at position pos[r]:
+// style 0 rotates pairs (2i, 2i+1) (llama2.c, GGUF), style 1 pairs (i, i + head_dim/2) (HF);
+// frequency of pair i: theta^(−2i/head_dim).
+llmc_status llmc_rope(float* x, int64_t rows, int64_t heads, int64_t head_dim, const int32_t* pos, float theta, int style);
+
+// Causal grouped-query attention for `batch` sequences. q [batch × tq × heads·hd], k and v
+// [batch × tk × kv_heads·hd] (tk >= tq: the last tq keys belong to the queries; query i sees keys
+// j <= tk − tq + i), out [batch × tq × heads·hd]. heads must be a multiple of kv_heads.
+llmc_status llmc_attention(const float* q, const float* k, const float* v, float* out, int64_t batch, int64_t tq, int64_t tk,
+                           int64_t heads, int64_t kv_heads, int64_t head_dim);
+
+// out[i] = silu(gate[i]) · up[i] (out may be gate or up).
+llmc_status llmc_swiglu(const float* gate, const float* up, float* out, int64_t n);
+
+// Negative log-likelihood of targets[r] under softmax(logits[r]) per row, in nats, into nll[r];
+// rows with target < 0 get 0. Computed in double.
+llmc_status llmc_nll(const float* logits, int64_t rows, int64_t vocab, const int32_t* targets, double* nll);
+
 // ---- Memory bandwidth baseline ------------------------------------------------------------------
 // Reads x[0..n) once on every thread of the pool and stores the sum (so the read cannot be elided).
 llmc_status llmc_stream_read(const float* x, int64_t n, double* sum);

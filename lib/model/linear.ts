@@ -1,0 +1,38 @@
+/**
+ * The one interface every linear layer of a model goes through, so that the compression pipeline
+ * can swap in packed weights or watch a layer's inputs without touching the model code.
+ */
+import { native } from '../binding.js';
+import { fromNative } from '../errors.js';
+import type { Tensor } from './types.js';
+
+export interface Linear {
+  readonly outFeatures: number;
+  readonly inFeatures: number;
+  /** y `[rows × outFeatures]` = x `[rows × inFeatures]` · Wᵀ. */
+  forward(x: Float32Array, rows: number): Promise<Float32Array>;
+}
+
+/** A dense fp32 weight `[out × in]` on the GEMM. */
+export class DenseLinear implements Linear {
+  readonly outFeatures: number;
+  readonly inFeatures: number;
+  readonly weight: Float32Array;
+
+  constructor(weight: Tensor) {
+    const [out, inn] = weight.shape as [number, number];
+    this.outFeatures = out;
+    this.inFeatures = inn;
+    this.weight = weight.data;
+  }
+
+  async forward(x: Float32Array, rows: number): Promise<Float32Array> {
+    const y = new Float32Array(rows * this.outFeatures);
+    try {
+      await native().gemmF32(x, this.weight, y, rows, this.outFeatures, this.inFeatures, false, true, 1, 0, this.inFeatures, this.inFeatures, this.outFeatures);
+    } catch (e) {
+      throw fromNative(e);
+    }
+    return y;
+  }
+}
