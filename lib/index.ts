@@ -22,3 +22,17 @@ export {
   type CpuFeatures,
   type IsaLevel,
 } from './runtime.js';
+export {
+  loadModel,
+  evaluate,
+  generate,
+  generateTokens,
+  Model,
+  type ModelFormat,
+  type LoadModelOptions,
+  type EvaluateOptions,
+  type GenerateOptions,
+} from './model/model.js';
+export type { EvaluateResult } from './eval/evaluate.js';
+export type { LlamaConfig, RopeStyle, Tokenizer } from './model/types.js';
+export type { Linear } from './model/linear.js';

@@ -8,6 +8,9 @@ import { packageVersion } from '../binding.js';
 import { LlmcError } from '../errors.js';
 import { benchCommand } from './commands/bench.js';
 import { doctorCommand } from './commands/doctor.js';
+import { evalCommand } from './commands/eval.js';
+import { generateCommand } from './commands/generate.js';
+import { infoCommand } from './commands/info.js';
 
 const USER_ERRORS = new Set(['LLMC_INVALID_ARGUMENT', 'LLMC_UNSUPPORTED', 'LLMC_NATIVE_LOAD_FAILED']);
 
@@ -20,6 +23,9 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)');
   program.addCommand(doctorCommand());
   program.addCommand(benchCommand());
+  program.addCommand(infoCommand());
+  program.addCommand(evalCommand());
+  program.addCommand(generateCommand());
   try {
     await program.parseAsync(argv);
     return 0;

@@ -1,0 +1,25 @@
+/** `llm-compress info <model>`: format, architecture, tensors, size. */
+import { Command } from 'commander';
+
+import { openModel, withModelOptions } from './model_args.js';
+
+export function infoCommand(): Command {
+  return withModelOptions(new Command('info'))
+    .description('describe a model: format, architecture, tensors, parameters')
+    .argument('<model>', 'Hugging Face folder, llama2.c .bin, or .gguf')
+    .option('--json', 'print one JSON object')
+    .action(async (path: string, opts: { tokenizer?: string; prependSpace?: boolean; json?: boolean }) => {
+      const model = await openModel(path, opts);
+      const linears = [...model.llama.linears.entries()].map(([name, l]) => ({ name, shape: [l.outFeatures, l.inFeatures] }));
+      const params = linears.reduce((a, l) => a + l.shape[0]! * l.shape[1]!, 0) - (model.config.tiedEmbeddings ? model.config.vocabSize * model.config.dim : 0);
+      const report = { path: model.path, format: model.format, config: model.config, tokenizer: { vocabSize: model.tokenizer.vocabSize, bos: model.tokenizer.bos, eos: model.tokenizer.eos }, linearParameters: params, linears };
+      if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+      else {
+        const c = model.config;
+        process.stdout.write(`${model.path}\n  format ${model.format}, LLaMA: dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nLayers} layers, ${c.nHeads} heads (${c.nKvHeads} kv), vocab ${c.vocabSize}, context ${c.maxSeqLen}\n`);
+        process.stdout.write(`  RoPE ${c.ropeStyle} θ=${c.ropeTheta}, RMSNorm ε=${c.normEps}, embeddings ${c.tiedEmbeddings ? 'tied' : 'separate'}\n`);
+        process.stdout.write(`  ${linears.length} linear layers, ${params.toLocaleString('en-US')} parameters in them (fp32)\n`);
+      }
+      model.dispose();
+    });
+}

@@ -1,0 +1,252 @@
+/**
+ * `loadModel`, `evaluate`, `generate`: the public runtime API (DESIGN.md section 2).
+ * Formats: a Hugging Face folder (config.json + safetensors + tokenizer.json), a llama2.c `.bin`
+ * beside its tokenizer `.bin`, or a `.gguf` (vocabulary embedded).
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+
+import { LlmcError, invalidArgument } from '../errors.js';
+import { scoreStream, encodeParagraphs, type EvaluateResult } from '../eval/evaluate.js';
+import { splitParagraphs } from '../eval/text.js';
+import { loadGguf } from '../formats/gguf.js';
+import { loadHfModel } from '../formats/hf_config.js';
+import { loadLlama2c } from '../formats/llama2c.js';
+import { loadHfTokenizer, loadLlama2cTokenizer, Llama2cTokenizer } from '../tokenizers/index.js';
+import { checkBoolean, checkFiniteNumber, checkInteger, checkKnownKeys, checkObject } from '../validate.js';
+import { KvCache, LlamaModel } from './llama.js';
+import type { LlamaConfig, Tokenizer } from './types.js';
+
+export type ModelFormat = 'huggingface' | 'llama2c' | 'gguf';
+
+export interface LoadModelOptions {
+  /** Tokenizer file when it is not found beside the model (llama2.c `tokenizer.bin`, HF `tokenizer.json`). */
+  tokenizer?: string;
+  /**
+   * Prepend the '▁' (dummy prefix) the tokenizer's normalizer adds (HF) — some models were trained
+   * without it (tinystories-656k: false). Default: what the tokenizer file says.
+   */
+  prependSpace?: boolean;
+}
+
+/** A loaded model: its config, tokenizer and forward pass. */
+export class Model {
+  /** @internal */
+  constructor(
+    readonly path: string,
+    readonly format: ModelFormat,
+    readonly config: LlamaConfig,
+    readonly tokenizer: Tokenizer,
+    readonly llama: LlamaModel,
+  ) {}
+
+  /** Releases the weights (the object must not be used afterwards). */
+  dispose(): void {
+    this.llama.linears.clear();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.dispose();
+  }
+}
+
+async function findFile(dir: string, test: (name: string) => boolean, what: string, hint: string): Promise<string> {
+  const names = (await readdir(dir)).filter(test).sort();
+  if (names.length === 0) throw new LlmcError('LLMC_INVALID_ARGUMENT', `no ${what} found in ${dir}; ${hint}`);
+  return join(dir, names[0]!);
+}
+
+/**
+ * Loads a model (any supported format) for evaluation and generation.
+ *
+ * @param path - a Hugging Face folder, a llama2.c `.bin` (tokenizer `.bin` beside it), a `.gguf`,
+ *   or a folder holding one of the latter
+ * @example
+ * ```ts
+ * const model = await loadModel('models/stories260K/stories260K.bin');
+ * console.log(await generate(model, 'Once upon a time', { maxTokens: 32 }));
+ * model.dispose();
+ * ```
+ */
+export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
+  if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path', 'a model file or folder', path);
+  const o = checkObject('options', options);
+  checkKnownKeys('options', o, ['tokenizer', 'prependSpace']);
+  const prependSpace = o.prependSpace === undefined ? undefined : checkBoolean('options.prependSpace', o.prependSpace);
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    throw invalidArgument('path', 'an existing model file or folder', path);
+  }
+  let file = path;
+  if (info.isDirectory()) {
+    const names = await readdir(path);
+    if (names.includes('config.json')) {
+      const { config, weights } = await loadHfModel(path);
+      const tokPath = options.tokenizer ?? join(path, 'tokenizer.json');
+      const tokenizer = await loadHfTokenizer(tokPath, prependSpace === undefined ? {} : { prependSpace });
+      return new Model(path, 'huggingface', config, tokenizer, new LlamaModel(config, weights));
+    }
+    const gguf = names.filter((n) => n.endsWith('.gguf'));
+    const bins = names.filter((n) => n.endsWith('.bin') && !/^tok/.test(n) && n !== 'tokenizer.bin');
+    if (gguf.length + bins.length !== 1)
+      throw invalidArgument('path', 'a folder with config.json, or with exactly one .gguf or llama2.c .bin', path);
+    file = join(path, (gguf[0] ?? bins[0])!);
+  }
+  const ext = extname(file).toLowerCase();
+  if (ext === '.gguf') {
+    const g = await loadGguf(file);
+    const v = g.vocab;
+    if ((v.model !== undefined && v.model !== 'llama') || !v.scores || v.bos === undefined || v.eos === undefined)
+      throw new LlmcError('LLMC_UNSUPPORTED', `${basename(file)}: embedded vocabulary "${v.model ?? '?'}" is not a SentencePiece (llama) vocabulary with scores, BOS and EOS; pass options.tokenizer`);
+    const tokenizer = options.tokenizer !== undefined ? await loadLlama2cTokenizer(options.tokenizer, g.config.vocabSize)
+      : Llama2cTokenizer.fromVocab({ tokens: v.tokens, scores: v.scores, bos: v.bos, eos: v.eos, ...(v.tokenTypes ? { tokenTypes: v.tokenTypes } : {}), source: basename(file) });
+    return new Model(file, 'gguf', g.config, tokenizer, new LlamaModel(g.config, g.weights));
+  }
+  if (ext === '.bin') {
+    const { config, weights } = await loadLlama2c(file);
+    const tokPath = options.tokenizer ?? (await findFile(dirname(file), (n) => n === 'tokenizer.bin' || (/^tok.*\.bin$/.test(n) && n !== basename(file)),
+      'llama2.c tokenizer (tokenizer.bin or tok*.bin)', 'pass options.tokenizer'));
+    const tokenizer = await loadLlama2cTokenizer(tokPath, config.vocabSize);
+    return new Model(file, 'llama2c', config, tokenizer, new LlamaModel(config, weights));
+  }
+  throw new LlmcError('LLMC_UNSUPPORTED', `${basename(file)}: unknown model format (expected a folder with config.json, a .gguf or a llama2.c .bin)`);
+}
+
+export interface EvaluateOptions {
+  /** Text file to score (or `text`). */
+  file?: string;
+  text?: string;
+  /** Paragraphs [a, b) of the text (split on blank lines). Default: all. */
+  paragraphs?: [number, number];
+  /** A model to compare with: adds `kl` and `top1`. */
+  reference?: Model;
+  /** Windows per forward pass. Default 8. */
+  batch?: number;
+  onProgress?: (e: { done: number; total: number }) => void;
+}
+
+/**
+ * Mean NLL, perplexity and bits per byte of `model` on a text (DESIGN.md section 7 protocol;
+ * windows of the model's context length); with `reference`, the mean KL divergence and top-1
+ * agreement of the next-token distributions.
+ */
+export async function evaluate(model: Model, options: EvaluateOptions): Promise<EvaluateResult> {
+  if (!(model instanceof Model)) throw invalidArgument('model', 'a Model from loadModel', model);
+  const o = checkObject('options', options);
+  checkKnownKeys('options', o, ['file', 'text', 'paragraphs', 'reference', 'batch', 'onProgress']);
+  if ((o.file === undefined) === (o.text === undefined)) throw invalidArgument('options', 'exactly one of file or text', o);
+  const text = o.text !== undefined ? String(o.text) : await readFile(String(o.file), 'utf8');
+  let paragraphs = splitParagraphs(text);
+  if (o.paragraphs !== undefined) {
+    const r = o.paragraphs as unknown;
+    if (!Array.isArray(r) || r.length !== 2) throw invalidArgument('options.paragraphs', '[start, end]', r);
+    const a = checkInteger('options.paragraphs[0]', r[0], 0);
+    const b = checkInteger('options.paragraphs[1]', r[1], a);
+    if (b > paragraphs.length) throw invalidArgument('options.paragraphs', `a range within the ${paragraphs.length} paragraphs`, r);
+    paragraphs = paragraphs.slice(a, b);
+  }
+  const reference = o.reference as Model | undefined;
+  if (reference !== undefined) {
+    if (!(reference instanceof Model)) throw invalidArgument('options.reference', 'a Model from loadModel', reference);
+    if (reference.config.vocabSize !== model.config.vocabSize) throw invalidArgument('options.reference', `a model with the same vocabulary (${model.config.vocabSize})`, reference.config.vocabSize);
+  }
+  const batch = o.batch === undefined ? 8 : checkInteger('options.batch', o.batch, 1, 1024);
+  const { stream, bytes } = encodeParagraphs(model.tokenizer, paragraphs);
+  const r = await scoreStream(model, stream, model.config.maxSeqLen, {
+    batch,
+    ...(reference ? { reference } : {}),
+    ...(o.onProgress ? { onProgress: (done: number, total: number) => (o.onProgress as EvaluateOptions['onProgress'])!({ done, total }) } : {}),
+  });
+  const nll = r.nll / r.tokens;
+  return {
+    nll, perplexity: Math.exp(nll), bitsPerByte: r.nll / Math.LN2 / bytes, tokens: r.tokens, bytes,
+    ...(r.kl !== undefined ? { kl: r.kl, top1: r.top1! } : {}),
+  };
+}
+
+export interface GenerateOptions {
+  /** Tokens to generate at most. Default 64. */
+  maxTokens?: number;
+  /** 0 (default): greedy. Otherwise sampling from softmax(logits / temperature). */
+  temperature?: number;
+  /** Nucleus sampling: the smallest set of tokens whose probability reaches topP. Default 1. */
+  topP?: number;
+  /** Seed of the sampler (same seed, same text). Default 1. */
+  seed?: number;
+  /** Called with each generated token id. */
+  onToken?: (id: number) => void;
+}
+
+/** Ids of the generated continuation of `prompt` (BOS, the prompt's tokens, then new tokens until EOS or maxTokens). */
+export async function generateTokens(model: Model, prompt: string, options: GenerateOptions = {}): Promise<number[]> {
+  if (!(model instanceof Model)) throw invalidArgument('model', 'a Model from loadModel', model);
+  if (typeof prompt !== 'string') throw invalidArgument('prompt', 'a string', prompt);
+  const o = checkObject('options', options);
+  checkKnownKeys('options', o, ['maxTokens', 'temperature', 'topP', 'seed', 'onToken']);
+  const maxTokens = o.maxTokens === undefined ? 64 : checkInteger('options.maxTokens', o.maxTokens, 0);
+  const temperature = o.temperature === undefined ? 0 : checkFiniteNumber('options.temperature', o.temperature);
+  if (temperature < 0) throw invalidArgument('options.temperature', 'a number >= 0', temperature);
+  const topP = o.topP === undefined ? 1 : checkFiniteNumber('options.topP', o.topP);
+  if (!(topP > 0 && topP <= 1)) throw invalidArgument('options.topP', 'a number in (0, 1]', topP);
+  let seed = (o.seed === undefined ? 1 : checkInteger('options.seed', o.seed, 0)) >>> 0 || 0x9e3779b9;
+  const random = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    seed >>>= 0;
+    return seed / 2 ** 32;
+  };
+  const c = model.config;
+  const input = [model.tokenizer.bos, ...(prompt.length > 0 ? model.tokenizer.encode(prompt) : [])];
+  const budget = Math.min(maxTokens, c.maxSeqLen - input.length);
+  const cache = new KvCache(c, Math.min(c.maxSeqLen, input.length + Math.max(0, budget)));
+  let logits = await model.llama.forward(Int32Array.from(input), 1, input.length, cache);
+  let last = (input.length - 1) * c.vocabSize;
+  const out: number[] = [];
+  for (let n = 0; n < budget; n++) {
+    const row = logits.subarray(last, last + c.vocabSize);
+    let next = 0;
+    if (temperature === 0) {
+      for (let i = 1; i < row.length; i++) if (row[i]! > row[next]!) next = i;
+    } else {
+      let mx = -Infinity;
+      for (const v of row) mx = Math.max(mx, v);
+      const p = Array.from(row, (v, i) => ({ i, p: Math.exp((v - mx) / temperature) }));
+      const z = p.reduce((a, b) => a + b.p, 0);
+      p.sort((a, b) => b.p - a.p);
+      let keep = 0;
+      let mass = 0;
+      while (keep < p.length && mass < topP * z) mass += p[keep++]!.p;
+      let r = random() * mass;
+      next = p[keep - 1]!.i;
+      for (let k = 0; k < keep; k++) {
+        r -= p[k]!.p;
+        if (r <= 0) {
+          next = p[k]!.i;
+          break;
+        }
+      }
+    }
+    if (next === model.tokenizer.eos || next === model.tokenizer.bos) break;
+    out.push(next);
+    (o.onToken as GenerateOptions['onToken'])?.(next);
+    if (n + 1 < budget) {
+      logits = await model.llama.forward(Int32Array.of(next), 1, 1, cache);
+      last = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * Text generated after `prompt` (greedy by default; `temperature` / `topP` / `seed` sample).
+ * Stops at the end-of-sequence token or after `maxTokens`. Returns the continuation only (with an
+ * empty prompt, without the leading space of the first word).
+ */
+export async function generate(model: Model, prompt: string, options: GenerateOptions = {}): Promise<string> {
+  const ids = await generateTokens(model, prompt, options);
+  const text = model.tokenizer.decode(ids);
+  return prompt.length === 0 && text.startsWith(' ') ? text.slice(1) : text;
+}
