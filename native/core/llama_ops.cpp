@@ -60,41 +60,42 @@ extern "C" llmc_status llmc_attention(const float* q, const float* k, const floa
                 static_cast<long long>(batch), static_cast<long long>(tq), static_cast<long long>(tk), static_cast<long long>(heads),
                 static_cast<long long>(kv_heads));
   if (batch * tq > 0 && (!q || !k || !v || !out)) return fail(LLMC_INVALID_ARGUMENT, "attention: null pointer");
+  if (batch * tq == 0) return LLMC_OK;
   const int64_t qdim = heads * head_dim, kvdim = kv_heads * head_dim, group = heads / kv_heads;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  std::vector<llmc_status> status(static_cast<size_t>(batch * heads), LLMC_OK);
+  // One task per (sequence, head): S = scale·Q·Kᵀ [tq × tk] and O = softmax(S)·V on the GEMM
+  // (called from inside a task it runs on this thread); the masked upper part of S is computed
+  // and zeroed, which costs less than scalar dot products of head_dim elements.
   parallel_for(batch * heads, [&](int64_t t, int) {
     const int64_t b = t / heads, h = t % heads, g = h / group;
-    std::vector<float> score(static_cast<size_t>(tk));
+    std::vector<float> s(static_cast<size_t>(tq * tk));
+    const float* qb = q + b * tq * qdim + h * head_dim;
     const float* kb = k + b * tk * kvdim + g * head_dim;
     const float* vb = v + b * tk * kvdim + g * head_dim;
-    for (int64_t i = 0; i < tq; ++i) {
-      const float* qi = q + (b * tq + i) * qdim + h * head_dim;
-      const int64_t visible = tk - tq + i + 1;
-      float mx = -INFINITY;
-      for (int64_t j = 0; j < visible; ++j) {
-        const float* kj = kb + j * kvdim;
-        float s = 0;
-        for (int64_t d = 0; d < head_dim; ++d) s += qi[d] * kj[d];
-        s *= scale;
-        score[static_cast<size_t>(j)] = s;
-        mx = std::max(mx, s);
+    float* ob = out + b * tq * qdim + h * head_dim;
+    llmc_status st = llmc_sgemm(0, 1, tq, tk, head_dim, scale, qb, qdim, kb, kvdim, 0.0f, s.data(), tk);
+    if (st == LLMC_OK) {
+      for (int64_t i = 0; i < tq; ++i) {
+        float* row = s.data() + i * tk;
+        const int64_t visible = tk - tq + i + 1;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < visible; ++j) mx = std::max(mx, row[j]);
+        double sum = 0;
+        for (int64_t j = 0; j < visible; ++j) {
+          row[j] = std::exp(row[j] - mx);
+          sum += row[j];
+        }
+        const float inv = static_cast<float>(1.0 / sum);
+        for (int64_t j = 0; j < visible; ++j) row[j] *= inv;
+        std::fill(row + visible, row + tk, 0.0f);
       }
-      double sum = 0;
-      for (int64_t j = 0; j < visible; ++j) {
-        const float e = std::exp(score[static_cast<size_t>(j)] - mx);
-        score[static_cast<size_t>(j)] = e;
-        sum += e;
-      }
-      const float inv = static_cast<float>(1.0 / sum);
-      float* o = out + (b * tq + i) * qdim + h * head_dim;
-      std::fill(o, o + head_dim, 0.0f);
-      for (int64_t j = 0; j < visible; ++j) {
-        const float p = score[static_cast<size_t>(j)] * inv;
-        const float* vj = vb + j * kvdim;
-        for (int64_t d = 0; d < head_dim; ++d) o[d] += p * vj[d];
-      }
+      st = llmc_sgemm(0, 0, tq, head_dim, tk, 1.0f, s.data(), tk, vb, kvdim, 0.0f, ob, qdim);
     }
+    status[static_cast<size_t>(t)] = st;
   });
+  for (llmc_status st : status)
+    if (st != LLMC_OK) return st;
   return LLMC_OK;
 }
 

@@ -40,10 +40,9 @@ class Pool {
   Pool() { start(default_threads()); }
   ~Pool() { stop(); }
 
-  int threads() {
-    std::lock_guard<std::mutex> run(run_mutex_);
-    return threads_;
-  }
+  // Lock-free: tasks call it (a kernel nested in a task sizes its buffers) while the job's caller
+  // holds run_mutex_; resize() changes it only under run_mutex_, never during a job.
+  int threads() { return threads_.load(std::memory_order_acquire); }
 
   void resize(int threads) {
     std::lock_guard<std::mutex> run(run_mutex_);
@@ -141,7 +140,7 @@ class Pool {
   std::mutex mutex_;      // guards sleeping and waking
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
-  int threads_ = 1;
+  std::atomic<int> threads_{1};
   bool quit_ = false;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int64_t> next_{0};
