@@ -115,3 +115,43 @@ describe('llm-compress (CLI basics)', () => {
     expect(r.stdout).toMatch(/^function (scalar|neon|avx2|avx512)/);
   });
 });
+
+const stories = join(packageRoot(), '..', 'shared', 'models', 'stories260K');
+const evalText = join(packageRoot(), '..', 'shared', 'text', 'tinystories_val.txt');
+
+describe.skipIf(!existsSync(stories) || !existsSync(evalText))('llm-compress info / eval / generate (stories260K)', () => {
+  it('info describes the model', async () => {
+    const r = await cli('info', join(stories, 'stories260K.bin'), '--json');
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.out);
+    expect(info.format).toBe('llama2c');
+    expect(info.config).toMatchObject({ dim: 64, nLayers: 5, vocabSize: 512 });
+    expect(info.linears).toHaveLength(5 * 7 + 1);
+    const text = await cli('info', join(stories, 'stories260K.gguf'));
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/format gguf, LLaMA: dim 64, hidden 172, 5 layers, 8 heads \(4 kv\)/);
+  });
+
+  it('eval prints the protocol numbers as JSON, with KL against a reference', async () => {
+    const r = await cli('eval', join(stories, 'stories260K.bin'), '--data', evalText, '--paragraphs', '0:200', '--reference', join(stories, 'stories260K.gguf'), '--json');
+    expect(r.code, r.err).toBe(0);
+    const q = JSON.parse(r.out);
+    expect(Math.abs(q.nll - 1.40816) / 1.40816).toBeLessThan(1e-4);
+    expect(Object.keys(q).sort()).toEqual(['bitsPerByte', 'bytes', 'kl', 'nll', 'perplexity', 'tokens', 'top1']);
+    expect(q.kl).toBeLessThan(1e-9); // the GGUF holds the same weights
+    expect(q.top1).toBe(1);
+  });
+
+  it('generate prints the greedy continuation, {text, tokens} with --json; bad options exit 1', async () => {
+    const r = await cli('generate', join(stories, 'stories260K.bin'), '--max-tokens', '12', '--json');
+    expect(r.code).toBe(0);
+    const g = JSON.parse(r.out);
+    expect(g.text.startsWith('Once upon a time, there was')).toBe(true);
+    expect(g.tokens).toHaveLength(12);
+    const s = await cli('generate', join(stories, 'stories260K.bin'), '--prompt', 'Once upon a time', '--max-tokens', '8', '--temperature', '0.8', '--seed', '7');
+    expect(s.code).toBe(0);
+    expect(s.out.startsWith('Once upon a time')).toBe(true);
+    expect((await cli('generate', join(stories, 'stories260K.bin'), '--top-p', '2')).code).toBe(1);
+    expect((await cli('eval', join(stories, 'missing.bin'), '--data', evalText)).code).toBe(1);
+  });
+});
