@@ -69,6 +69,19 @@ async function findFile(dir: string, test: (name: string) => boolean, what: stri
  * ```
  */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
+  try {
+    return await load(path, options);
+  } catch (e) {
+    // A file the format needs is missing or unreadable (e.g. a shard named by the index): a typed
+    // error naming it, not Node's bare one.
+    const err = e as NodeJS.ErrnoException;
+    if (!(e instanceof LlmcError) && typeof err?.code === 'string' && ['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes(err.code))
+      throw new LlmcError('LLMC_INVALID_ARGUMENT', `${err.path ?? path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, undefined, { cause: e });
+    throw e;
+  }
+}
+
+async function load(path: string, options: LoadModelOptions): Promise<Model> {
   if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path', 'a model file or folder', path);
   const o = checkObject('options', options);
   checkKnownKeys('options', o, ['tokenizer', 'prependSpace']);

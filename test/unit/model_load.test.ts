@@ -67,5 +67,9 @@ describe('loadModel', () => {
     writeFileSync(join(lone, 'model.bin'), checkpoint(10));
     await expectError(loadModel(join(lone, 'model.bin')), 'LLMC_INVALID_ARGUMENT', /no llama2\.c tokenizer/);
     await expectError(loadModel(lone, { prependSpace: 'no' } as never), 'LLMC_INVALID_ARGUMENT', /options\.prependSpace/);
+    // A Hugging Face folder whose weights file is missing: the error names the file.
+    const hf = mkdtempSync(join(tmpdir(), 'llmc-hf-'));
+    writeFileSync(join(hf, 'config.json'), JSON.stringify({ model_type: 'llama', hidden_size: 8, intermediate_size: 12, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 10, rms_norm_eps: 1e-5 }));
+    await expectError(loadModel(hf), 'LLMC_INVALID_ARGUMENT', /safetensors/);
   });
 });
