@@ -69,60 +69,78 @@ export class LlamaModel {
     return this.linears.get(name)!;
   }
 
+  /** The embeddings of `tokens` `[rows × dim]`. */
+  embed(tokens: Int32Array): Float32Array {
+    const c = this.config;
+    const x = new Float32Array(tokens.length * c.dim);
+    for (let r = 0; r < tokens.length; r++) {
+      const id = tokens[r]!;
+      if (!(id >= 0 && id < c.vocabSize)) throw new Error(`token id ${id} is outside the vocabulary (${c.vocabSize})`);
+      x.set(this.embedding.subarray(id * c.dim, (id + 1) * c.dim), r * c.dim);
+    }
+    return x;
+  }
+
+  /**
+   * Runs transformer block `i` in place on x `[batch·t × dim]` (`batch` sequences of `t` tokens at
+   * positions start .. start + t − 1; with a cache (batch 1), keys and values are appended to it).
+   */
+  async block(i: number, x: Float32Array, batch: number, t: number, cache?: KvCache): Promise<void> {
+    const c = this.config;
+    const rows = batch * t;
+    const start = cache ? cache.length : 0;
+    const pos = new Int32Array(rows).map((_, r) => start + (r % t));
+    const kvDim = c.nKvHeads * this.headDim;
+    const style = c.ropeStyle === 'interleaved' ? 0 : 1;
+    const p = `model.layers.${i}.`;
+    const h = await this.rmsnorm(x, `${p}input_layernorm`, rows);
+    const [q, k, v] = await Promise.all([
+      this.linear(`${p}self_attn.q_proj`).forward(h, rows),
+      this.linear(`${p}self_attn.k_proj`).forward(h, rows),
+      this.linear(`${p}self_attn.v_proj`).forward(h, rows),
+    ]);
+    await call(() => native().rope(q, rows, c.nHeads, this.headDim, pos, c.ropeTheta, style));
+    await call(() => native().rope(k, rows, c.nKvHeads, this.headDim, pos, c.ropeTheta, style));
+    let keys = k;
+    let values = v;
+    let tk = t;
+    if (cache) {
+      cache.k[i]!.set(k, start * kvDim);
+      cache.v[i]!.set(v, start * kvDim);
+      tk = start + t;
+      keys = cache.k[i]!.subarray(0, tk * kvDim);
+      values = cache.v[i]!.subarray(0, tk * kvDim);
+    }
+    const att = new Float32Array(rows * c.dim);
+    await call(() => native().attention(q, keys, values, att, batch, t, tk, c.nHeads, c.nKvHeads, this.headDim));
+    const o = await this.linear(`${p}self_attn.o_proj`).forward(att, rows);
+    for (let j = 0; j < x.length; j++) x[j] = x[j]! + o[j]!;
+    const h2 = await this.rmsnorm(x, `${p}post_attention_layernorm`, rows);
+    const [gate, up] = await Promise.all([
+      this.linear(`${p}mlp.gate_proj`).forward(h2, rows),
+      this.linear(`${p}mlp.up_proj`).forward(h2, rows),
+    ]);
+    await call(() => native().swiglu(gate, up, gate, gate.length));
+    const down = await this.linear(`${p}mlp.down_proj`).forward(gate, rows);
+    for (let j = 0; j < x.length; j++) x[j] = x[j]! + down[j]!;
+  }
+
+  /** Logits `[rows × vocab]` of the final hidden states x. */
+  async head(x: Float32Array, rows: number): Promise<Float32Array> {
+    const hf = await this.rmsnorm(x, 'model.norm', rows);
+    return this.linear('lm_head').forward(hf, rows);
+  }
+
   /**
    * Logits `[batch·t × vocab]` for `batch` sequences of `t` tokens each (`tokens` row-major). With
    * a cache (batch 1), the tokens continue the cached positions and their keys/values are added.
    */
   async forward(tokens: Int32Array, batch: number, t: number, cache?: KvCache): Promise<Float32Array> {
-    const c = this.config;
-    const rows = batch * t;
-    const start = cache ? cache.length : 0;
     if (cache && batch !== 1) throw new Error('a KV cache serves one sequence');
-    if (cache && start + t > cache.capacity) throw new Error(`the KV cache holds ${cache.capacity} positions, ${start + t} needed`);
-    const x = new Float32Array(rows * c.dim);
-    for (let r = 0; r < rows; r++) {
-      const id = tokens[r]!;
-      if (!(id >= 0 && id < c.vocabSize)) throw new Error(`token id ${id} is outside the vocabulary (${c.vocabSize})`);
-      x.set(this.embedding.subarray(id * c.dim, (id + 1) * c.dim), r * c.dim);
-    }
-    const pos = new Int32Array(rows).map((_, r) => start + (r % t));
-    const kvDim = c.nKvHeads * this.headDim;
-    const style = c.ropeStyle === 'interleaved' ? 0 : 1;
-    for (let i = 0; i < c.nLayers; i++) {
-      const p = `model.layers.${i}.`;
-      const h = await this.rmsnorm(x, `${p}input_layernorm`, rows);
-      const [q, k, v] = await Promise.all([
-        this.linear(`${p}self_attn.q_proj`).forward(h, rows),
-        this.linear(`${p}self_attn.k_proj`).forward(h, rows),
-        this.linear(`${p}self_attn.v_proj`).forward(h, rows),
-      ]);
-      await call(() => native().rope(q, rows, c.nHeads, this.headDim, pos, c.ropeTheta, style));
-      await call(() => native().rope(k, rows, c.nKvHeads, this.headDim, pos, c.ropeTheta, style));
-      let keys = k;
-      let values = v;
-      let tk = t;
-      if (cache) {
-        cache.k[i]!.set(k, start * kvDim);
-        cache.v[i]!.set(v, start * kvDim);
-        tk = start + t;
-        keys = cache.k[i]!.subarray(0, tk * kvDim);
-        values = cache.v[i]!.subarray(0, tk * kvDim);
-      }
-      const att = new Float32Array(rows * c.dim);
-      await call(() => native().attention(q, keys, values, att, batch, t, tk, c.nHeads, c.nKvHeads, this.headDim));
-      const o = await this.linear(`${p}self_attn.o_proj`).forward(att, rows);
-      for (let j = 0; j < x.length; j++) x[j] = x[j]! + o[j]!;
-      const h2 = await this.rmsnorm(x, `${p}post_attention_layernorm`, rows);
-      const [gate, up] = await Promise.all([
-        this.linear(`${p}mlp.gate_proj`).forward(h2, rows),
-        this.linear(`${p}mlp.up_proj`).forward(h2, rows),
-      ]);
-      await call(() => native().swiglu(gate, up, gate, gate.length));
-      const down = await this.linear(`${p}mlp.down_proj`).forward(gate, rows);
-      for (let j = 0; j < x.length; j++) x[j] = x[j]! + down[j]!;
-    }
-    if (cache) cache.length = start + t;
-    const hf = await this.rmsnorm(x, 'model.norm', rows);
-    return this.linear('lm_head').forward(hf, rows);
+    if (cache && cache.length + t > cache.capacity) throw new Error(`the KV cache holds ${cache.capacity} positions, ${cache.length + t} needed`);
+    const x = this.embed(tokens);
+    for (let i = 0; i < this.config.nLayers; i++) await this.block(i, x, batch, t, cache);
+    if (cache) cache.length += t;
+    return this.head(x, batch * t);
   }
 }

@@ -1,0 +1,105 @@
+/**
+ * `compress()`: a model and a scheme in, the compressed model and a report out (DESIGN.md section
+ * 2). This version compresses in memory and returns the compressed model for evaluation and
+ * generation; writing compressed-tensors / GPTQ folders is the next step of issue 7.
+ */
+import { invalidArgument } from '../errors.js';
+import type { EvaluateResult } from '../eval/evaluate.js';
+import { evaluate, loadModel, Model, type LoadModelOptions } from '../model/model.js';
+import { checkKnownKeys, checkObject } from '../validate.js';
+import { compressInPlace, type CalibrationOptions, type LayerReport, type ProgressEvent } from './pipeline.js';
+import { resolveSpec, type PruneSpec, type QuantizeSpec, type Scheme } from './schemes.js';
+
+export interface CompressOptions extends LoadModelOptions {
+  /** A compressed-tensors preset: W4A16, W4A16_ASYM, W8A16, W8A8, W4A8, W4A16_2:4, W8A8_2:4, 2:4. */
+  scheme?: Scheme;
+  /** Quantization (overrides the preset's): `{ method: 'gptq' | 'rtn', bits, groupSize, symmetric, actOrder, dampPercent, mse }`. */
+  quantize?: QuantizeSpec;
+  /** Pruning (overrides the preset's): `{ method: 'sparsegpt' | 'wanda' | 'magnitude', sparsity | structure }`. */
+  prune?: PruneSpec;
+  /** Calibration text (GPTQ, SparseGPT and Wanda need it). */
+  calibration?: CalibrationOptions;
+  /** Layers left as they are: exact names or regular expressions. The classifier is never compressed. */
+  ignore?: Array<string | RegExp>;
+  /** Measure quality before and after on this text (DESIGN.md section 7 protocol, KL against the original). */
+  evaluate?: { file: string; paragraphs?: [number, number] };
+  onProgress?: (e: ProgressEvent) => void;
+  /** Aborts between layers with an AbortError. */
+  signal?: AbortSignal;
+}
+
+export interface CompressReport {
+  /** Average storage bits per weight of the compressed layers. */
+  bitsPerWeight: number;
+  /** fp32 bytes of all tensors before, and the storage bytes after (uncompressed tensors at fp32). */
+  originalBytes: number;
+  compressedBytes: number;
+  ratio: number;
+  layers: LayerReport[];
+  totalMs: number;
+  quality?: { before: EvaluateResult; after: EvaluateResult };
+}
+
+/**
+ * Compresses a model layer by layer (GPTQ / SparseGPT / RTN / Wanda / magnitude) and reports what
+ * it did. The input model (a path, or a Model from loadModel) is compressed in place when a Model
+ * is given.
+ *
+ * @example
+ * ```ts
+ * const { model, report } = await compress('../shared/models/tinystories-656k', {
+ *   prependSpace: false, scheme: 'W4A16', quantize: { groupSize: 32 },
+ *   calibration: { file: '../shared/text/tinystories_val.txt', paragraphs: [1000, 4300] },
+ *   evaluate: { file: '../shared/text/tinystories_val.txt', paragraphs: [0, 500] },
+ * });
+ * console.log(report.bitsPerWeight, report.quality?.after.bitsPerByte);
+ * ```
+ */
+export async function compress(source: string | Model, options: CompressOptions): Promise<{ model: Model; report: CompressReport }> {
+  const o = checkObject('options', options);
+  checkKnownKeys('options', o, ['scheme', 'quantize', 'prune', 'calibration', 'ignore', 'evaluate', 'onProgress', 'signal', 'prependSpace', 'tokenizer']);
+  const spec = resolveSpec(o.scheme, o.quantize, o.prune);
+  const ignore = (o.ignore === undefined ? [] : (o.ignore as unknown[])).map((p, i) => {
+    if (p instanceof RegExp) return p;
+    if (typeof p === 'string') return new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+    throw invalidArgument(`options.ignore[${i}]`, 'a layer name or a RegExp', p);
+  });
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidArgument('options.signal', 'an AbortSignal', o.signal);
+  const loadOpts: LoadModelOptions = {
+    ...(o.tokenizer !== undefined ? { tokenizer: o.tokenizer as string } : {}),
+    ...(o.prependSpace !== undefined ? { prependSpace: o.prependSpace as boolean } : {}),
+  };
+  const model = source instanceof Model ? source : typeof source === 'string' ? await loadModel(source, loadOpts) : undefined;
+  if (!model) throw invalidArgument('source', 'a model path or a Model from loadModel', source);
+  const t0 = performance.now();
+  const ev = o.evaluate as CompressOptions['evaluate'];
+  // The original, for quality before and KL after (loaded again: the model is compressed in place).
+  const reference = ev ? (source instanceof Model ? undefined : await loadModel(source as string, loadOpts)) : undefined;
+  if (ev && !reference) throw invalidArgument('options.evaluate', 'a model given by path (the original is reloaded to compare with)', ev);
+  const before = ev && reference ? await evaluate(reference, { file: ev.file, ...(ev.paragraphs ? { paragraphs: ev.paragraphs } : {}) }) : undefined;
+  const sizes = new Map([...model.llama.linears.entries()].map(([n, l]) => [n, l.outFeatures * l.inFeatures]));
+  const layers = await compressInPlace(model, spec, {
+    ignore, ...(o.calibration !== undefined ? { calibration: o.calibration as CalibrationOptions } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress as (e: ProgressEvent) => void } : {}), ...(o.signal ? { signal: o.signal as AbortSignal } : {}),
+  });
+  const c = model.config;
+  const allWeights = [...sizes.entries()].filter(([n]) => n !== 'lm_head').reduce((a, [, v]) => a + v, 0)
+    + c.vocabSize * c.dim * (c.tiedEmbeddings ? 1 : 2) + c.dim * (2 * c.nLayers + 1);
+  const compressedWeights = layers.reduce((a, l) => a + l.shape[0] * l.shape[1], 0);
+  const compressedBits = layers.reduce((a, l) => a + l.shape[0] * l.shape[1] * l.bitsPerWeight, 0);
+  const originalBytes = allWeights * 4;
+  const compressedBytes = Math.ceil(compressedBits / 8) + (allWeights - compressedWeights) * 4;
+  let quality: CompressReport['quality'];
+  if (ev && reference && before) {
+    const after = await evaluate(model, { file: ev.file, ...(ev.paragraphs ? { paragraphs: ev.paragraphs } : {}), reference });
+    quality = { before, after };
+    reference.dispose();
+  }
+  return {
+    model,
+    report: {
+      bitsPerWeight: compressedWeights ? compressedBits / compressedWeights : 0, originalBytes, compressedBytes, ratio: originalBytes / compressedBytes,
+      layers, totalMs: performance.now() - t0, ...(quality ? { quality } : {}),
+    },
+  };
+}

@@ -1,0 +1,221 @@
+/**
+ * The layer-by-layer compression pipeline (DESIGN.md section 7): calibration windows run through
+ * the model block by block; inside a block, in the order [q, k, v] → o → [gate, up] → down, each
+ * stage's Hessian is taken from inputs computed with the already compressed sub-layers before it,
+ * then the stage's layers are compressed and swapped in.
+ */
+import { readFile } from 'node:fs/promises';
+
+import { invalidArgument, LlmcError } from '../errors.js';
+import { encodeParagraphs } from '../eval/evaluate.js';
+import { splitParagraphs } from '../eval/text.js';
+import { HessianAccumulator, gptq, magnitude, rtn, sparsegpt, wanda } from '../kernels/compress.js';
+import { gemm } from '../kernels/gemm.js';
+import { DenseLinear, type Linear } from '../model/linear.js';
+import type { Model } from '../model/model.js';
+import { checkInteger, checkObject, checkKnownKeys } from '../validate.js';
+import { needsCalibration, type ResolvedSpec } from './schemes.js';
+
+export interface CalibrationOptions {
+  /** Text file whose paragraphs (split on blank lines) are encoded with BOS, as the eval protocol does. */
+  file?: string;
+  /** Or the paragraphs themselves. */
+  text?: string[];
+  /** Paragraphs [a, b) of the file. Default: all. */
+  paragraphs?: [number, number];
+  /** Windows to use. Default 128. */
+  samples?: number;
+  /** Tokens per window. Default 256. */
+  seqLen?: number;
+}
+
+export interface ProgressEvent {
+  stage: 'calibrate' | 'compress' | 'evaluate';
+  layer: number;
+  layers: number;
+  module?: string;
+  loss?: number;
+  elapsedMs: number;
+}
+
+export interface LayerReport {
+  name: string;
+  /** [out, in]. */
+  shape: [number, number];
+  method: string;
+  /** ½·tr(ΔW·H·ΔWᵀ) the algorithm minimized (0 for data-free methods). */
+  loss: number;
+  /** ‖(W − Ŵ)·X‖² / ‖W·X‖² on the calibration inputs (when they were collected). */
+  relError?: number;
+  ms: number;
+  /** Storage bits per weight of the compressed layer (codes, scales, sparsity metadata). */
+  bitsPerWeight: number;
+}
+
+const STAGES = [['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj'], ['self_attn.o_proj'], ['mlp.gate_proj', 'mlp.up_proj'], ['mlp.down_proj']];
+
+/** Calibration token windows [samples × seqLen]. */
+export async function calibrationWindows(model: Model, options: CalibrationOptions): Promise<{ tokens: Int32Array; samples: number; seqLen: number }> {
+  const o = checkObject('options.calibration', options);
+  checkKnownKeys('options.calibration', o, ['file', 'text', 'paragraphs', 'samples', 'seqLen']);
+  const samples = o.samples === undefined ? 128 : checkInteger('options.calibration.samples', o.samples, 1);
+  const seqLen = o.seqLen === undefined ? 256 : checkInteger('options.calibration.seqLen', o.seqLen, 2, model.config.maxSeqLen);
+  if ((o.file === undefined) === (o.text === undefined)) throw invalidArgument('options.calibration', 'exactly one of file or text', o);
+  let paragraphs = o.text !== undefined ? (o.text as unknown[]).map(String) : splitParagraphs(await readFile(String(o.file), 'utf8'));
+  if (o.paragraphs !== undefined) {
+    const r = o.paragraphs as unknown;
+    if (!Array.isArray(r) || r.length !== 2) throw invalidArgument('options.calibration.paragraphs', '[start, end]', r);
+    paragraphs = paragraphs.slice(checkInteger('options.calibration.paragraphs[0]', r[0], 0), checkInteger('options.calibration.paragraphs[1]', r[1], 0));
+  }
+  const { stream } = encodeParagraphs(model.tokenizer, paragraphs);
+  const available = Math.floor(stream.length / seqLen);
+  if (available < samples)
+    throw new LlmcError('LLMC_INVALID_ARGUMENT', `the calibration text is too short: ${stream.length} tokens make ${available} windows of ${seqLen}, ${samples} requested (lower calibration.samples or give more text)`);
+  return { tokens: stream.slice(0, samples * seqLen), samples, seqLen };
+}
+
+/** Records the Hessian of the inputs a linear layer sees, and passes them through. */
+class CapturingLinear implements Linear {
+  readonly outFeatures: number;
+  readonly inFeatures: number;
+  constructor(readonly inner: Linear, readonly acc: HessianAccumulator) {
+    this.outFeatures = inner.outFeatures;
+    this.inFeatures = inner.inFeatures;
+  }
+  async forward(x: Float32Array, rows: number): Promise<Float32Array> {
+    await this.acc.add(x.subarray(0, rows * this.inFeatures));
+    return this.inner.forward(x, rows);
+  }
+}
+
+function bitsPerWeight(spec: ResolvedSpec, cols: number): number {
+  const q = spec.quantize;
+  const valueBits = q ? q.bits : 16;
+  const group = q ? (q.groupSize === 'row' ? cols : q.groupSize) : cols;
+  const scaleBits = q ? (16 + (q.symmetric ? 0 : q.bits)) / group : 0; // fp16 scale (+ zero point) per group
+  const p = spec.prune;
+  if (!p) return valueBits + scaleBits;
+  if (p.structure) {
+    const [n, m] = p.structure.split(':').map(Number) as [number, number];
+    const keep = (m - n) / m;
+    return keep * (valueBits + Math.log2(m)) + scaleBits; // kept values + their index within each group of M
+  }
+  return (1 - p.sparsity!) * valueBits + 1 + scaleBits; // kept values + a bitmask
+}
+
+/** ½·Σ (A·H) ∘ A over rows: ½·tr(A·H·Aᵀ). */
+async function quadratic(a: Float32Array, h: Float32Array, rows: number, cols: number): Promise<number> {
+  const ah = await gemm(a, h, { m: rows, n: cols, k: cols }, { transB: false });
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += ah[i]! * a[i]!;
+  return 0.5 * s;
+}
+
+async function compressLayer(name: string, weight: Float32Array, rows: number, cols: number, h: Float32Array | undefined, spec: ResolvedSpec) {
+  const shape = { rows, cols };
+  const q = spec.quantize;
+  const p = spec.prune;
+  if (q && q.groupSize !== 'row' && cols % q.groupSize !== 0)
+    throw invalidArgument('options.quantize.groupSize', `a divisor of the ${cols} inputs of ${name} (or 'row')`, q.groupSize);
+  const quantOpts = q ? { bits: q.bits, groupSize: q.groupSize, symmetric: q.symmetric, mse: q.mse } : undefined;
+  const loop = q ? { dampPercent: q.dampPercent } : {};
+  const pruneOpts = p ? (p.structure ? { structure: p.structure } : { sparsity: p.sparsity! }) : undefined;
+  let out: Float32Array;
+  let loss = 0;
+  let method: string;
+  if (p?.method === 'sparsegpt') {
+    const r = await sparsegpt(weight, h!, shape, { ...pruneOpts!, ...loop, ...(q?.method === 'gptq' ? { quantize: quantOpts! } : {}) });
+    out = r.weight;
+    loss = r.loss;
+    method = q?.method === 'gptq' ? 'sparsegpt+gptq' : 'sparsegpt';
+  } else if (p) {
+    const r = p.method === 'wanda' ? await wanda(weight, shape, { ...pruneOpts!, hessian: h! }) : await magnitude(weight, shape, pruneOpts!);
+    out = r.weight;
+    method = p.method;
+  } else if (q!.method === 'gptq') {
+    const r = await gptq(weight, h!, shape, { ...quantOpts!, ...loop, actOrder: q!.actOrder });
+    out = r.weight;
+    loss = r.loss;
+    method = 'gptq';
+  } else {
+    out = weight;
+    method = '';
+  }
+  if (q?.method === 'rtn') {
+    out = (await rtn(out, shape, quantOpts!)).weight;
+    method = method ? `${method}+rtn` : 'rtn';
+  }
+  return { weight: out, loss, method };
+}
+
+/**
+ * Compresses `model` in place (its linear layers are replaced) and returns the per-layer report.
+ * `ignore` holds layer names or regular expressions (matched against the whole name).
+ */
+export async function compressInPlace(
+  model: Model, spec: ResolvedSpec, options: { calibration?: CalibrationOptions; ignore: RegExp[]; onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal },
+): Promise<LayerReport[]> {
+  const t0 = performance.now();
+  const llama = model.llama;
+  const c = model.config;
+  const useData = needsCalibration(spec);
+  let x: Float32Array | undefined;
+  let windows = 0;
+  let seqLen = 0;
+  if (useData) {
+    if (!options.calibration) throw invalidArgument('options.calibration', 'calibration text (file or text) for GPTQ, SparseGPT and Wanda', undefined);
+    const cal = await calibrationWindows(model, options.calibration);
+    windows = cal.samples;
+    seqLen = cal.seqLen;
+    x = llama.embed(cal.tokens);
+  }
+  const chunk = Math.max(1, Math.floor(8192 / Math.max(1, seqLen))); // windows per block call
+  const runBlock = async (i: number, target: Float32Array) => {
+    for (let w = 0; w < windows; w += chunk) {
+      const b = Math.min(chunk, windows - w);
+      const part = target.subarray(w * seqLen * c.dim, (w + b) * seqLen * c.dim);
+      await llama.block(i, part, b, seqLen);
+    }
+  };
+  const reports: LayerReport[] = [];
+  const skip = (name: string) => options.ignore.some((re) => re.test(name));
+  for (let i = 0; i < c.nLayers; i++) {
+    for (const stage of STAGES) {
+      const names = stage.map((s) => `model.layers.${i}.${s}`).filter((n) => !skip(n));
+      if (names.length === 0) continue;
+      options.signal?.throwIfAborted();
+      let h: Float32Array | undefined;
+      if (x) {  // the stage's inputs: run the block on a copy with the first layer captured
+        const first = llama.linears.get(names[0]!)!;
+        const acc = new HessianAccumulator(first.inFeatures);
+        llama.linears.set(names[0]!, new CapturingLinear(first, acc));
+        try {
+          await runBlock(i, Float32Array.from(x));
+        } finally {
+          llama.linears.set(names[0]!, first);
+        }
+        h = acc.hessian;
+      }
+      for (const name of names) {
+        options.signal?.throwIfAborted();
+        const lin = llama.linears.get(name);
+        if (!(lin instanceof DenseLinear)) throw new LlmcError('LLMC_UNSUPPORTED', `${name} is not a dense fp32 layer (already compressed?)`);
+        const t = performance.now();
+        const rows = lin.outFeatures;
+        const cols = lin.inFeatures;
+        const r = await compressLayer(name, lin.weight, rows, cols, h, spec);
+        let relError: number | undefined;
+        if (h) {
+          const d = lin.weight.map((v, k) => v - r.weight[k]!);
+          const den = await quadratic(lin.weight, h, rows, cols);
+          relError = den > 0 ? (await quadratic(d, h, rows, cols)) / den : 0;
+        }
+        llama.linears.set(name, new DenseLinear({ shape: [rows, cols], data: r.weight }));
+        reports.push({ name, shape: [rows, cols], method: r.method, loss: r.loss, ...(relError !== undefined ? { relError } : {}), ms: performance.now() - t, bitsPerWeight: bitsPerWeight(spec, cols) });
+        options.onProgress?.({ stage: 'compress', layer: i, layers: c.nLayers, module: name, loss: r.loss, elapsedMs: performance.now() - t0 });
+      }
+    }
+    if (x) await runBlock(i, x); // the next block's inputs, through the compressed block
+  }
+  return reports;
+}
