@@ -17,6 +17,11 @@ export interface CompressOptions extends LoadModelOptions {
   quantize?: QuantizeSpec;
   /** Pruning (overrides the preset's): `{ method: 'sparsegpt' | 'wanda' | 'magnitude', sparsity | structure }`. */
   prune?: PruneSpec;
+  /**
+   * Activations of the quantized layers at run time: `'int8'` (per token, as W8A8 / W4A8 do) or
+   * `'float'`. Default: what the scheme says (float without one).
+   */
+  activations?: 'float' | 'int8';
   /** Calibration text (GPTQ, SparseGPT and Wanda need it). */
   calibration?: CalibrationOptions;
   /** Layers left as they are: exact names or regular expressions. The classifier is never compressed. */
@@ -57,8 +62,8 @@ export interface CompressReport {
  */
 export async function compress(source: string | Model, options: CompressOptions): Promise<{ model: Model; report: CompressReport }> {
   const o = checkObject('options', options);
-  checkKnownKeys('options', o, ['scheme', 'quantize', 'prune', 'calibration', 'ignore', 'evaluate', 'onProgress', 'signal', 'prependSpace', 'tokenizer']);
-  const spec = resolveSpec(o.scheme, o.quantize, o.prune);
+  checkKnownKeys('options', o, ['scheme', 'quantize', 'prune', 'activations', 'calibration', 'ignore', 'evaluate', 'onProgress', 'signal', 'prependSpace', 'tokenizer']);
+  const spec = resolveSpec(o.scheme, o.quantize, o.prune, o.activations);
   const ignore = (o.ignore === undefined ? [] : (o.ignore as unknown[])).map((p, i) => {
     if (p instanceof RegExp) return p;
     if (typeof p === 'string') return new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);

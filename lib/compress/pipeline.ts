@@ -9,10 +9,12 @@ import { readFile } from 'node:fs/promises';
 import { invalidArgument, LlmcError } from '../errors.js';
 import { encodeParagraphs } from '../eval/evaluate.js';
 import { splitParagraphs } from '../eval/text.js';
-import { HessianAccumulator, gptq, magnitude, rtn, sparsegpt, wanda } from '../kernels/compress.js';
+import { HessianAccumulator, gptq, magnitude, rtn, sparsegpt, wanda, type QuantizedCodes } from '../kernels/compress.js';
+import { packInt4, packInt8 } from '../kernels/quant.js';
 import { gemm } from '../kernels/gemm.js';
 import { DenseLinear, type Linear } from '../model/linear.js';
 import type { Model } from '../model/model.js';
+import { QuantLinear } from '../model/quant_linear.js';
 import { checkInteger, checkObject, checkKnownKeys } from '../validate.js';
 import { needsCalibration, type ResolvedSpec } from './schemes.js';
 
@@ -123,6 +125,7 @@ async function compressLayer(name: string, weight: Float32Array, rows: number, c
   let out: Float32Array;
   let loss = 0;
   let method: string;
+  let codes: QuantizedCodes | undefined;
   if (p?.method === 'sparsegpt') {
     const r = await sparsegpt(weight, h!, shape, { ...pruneOpts!, ...loop, ...(q?.method === 'gptq' ? { quantize: quantOpts! } : {}) });
     out = r.weight;
@@ -137,15 +140,35 @@ async function compressLayer(name: string, weight: Float32Array, rows: number, c
     out = r.weight;
     loss = r.loss;
     method = 'gptq';
+    codes = r;
   } else {
     out = weight;
     method = '';
   }
   if (q?.method === 'rtn') {
-    out = (await rtn(out, shape, quantOpts!)).weight;
+    const r = await rtn(out, shape, quantOpts!);
+    out = r.weight;
+    if (!p) codes = r;
     method = method ? `${method}+rtn` : 'rtn';
   }
-  return { weight: out, loss, method };
+  return { weight: out, loss, method, codes };
+}
+
+/**
+ * The layer the compressed model runs: packed int4 / int8 weights on the quantized kernels when
+ * the codes fit them (int4 with groups of 32, 64, 128 or one per row; int8 symmetric per row),
+ * else the dequantized weight on the fp32 GEMM (other widths, pruned layers).
+ */
+async function runtimeLinear(rows: number, cols: number, weight: Float32Array, codes: QuantizedCodes | undefined, activations: 'float' | 'int8'): Promise<Linear> {
+  if (codes?.bits === 4) {
+    const g = codes.groupSize;
+    if (g === cols || g === 32 || g === 64 || g === 128)
+      return new QuantLinear(await packInt4(codes.q, codes.scale, { n: rows, k: cols }, {
+        groupSize: g === cols ? 'row' : (g as 32 | 64 | 128), ...(codes.zeroPoint ? { zeroPoint: codes.zeroPoint } : {}), ...(codes.gIdx ? { gIdx: codes.gIdx } : {}),
+      }), activations);
+  }
+  if (codes?.bits === 8 && codes.symmetric && codes.groupSize === cols) return new QuantLinear(await packInt8(codes.q, codes.scale, { n: rows, k: cols }), activations);
+  return new DenseLinear({ shape: [rows, cols], data: weight });
 }
 
 /**
@@ -210,7 +233,7 @@ export async function compressInPlace(
           const den = await quadratic(lin.weight, h, rows, cols);
           relError = den > 0 ? (await quadratic(d, h, rows, cols)) / den : 0;
         }
-        llama.linears.set(name, new DenseLinear({ shape: [rows, cols], data: r.weight }));
+        llama.linears.set(name, await runtimeLinear(rows, cols, r.weight, r.codes, spec.activations));
         reports.push({ name, shape: [rows, cols], method: r.method, loss: r.loss, ...(relError !== undefined ? { relError } : {}), ms: performance.now() - t, bitsPerWeight: bitsPerWeight(spec, cols) });
         options.onProgress?.({ stage: 'compress', layer: i, layers: c.nLayers, module: name, loss: r.loss, elapsedMs: performance.now() - t0 });
       }

@@ -41,11 +41,13 @@ export function schemeSpec(scheme: Scheme): { quantize?: QuantizeSpec; prune?: P
 
 /** Validated, complete specs. */
 export interface ResolvedSpec {
+  /** Activations of the compressed model's quantized layers: int8 per token (W8A8, W4A8) or float. */
+  activations: 'float' | 'int8';
   quantize?: Required<Omit<QuantizeSpec, 'groupSize'>> & { groupSize: number | 'row' };
   prune?: { method: 'sparsegpt' | 'wanda' | 'magnitude'; sparsity?: number; structure?: string };
 }
 
-export function resolveSpec(scheme: unknown, quantize: unknown, prune: unknown): ResolvedSpec {
+export function resolveSpec(scheme: unknown, quantize: unknown, prune: unknown, activations?: unknown): ResolvedSpec {
   let q = quantize as QuantizeSpec | undefined;
   let p = prune as PruneSpec | undefined;
   if (scheme !== undefined) {
@@ -55,7 +57,9 @@ export function resolveSpec(scheme: unknown, quantize: unknown, prune: unknown):
     p = p === undefined ? s.prune : { ...s.prune, ...p };
   }
   if (q === undefined && p === undefined) throw invalidArgument('options', 'a scheme, or quantize and/or prune options', { scheme, quantize, prune });
-  const out: ResolvedSpec = {};
+  const act = activations ?? (typeof scheme === 'string' && /^W\dA8/.test(scheme) ? 'int8' : 'float');
+  if (act !== 'float' && act !== 'int8') throw invalidArgument('options.activations', "'float' or 'int8'", activations);
+  const out: ResolvedSpec = { activations: act };
   if (q !== undefined) {
     const o = checkObject('options.quantize', q);
     checkKnownKeys('options.quantize', o, ['method', 'bits', 'groupSize', 'symmetric', 'actOrder', 'dampPercent', 'mse']);

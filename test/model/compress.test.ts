@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../../lib/binding.js';
 import { compress, LlmcError } from '../../lib/index.js';
+import { QuantLinear } from '../../lib/model/quant_linear.js';
 
 const shared = join(packageRoot(), '..', 'shared');
 const model = join(shared, 'models', 'stories260K', 'stories260K.bin');
@@ -44,6 +45,18 @@ describe.skipIf(!have)('compress() on stories260K', () => {
       expect(g.quality!.after.kl!).toBeLessThan(r.quality!.after.kl!);
       expect(g.compressedBytes).toBeLessThan(g.originalBytes);
     }
+  });
+
+  it('the compressed model runs its int4 / int8 layers on the packed kernels (int8 activations for W8A8)', async () => {
+    const { model: m, report } = await compress(model, { scheme: 'W8A8', calibration, evaluate: evaluateOn });
+    const q = m.llama.linears.get('model.layers.0.self_attn.q_proj');
+    expect(q).toBeInstanceOf(QuantLinear);
+    expect((q as QuantLinear).activations).toBe('int8');
+    expect((q as QuantLinear).packed.bits).toBe(8);
+    expect(report.quality!.after.bitsPerByte / report.quality!.before.bitsPerByte - 1).toBeLessThan(0.01);
+    m.dispose();
+    const { model: m4 } = await compress(model, { quantize: { method: 'rtn', bits: 4, groupSize: 'row' } });
+    expect((m4.llama.linears.get('model.layers.4.mlp.down_proj') as QuantLinear).packed.bits).toBe(4);
   });
 
   it('SparseGPT beats Wanda beats magnitude at 2:4; joint 2:4 + W4 runs in one pass', async () => {
