@@ -11,22 +11,9 @@
 #include <vector>
 
 #include "llmc.h"
+#include "test_rng.h"
 
 namespace {
-
-struct Rng {
-  uint32_t s;
-  explicit Rng(uint32_t seed) : s(seed ? seed : 1) {}
-  float next() {  // uniform in [-1, 1)
-    s ^= s << 13;
-    s ^= s >> 17;
-    s ^= s << 5;
-    return static_cast<float>(s) / 2147483648.0f - 1.0f;
-  }
-  void fill(std::vector<float>& v) {
-    for (float& x : v) x = next();
-  }
-};
 
 int failures = 0, cases = 0;
 

@@ -15,21 +15,9 @@
 
 #include "gemm_q.h"  // the kernel tables: quant_row is compared across ISA levels directly
 #include "llmc.h"
+#include "test_rng.h"
 
 namespace {
-
-struct Rng {
-  uint32_t s;
-  explicit Rng(uint32_t seed) : s(seed ? seed : 1) {}
-  uint32_t u32() {
-    s ^= s << 13;
-    s ^= s >> 17;
-    s ^= s << 5;
-    return s;
-  }
-  float uniform() { return static_cast<float>(u32()) / 2147483648.0f - 1.0f; }  // [-1, 1)
-  int range(int lo, int hi) { return lo + static_cast<int>(u32() % static_cast<uint32_t>(hi - lo + 1)); }
-};
 
 int failures = 0, cases = 0;
 

@@ -11,19 +11,9 @@
 
 #include "linalg.h"
 #include "llmc.h"
+#include "test_rng.h"
 
 namespace {
-
-struct Rng {
-  uint32_t s;
-  explicit Rng(uint32_t seed) : s(seed ? seed : 1) {}
-  float uniform() {
-    s ^= s << 13;
-    s ^= s >> 17;
-    s ^= s << 5;
-    return static_cast<float>(s) / 2147483648.0f - 1.0f;
-  }
-};
 
 int failures = 0, cases = 0;
 
