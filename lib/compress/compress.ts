@@ -1,9 +1,12 @@
 /**
  * `compress()`: a model and a scheme in, the compressed model and a report out (DESIGN.md section
- * 2). This version compresses in memory and returns the compressed model for evaluation and
- * generation; writing compressed-tensors / GPTQ folders is the next step of issue 7.
+ * 2). The compressed model is returned (its int4 / int8 layers on the packed kernels) and, with
+ * `output`, written as a compressed-tensors folder.
  */
+import { stat } from 'node:fs/promises';
+
 import { invalidArgument } from '../errors.js';
+import { saveCompressedTensors } from '../formats/compressed_tensors.js';
 import type { EvaluateResult } from '../eval/evaluate.js';
 import { evaluate, loadModel, Model, type LoadModelOptions } from '../model/model.js';
 import { checkKnownKeys, checkObject } from '../validate.js';
@@ -26,6 +29,14 @@ export interface CompressOptions extends LoadModelOptions {
   calibration?: CalibrationOptions;
   /** Layers left as they are: exact names or regular expressions. The classifier is never compressed. */
   ignore?: Array<string | RegExp>;
+  /**
+   * Write the compressed model here (compressed-tensors `pack-quantized`, atomically: a temporary
+   * folder renamed at the end; nothing is written when the run fails or is aborted). Needs a model
+   * loaded from a Hugging Face folder.
+   */
+  output?: string;
+  /** Replace `output` when it exists. Default false. */
+  overwrite?: boolean;
   /** Measure quality before and after on this text (DESIGN.md section 7 protocol, KL against the original). */
   evaluate?: { file: string; paragraphs?: [number, number] };
   onProgress?: (e: ProgressEvent) => void;
@@ -62,7 +73,11 @@ export interface CompressReport {
  */
 export async function compress(source: string | Model, options: CompressOptions): Promise<{ model: Model; report: CompressReport }> {
   const o = checkObject('options', options);
-  checkKnownKeys('options', o, ['scheme', 'quantize', 'prune', 'activations', 'calibration', 'ignore', 'evaluate', 'onProgress', 'signal', 'prependSpace', 'tokenizer']);
+  checkKnownKeys('options', o, ['scheme', 'quantize', 'prune', 'activations', 'calibration', 'ignore', 'output', 'overwrite', 'evaluate', 'onProgress', 'signal', 'prependSpace', 'tokenizer']);
+  if (o.output !== undefined && (typeof o.output !== 'string' || o.output.length === 0)) throw invalidArgument('options.output', 'a folder path', o.output);
+  const overwrite = o.overwrite === undefined ? false : o.overwrite === true ? true : o.overwrite === false ? false : (() => { throw invalidArgument('options.overwrite', 'a boolean', o.overwrite); })();
+  if (o.output !== undefined && !overwrite && (await stat(o.output as string).then(() => true, () => false)))
+    throw invalidArgument('options.output', 'a folder that does not exist yet (or overwrite: true)', o.output);
   const spec = resolveSpec(o.scheme, o.quantize, o.prune, o.activations);
   const ignore = (o.ignore === undefined ? [] : (o.ignore as unknown[])).map((p, i) => {
     if (p instanceof RegExp) return p;
@@ -94,6 +109,7 @@ export async function compress(source: string | Model, options: CompressOptions)
   const compressedBits = layers.reduce((a, l) => a + l.shape[0] * l.shape[1] * l.bitsPerWeight, 0);
   const originalBytes = allWeights * 4;
   const compressedBytes = Math.ceil(compressedBits / 8) + (allWeights - compressedWeights) * 4;
+  if (o.output !== undefined) await saveCompressedTensors(model, o.output as string, { overwrite });
   let quality: CompressReport['quality'];
   if (ev && reference && before) {
     const after = await evaluate(model, { file: ev.file, ...(ev.paragraphs ? { paragraphs: ev.paragraphs } : {}), reference });

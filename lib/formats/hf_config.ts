@@ -137,7 +137,7 @@ export function llamaConfigFromHf(configJson: unknown, tensors: Weights): LlamaC
  * The weights under canonical names: a tied model keeps only `model.embed_tokens.weight` (taken
  * from `lm_head.weight` when that is all the file stores); rotary-embedding caches are dropped.
  */
-function canonicalWeights(tensors: Weights, tied: boolean): Weights {
+export function canonicalWeights(tensors: Weights, tied: boolean): Weights {
   const out: Weights = new Map([...tensors].filter(([name]) => !name.endsWith('.rotary_emb.inv_freq')));
   if (tied) {
     const head = out.get(LM_HEAD);

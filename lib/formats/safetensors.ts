@@ -74,9 +74,9 @@ export function decodeBF16(bytes: Uint8Array, out: Float32Array): void {
 }
 
 /** Element types this reader converts to float32. */
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I32';
 
-const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
+const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, I32: 4 };
 
 /** One tensor's entry in a safetensors header. */
 export interface SafetensorsEntry {
@@ -172,7 +172,7 @@ function parseEntry(path: string, name: string, value: unknown, dataSize: number
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
   if (typeof dtype !== 'string') throw formatError(path, `${where}: dtype is missing or not a string`);
   if (!(dtype in DTYPE_BYTES)) {
-    throw unsupportedError(path, `${where}: dtype ${dtype} is not supported (supported: F32, F16, BF16)`);
+    throw unsupportedError(path, `${where}: dtype ${dtype} is not supported (supported: F32, F16, BF16, and I32 for packed quantized weights)`);
   }
   if (!Array.isArray(shape) || !shape.every(isCount)) {
     throw formatError(path, `${where}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
@@ -210,8 +210,36 @@ function checkNoOverlap(path: string, tensors: Map<string, SafetensorsEntry>): v
   }
 }
 
-async function readTensor(handle: FileHandle, header: SafetensorsHeader, entry: SafetensorsEntry): Promise<Tensor> {
+/** The raw bytes of a tensor (integer tensors: packed quantized weights). */
+export async function readTensorBytes(header: SafetensorsHeader, name: string): Promise<Uint8Array> {
+  const entry = header.tensors.get(name);
+  if (!entry) throw formatError(header.path, `tensor ${name} is missing`);
   const [begin, end] = entry.dataOffsets;
+  const raw = new Uint8Array(end - begin);
+  const handle = await open(header.path, 'r');
+  try {
+    await readExactly(handle, header.path, raw, header.dataStart + begin);
+  } finally {
+    await handle.close();
+  }
+  return raw;
+}
+
+/** One floating-point tensor as float32. */
+export async function readFloatTensor(header: SafetensorsHeader, name: string): Promise<Tensor> {
+  const entry = header.tensors.get(name);
+  if (!entry) throw formatError(header.path, `tensor ${name} is missing`);
+  const handle = await open(header.path, 'r');
+  try {
+    return await readTensor(handle, header, entry, name);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readTensor(handle: FileHandle, header: SafetensorsHeader, entry: SafetensorsEntry, name: string): Promise<Tensor> {
+  const [begin, end] = entry.dataOffsets;
+  if (entry.dtype === 'I32') throw unsupportedError(header.path, `tensor ${name}: integer tensors are only read as packed quantized weights (a compressed-tensors model)`);
   const data = new Float32Array((end - begin) / DTYPE_BYTES[entry.dtype]);
   if (entry.dtype === 'F32') {
     await readExactly(handle, header.path, new Uint8Array(data.buffer), header.dataStart + begin);
@@ -232,7 +260,7 @@ async function loadFile(path: string, out: Weights, names?: readonly string[]): 
       const entry = header.tensors.get(name);
       if (!entry) throw formatError(path, `tensor ${name} (listed in the index) is not in this file`);
       if (out.has(name)) throw formatError(path, `tensor ${name} appears in more than one file`);
-      out.set(name, await readTensor(handle, header, entry));
+      out.set(name, await readTensor(handle, header, entry, name));
     }
   } finally {
     await handle.close();

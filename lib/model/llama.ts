@@ -69,6 +69,14 @@ export class LlamaModel {
     return this.linears.get(name)!;
   }
 
+  /** The tensors that are not linear layers (token embedding, norms) under their canonical names. */
+  otherTensors(): Map<string, Tensor> {
+    const c = this.config;
+    const out = new Map<string, Tensor>([['model.embed_tokens.weight', { shape: [c.vocabSize, c.dim], data: this.embedding }]]);
+    for (const [name, w] of this.norms) out.set(`${name}.weight`, { shape: [c.dim], data: w });
+    return out;
+  }
+
   /** The embeddings of `tokens` `[rows × dim]`. */
   embed(tokens: Int32Array): Float32Array {
     const c = this.config;

@@ -9,12 +9,14 @@ import { basename, dirname, extname, join } from 'node:path';
 import { LlmcError, invalidArgument } from '../errors.js';
 import { scoreStream, encodeParagraphs, type EvaluateResult } from '../eval/evaluate.js';
 import { splitParagraphs } from '../eval/text.js';
+import { isCompressedTensors, loadCompressedTensors } from '../formats/compressed_tensors.js';
 import { loadGguf } from '../formats/gguf.js';
 import { loadHfModel } from '../formats/hf_config.js';
 import { loadLlama2c } from '../formats/llama2c.js';
 import { loadHfTokenizer, loadLlama2cTokenizer, Llama2cTokenizer } from '../tokenizers/index.js';
 import { checkBoolean, checkFiniteNumber, checkInteger, checkKnownKeys, checkObject } from '../validate.js';
 import { KvCache, LlamaModel } from './llama.js';
+import { QuantLinear } from './quant_linear.js';
 import type { LlamaConfig, Tokenizer } from './types.js';
 
 export type ModelFormat = 'huggingface' | 'llama2c' | 'gguf';
@@ -96,6 +98,14 @@ async function load(path: string, options: LoadModelOptions): Promise<Model> {
   if (info.isDirectory()) {
     const names = await readdir(path);
     if (names.includes('config.json')) {
+      const configJson = JSON.parse(await readFile(join(path, 'config.json'), 'utf8')) as Record<string, unknown>;
+      if (isCompressedTensors(configJson)) {
+        const { config, weights, packed } = await loadCompressedTensors(path, configJson);
+        const tokenizer = await loadHfTokenizer(options.tokenizer ?? join(path, 'tokenizer.json'), prependSpace === undefined ? {} : { prependSpace });
+        const llama = new LlamaModel(config, weights);
+        for (const [name, p] of packed) llama.linears.set(name, new QuantLinear(p.weight, p.activations));
+        return new Model(path, 'huggingface', config, tokenizer, llama);
+      }
       const { config, weights } = await loadHfModel(path);
       const tokPath = options.tokenizer ?? join(path, 'tokenizer.json');
       const tokenizer = await loadHfTokenizer(tokPath, prependSpace === undefined ? {} : { prependSpace });

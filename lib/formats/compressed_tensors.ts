@@ -1,0 +1,237 @@
+/**
+ * compressed-tensors `pack-quantized` folders (the format vLLM and Transformers load), for the
+ * int4 / int8 weight-quantized layers of a compressed model. Per quantized Linear `{name}`:
+ *   {name}.weight_packed      I32 [out, ceil(in / (32/bits))]: codes q (signed) + 2^(bits−1), value
+ *                             i of each int32 in bits [bits·i, bits·(i+1)), packed along the inputs
+ *   {name}.weight_scale       F32 [out, groups]
+ *   {name}.weight_zero_point  I32 [ceil(out / (32/bits)), groups] (asymmetric): signed zero points,
+ *                             offset and packed the same way along the outputs
+ *   {name}.weight_g_idx       I32 [in] (act-order groups)
+ *   {name}.weight_shape       I32 [2] = [out, in]
+ * and `quantization_config` in config.json (quant_method "compressed-tensors", format
+ * "pack-quantized", one config group for the quantized Linear layers, `ignore` naming the rest).
+ * Layers that are not int4 / int8 quantized (pruned, other widths) are written dense as
+ * `{name}.weight` and listed in `ignore`; the 2:4 sparse layout is not written yet.
+ */
+import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+import { LlmcError } from '../errors.js';
+import { PackedInt4, PackedInt8, packInt4, packInt8 } from '../kernels/quant.js';
+import { DenseLinear } from '../model/linear.js';
+import { QuantLinear } from '../model/quant_linear.js';
+import type { LlamaConfig, Tensor, Weights } from '../model/types.js';
+import { canonicalWeights, llamaConfigFromHf } from './hf_config.js';
+import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from './safetensors.js';
+import { writeSafetensors, type TensorToWrite } from './safetensors_write.js';
+
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'tokenizer.model'];
+
+/** Packs signed codes [rows × cols] into int32 along `dim` (1: along each row; 0: down each column). */
+export function packInt32(q: Int8Array, rows: number, cols: number, bits: number, dim: 0 | 1): Int32Array {
+  const pf = 32 / bits;
+  const offset = 1 << (bits - 1);
+  const [pr, pc] = dim === 1 ? [rows, Math.ceil(cols / pf)] : [Math.ceil(rows / pf), cols];
+  const out = new Uint32Array(pr * pc);
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) {
+      const u = (q[r * cols + c]! + offset) >>> 0;
+      const [i, j, slot] = dim === 1 ? [r, Math.floor(c / pf), c % pf] : [Math.floor(r / pf), c, r % pf];
+      out[i * pc + j] = (out[i * pc + j]! | (u << (bits * slot))) >>> 0;
+    }
+  return new Int32Array(out.buffer);
+}
+
+/** Inverse of {@link packInt32}. */
+export function unpackInt32(p: Int32Array, rows: number, cols: number, bits: number, dim: 0 | 1): Int8Array {
+  const pf = 32 / bits;
+  const offset = 1 << (bits - 1);
+  const mask = (1 << bits) - 1;
+  const pc = dim === 1 ? Math.ceil(cols / pf) : cols;
+  const q = new Int8Array(rows * cols);
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) {
+      const [i, j, slot] = dim === 1 ? [r, Math.floor(c / pf), c % pf] : [Math.floor(r / pf), c, r % pf];
+      q[r * cols + c] = ((p[i * pc + j]! >>> (bits * slot)) & mask) - offset;
+    }
+  return q;
+}
+
+interface WeightsArgs {
+  num_bits: number;
+  type: 'int';
+  symmetric: boolean;
+  strategy: 'group' | 'channel';
+  group_size: number | null;
+  dynamic: false;
+  actorder: 'group' | null;
+  observer: 'minmax';
+  observer_kwargs: Record<string, never>;
+  block_structure: null;
+}
+
+function argsOf(p: PackedInt4 | PackedInt8): WeightsArgs {
+  const group = p.bits === 4 && p.groupSize !== p.k ? p.groupSize : null;
+  return {
+    num_bits: p.bits, type: 'int', symmetric: p.bits === 8 || (p as PackedInt4).symmetric, strategy: group ? 'group' : 'channel', group_size: group,
+    dynamic: false, actorder: p.bits === 4 && (p as PackedInt4).perm ? 'group' : null, observer: 'minmax', observer_kwargs: {}, block_structure: null,
+  };
+}
+
+/**
+ * Writes a compressed model (from `compress()`, loaded from a Hugging Face folder `sourceDir`) to
+ * `outDir` atomically: everything goes to a temporary sibling folder that is renamed at the end.
+ */
+export async function saveCompressedTensors(
+  model: { config: LlamaConfig; format: string; path: string; llama: { linears: Map<string, unknown>; otherTensors(): Map<string, Tensor> } },
+  outDir: string, options: { overwrite?: boolean } = {},
+): Promise<void> {
+  if (model.format !== 'huggingface' || model.config.ropeStyle !== 'half')
+    throw new LlmcError('LLMC_UNSUPPORTED', `writing compressed-tensors needs a model loaded from a Hugging Face folder (this one is ${model.format}: its Q/K rows would need HF's rotate_half order)`);
+  if (await stat(outDir).then(() => true, () => false)) {
+    if (!options.overwrite) throw new LlmcError('LLMC_INVALID_ARGUMENT', `${outDir} exists: choose another output folder or pass overwrite: true`);
+  }
+  const tensors: TensorToWrite[] = [];
+  const ignore: string[] = ['lm_head'];
+  let groupArgs: WeightsArgs | undefined;
+  let activations: 'float' | 'int8' | undefined;
+  for (const [name, tensor] of model.llama.otherTensors()) tensors.push({ name, dtype: 'F32', shape: tensor.shape, data: tensor.data });
+  for (const [name, lin] of model.llama.linears) {
+    if (name === 'lm_head') continue;
+    if (lin instanceof QuantLinear) {
+      const p = lin.packed;
+      const args = argsOf(p);
+      if (groupArgs && JSON.stringify(groupArgs) !== JSON.stringify(args))
+        throw new LlmcError('LLMC_UNSUPPORTED', `${name}: layers quantized in different ways need several config groups (not written yet)`);
+      if (activations && activations !== lin.activations) throw new LlmcError('LLMC_UNSUPPORTED', `${name}: mixed activation types`);
+      groupArgs = args;
+      activations = lin.activations;
+      const codes = await p.unpack();
+      const n = p.n, k = p.k;
+      const groups = codes.scale.length / n;
+      // Our asymmetric codes are 0..2^b−1 with zero points 0..2^b−1; compressed-tensors keeps both signed.
+      const off = 1 << (p.bits - 1);
+      const sym = args.symmetric;
+      const q = sym ? codes.q : Int8Array.from(codes.q, (v) => v - off);
+      tensors.push({ name: `${name}.weight_packed`, dtype: 'I32', shape: [n, Math.ceil(k / (32 / p.bits))], data: packInt32(q, n, k, p.bits, 1) });
+      tensors.push({ name: `${name}.weight_scale`, dtype: 'F32', shape: [n, groups], data: codes.scale });
+      if (!sym) {
+        const zp = Int8Array.from((codes as { zeroPoint?: Uint8Array }).zeroPoint!, (v) => v - off);
+        tensors.push({ name: `${name}.weight_zero_point`, dtype: 'I32', shape: [Math.ceil(n / (32 / p.bits)), groups], data: packInt32(zp, n, groups, p.bits, 0) });
+      }
+      const gIdx = (codes as { gIdx?: Int32Array }).gIdx;
+      if (gIdx) tensors.push({ name: `${name}.weight_g_idx`, dtype: 'I32', shape: [k], data: gIdx });
+      tensors.push({ name: `${name}.weight_shape`, dtype: 'I32', shape: [2], data: Int32Array.of(n, k) });
+    } else if (lin instanceof DenseLinear) {
+      tensors.push({ name: `${name}.weight`, dtype: 'F32', shape: [lin.outFeatures, lin.inFeatures], data: lin.weight });
+      ignore.push(name);
+    } else {
+      throw new LlmcError('LLMC_UNSUPPORTED', `${name}: a layer of type ${(lin as object).constructor.name} cannot be written`);
+    }
+  }
+  const config = JSON.parse(await readFile(join(model.path, 'config.json'), 'utf8')) as Record<string, unknown>;
+  config.tie_word_embeddings = model.config.tiedEmbeddings;
+  config.quantization_config = {
+    quant_method: 'compressed-tensors', format: 'pack-quantized', quantization_status: 'compressed', global_compression_ratio: null, kv_cache_scheme: null,
+    ignore,
+    config_groups: groupArgs ? {
+      group_0: {
+        targets: ['Linear'], weights: groupArgs, output_activations: null,
+        input_activations: activations === 'int8' ? { num_bits: 8, type: 'int', symmetric: true, strategy: 'token', dynamic: true, group_size: null, observer: null } : null,
+      },
+    } : {},
+  };
+  const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}-${Date.now()}`);
+  await mkdir(tmp, { recursive: true });
+  try {
+    await writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
+    await writeFile(join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    for (const f of TOKENIZER_FILES) await copyFile(join(model.path, f), join(tmp, f)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+    if (options.overwrite) await rm(outDir, { recursive: true, force: true });
+    await rename(tmp, outDir);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** True when config.json describes a compressed-tensors pack-quantized model. */
+export function isCompressedTensors(config: unknown): boolean {
+  const q = (config as { quantization_config?: { quant_method?: unknown; format?: unknown } })?.quantization_config;
+  return q?.quant_method === 'compressed-tensors';
+}
+
+/**
+ * Reads a compressed-tensors `pack-quantized` folder: its quantized layers become packed int4 /
+ * int8 weights for the quantized kernels (returned in `packed`), the rest fp32 tensors. `weights`
+ * also holds every layer dequantized (the model is validated and built from it; the packed
+ * layers then replace the dense ones).
+ */
+export async function loadCompressedTensors(dir: string, configJson: Record<string, unknown>):
+  Promise<{ config: LlamaConfig; weights: Weights; packed: Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' | 'int8' }> }> {
+  const file = join(dir, 'model.safetensors');
+  const q = configJson.quantization_config as { format?: string; config_groups?: Record<string, { weights?: WeightsArgs; input_activations?: unknown }> };
+  if (q.format !== 'pack-quantized') throw new LlmcError('LLMC_UNSUPPORTED', `${dir}: compressed-tensors format ${q.format} is not supported (pack-quantized is)`);
+  const groups = Object.values(q.config_groups ?? {});
+  if (groups.length > 1) throw new LlmcError('LLMC_UNSUPPORTED', `${dir}: several compressed-tensors config groups are not supported yet`);
+  const args = groups[0]?.weights;
+  const activations = groups[0]?.input_activations ? 'int8' : 'float';
+  const header = await readSafetensorsHeader(file);
+  const raw: Weights = new Map();
+  const packed = new Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' | 'int8' }>();
+  const i32 = async (name: string) => {
+    const b = await readTensorBytes(header, name);
+    return new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+  };
+  const sideTensor = /\.weight_(scale|zero_point|g_idx|shape)$/;
+  for (const [name, entry] of header.tensors) {
+    if (sideTensor.test(name)) continue; // read with their weight_packed
+    if (entry.dtype !== 'I32') {
+      raw.set(name, await readFloatTensor(header, name));
+      continue;
+    }
+    if (!name.endsWith('.weight_packed')) continue;
+    if (!args) throw new LlmcError('LLMC_INVALID_ARGUMENT', `${file}: ${name} is packed but config.json has no weight quantization group`);
+    const layer = name.slice(0, -'.weight_packed'.length);
+    const [n, k] = Array.from(await i32(`${layer}.weight_shape`)) as [number, number];
+    const bits = args.num_bits;
+    if (bits !== 4 && bits !== 8) throw new LlmcError('LLMC_UNSUPPORTED', `${file}: ${bits}-bit weights are not supported (4 and 8 are)`);
+    const codes = unpackInt32(await i32(name), n, k, bits, 1);
+    const scale = (await readFloatTensor(header, `${layer}.weight_scale`)).data;
+    const groupCount = scale.length / n;
+    const off = 1 << (bits - 1);
+    let weight: PackedInt4 | PackedInt8;
+    if (bits === 8) {
+      if (!args.symmetric || groupCount !== 1) throw new LlmcError('LLMC_UNSUPPORTED', `${file}: ${layer}: 8-bit weights must be symmetric per channel`);
+      weight = await packInt8(codes, scale, { n, k });
+    } else {
+      const groupSize = k / groupCount;
+      const gs = groupCount === 1 ? 'row' : (groupSize as 32 | 64 | 128);
+      const gIdx = header.tensors.has(`${layer}.weight_g_idx`) ? await i32(`${layer}.weight_g_idx`) : undefined;
+      if (args.symmetric) weight = await packInt4(codes, scale, { n, k }, { groupSize: gs, ...(gIdx ? { gIdx: Int32Array.from(gIdx) } : {}) });
+      else {
+        const zp = unpackInt32(await i32(`${layer}.weight_zero_point`), n, groupCount, bits, 0);
+        weight = await packInt4(Int8Array.from(codes, (v) => v + off), scale, { n, k }, {
+          groupSize: gs, zeroPoint: Uint8Array.from(zp, (v) => v + off), ...(gIdx ? { gIdx: Int32Array.from(gIdx) } : {}),
+        });
+      }
+    }
+    packed.set(layer, { weight, activations });
+    // The dequantized weight, for validation and the model's construction.
+    const c = await weight.unpack();
+    const dq = new Float32Array(n * k);
+    const G = groupCount;
+    const gi = (c as { gIdx?: Int32Array }).gIdx;
+    const zero = (c as { zeroPoint?: Uint8Array }).zeroPoint;
+    for (let j = 0; j < n; j++)
+      for (let p = 0; p < k; p++) {
+        const t = G === 1 ? 0 : gi ? gi[p]! : Math.floor(p / (k / G));
+        dq[j * k + p] = c.scale[j * G + t]! * (c.q[j * k + p]! - (zero ? zero[j * G + t]! : 0));
+      }
+    raw.set(`${layer}.weight`, { shape: [n, k], data: dq });
+  }
+  const config = llamaConfigFromHf(configJson, raw);
+  return { config, weights: canonicalWeights(raw, config.tiedEmbeddings), packed };
+}

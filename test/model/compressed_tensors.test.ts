@@ -1,0 +1,74 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { packageRoot } from '../../lib/binding.js';
+import { packInt32, unpackInt32 } from '../../lib/formats/compressed_tensors.js';
+import { readSafetensorsHeader } from '../../lib/formats/safetensors.js';
+import { compress, evaluate, LlmcError, loadModel } from '../../lib/index.js';
+import { QuantLinear } from '../../lib/model/quant_linear.js';
+
+const shared = join(packageRoot(), '..', 'shared');
+const tiny = join(shared, 'models', 'tinystories-656k');
+const text = join(shared, 'text', 'tinystories_val.txt');
+
+describe('compressed-tensors packing', () => {
+  it('packs along rows and columns as compressed-tensors does (first value in the low bits, codes offset to unsigned)', () => {
+    const q = Int8Array.from([-8, 7, 0, 1, -1, 2, 3, -4, 5]); // 1 × 9 codes of 4 bits
+    const p = packInt32(q, 1, 9, 4, 1);
+    expect(p.length).toBe(2);
+    expect((p[0]! >>> 0).toString(16)).toBe('4ba798f0'); // codes + 8 = 0, f, 8, 9, 7, a, b, 4 from the low nibble up
+    expect(unpackInt32(p, 1, 9, 4, 1)).toEqual(q);
+    const z = Int8Array.from({ length: 10 * 3 }, (_, i) => ((i * 7) % 16) - 8);
+    expect(unpackInt32(packInt32(z, 10, 3, 4, 0), 10, 3, 4, 0)).toEqual(z);
+    const q8 = Int8Array.from([-128, 127, 0, -1, 5]);
+    expect(unpackInt32(packInt32(q8, 1, 5, 8, 1), 1, 5, 8, 1)).toEqual(q8);
+  });
+});
+
+describe.skipIf(!existsSync(tiny) || !existsSync(text))('compress() with output (tinystories-656k)', () => {
+  it('an aborted run writes nothing; a llama2.c source cannot be written as HF', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'llmc-ct-'));
+    const ac = new AbortController();
+    let n = 0;
+    const run = compress(tiny, { quantize: { method: 'rtn', bits: 4, groupSize: 32 }, prependSpace: false, output: join(parent, 'out'), signal: ac.signal, onProgress: () => ++n === 3 && ac.abort() });
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(readdirSync(parent)).toEqual([]);
+    const bin = join(shared, 'models', 'stories260K', 'stories260K.bin');
+    await expect(compress(bin, { quantize: { method: 'rtn', groupSize: 'row' }, output: join(parent, 'x') })).rejects.toMatchObject({ code: 'LLMC_UNSUPPORTED' });
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  const calibration = { file: text, paragraphs: [1000, 4300] as [number, number], samples: 16, seqLen: 256 };
+  for (const [label, options] of [
+    ['W4A16 g32 symmetric, act-order groups', { scheme: 'W4A16' as const, quantize: { groupSize: 32, actOrder: 'dynamic' as const } }],
+    ['W4A16 g32 asymmetric', { scheme: 'W4A16_ASYM' as const, quantize: { groupSize: 32 } }],
+    ['W8A8 per channel', { scheme: 'W8A8' as const }],
+  ] as const) {
+    it(`${label}: the written folder loads back onto the packed kernels and evaluates exactly as in memory`, async () => {
+      const out = join(mkdtempSync(join(tmpdir(), 'llmc-ct-')), 'model');
+      const { model } = await compress(tiny, { ...options, prependSpace: false, calibration, output: out });
+      const files = readdirSync(out).sort();
+      expect(files).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'tokenizer.json']));
+      const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).quantization_config;
+      expect(cfg).toMatchObject({ quant_method: 'compressed-tensors', format: 'pack-quantized', quantization_status: 'compressed' });
+      const w = cfg.config_groups.group_0.weights;
+      expect(w.num_bits).toBe(options.scheme === 'W8A8' ? 8 : 4);
+      expect(w.type).toBe('int');
+      expect(cfg.ignore).toContain('lm_head');
+      const header = await readSafetensorsHeader(join(out, 'model.safetensors'));
+      const q = header.tensors.get('model.layers.0.self_attn.q_proj.weight_packed')!;
+      expect(q.dtype).toBe('I32');
+      expect(q.shape).toEqual([128, 128 / (32 / w.num_bits)]);
+      expect(header.tensors.get('model.layers.0.mlp.down_proj.weight_scale')!.shape).toEqual([128, w.group_size ? 384 / w.group_size : 1]);
+      const back = await loadModel(out, { prependSpace: false });
+      expect(back.llama.linears.get('model.layers.1.mlp.up_proj')).toBeInstanceOf(QuantLinear);
+      const a = await evaluate(model, { file: text, paragraphs: [0, 30] });
+      const b = await evaluate(back, { file: text, paragraphs: [0, 30] });
+      expect(b.nll).toBe(a.nll);
+      await expect(compress(tiny, { scheme: 'W4A16', quantize: { method: 'rtn', groupSize: 32 }, prependSpace: false, output: out })).rejects.toBeInstanceOf(LlmcError);
+    });
+  }
+});
