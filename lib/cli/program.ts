@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../binding.js';
 import { LlmcError } from '../errors.js';
 import { benchCommand } from './commands/bench.js';
+import { compressCommand } from './commands/compress.js';
 import { doctorCommand } from './commands/doctor.js';
 import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)');
   program.addCommand(doctorCommand());
   program.addCommand(benchCommand());
+  program.addCommand(compressCommand());
   program.addCommand(infoCommand());
   program.addCommand(evalCommand());
   program.addCommand(generateCommand());

@@ -155,3 +155,25 @@ describe.skipIf(!existsSync(stories) || !existsSync(evalText))('llm-compress inf
     expect((await cli('eval', join(stories, 'missing.bin'), '--data', evalText)).code).toBe(1);
   });
 });
+
+const tiny656 = join(packageRoot(), '..', 'shared', 'models', 'tinystories-656k');
+
+describe.skipIf(!existsSync(tiny656) || !existsSync(evalText))('llm-compress compress (tinystories-656k)', () => {
+  it('writes a folder that eval reads back; --json prints progress events then the report; an existing output is refused', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const out = join(mkdtempSync(join(tmpdir(), 'llmc-cli-')), 'w4');
+    const r = await cli('compress', tiny656, '-o', out, '--no-prepend-space', '--scheme', 'W4A16', '--group-size', '32', '--calib', evalText,
+      '--calib-paragraphs', '1000:4300', '--samples', '16', '--eval-data', evalText, '--eval-paragraphs', '0:50', '--json');
+    expect(r.code, r.err).toBe(0);
+    const lines = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.slice(0, -1).every((e) => e.stage === 'compress' && typeof e.module === 'string')).toBe(true);
+    const report = lines.at(-1);
+    expect(report.layers).toHaveLength(14);
+    const e = await cli('eval', out, '--no-prepend-space', '--data', evalText, '--paragraphs', '0:50', '--json');
+    expect(e.code, e.err).toBe(0);
+    expect(JSON.parse(e.out).bitsPerByte).toBe(report.quality.after.bitsPerByte);
+    expect((await cli('compress', tiny656, '-o', out, '--scheme', 'W4A16')).code).toBe(1);
+    expect((await cli('compress', tiny656, '-o', `${out}2`, '--scheme', 'W4A16', '--format', 'gguf')).code).toBe(1);
+  });
+});
