@@ -5,11 +5,11 @@
  */
 import { stat } from 'node:fs/promises';
 
-import { invalidArgument } from '../errors.js';
+import { invalidArgument, LlmcError } from '../errors.js';
 import { saveCompressedTensors } from '../formats/compressed_tensors.js';
 import type { EvaluateResult } from '../eval/evaluate.js';
 import { evaluate, loadModel, Model, type LoadModelOptions } from '../model/model.js';
-import { checkKnownKeys, checkObject } from '../validate.js';
+import { checkBoolean, checkKnownKeys, checkObject } from '../validate.js';
 import { compressInPlace, type CalibrationOptions, type LayerReport, type ProgressEvent } from './pipeline.js';
 import { resolveSpec, type PruneSpec, type QuantizeSpec, type Scheme } from './schemes.js';
 
@@ -75,7 +75,7 @@ export async function compress(source: string | Model, options: CompressOptions)
   const o = checkObject('options', options);
   checkKnownKeys('options', o, ['scheme', 'quantize', 'prune', 'activations', 'calibration', 'ignore', 'output', 'overwrite', 'evaluate', 'onProgress', 'signal', 'prependSpace', 'tokenizer']);
   if (o.output !== undefined && (typeof o.output !== 'string' || o.output.length === 0)) throw invalidArgument('options.output', 'a folder path', o.output);
-  const overwrite = o.overwrite === undefined ? false : o.overwrite === true ? true : o.overwrite === false ? false : (() => { throw invalidArgument('options.overwrite', 'a boolean', o.overwrite); })();
+  const overwrite = o.overwrite === undefined ? false : checkBoolean('options.overwrite', o.overwrite);
   if (o.output !== undefined && !overwrite && (await stat(o.output as string).then(() => true, () => false)))
     throw invalidArgument('options.output', 'a folder that does not exist yet (or overwrite: true)', o.output);
   const spec = resolveSpec(o.scheme, o.quantize, o.prune, o.activations);
@@ -91,6 +91,8 @@ export async function compress(source: string | Model, options: CompressOptions)
   };
   const model = source instanceof Model ? source : typeof source === 'string' ? await loadModel(source, loadOpts) : undefined;
   if (!model) throw invalidArgument('source', 'a model path or a Model from loadModel', source);
+  if (o.output !== undefined && model.format !== 'huggingface')
+    throw new LlmcError('LLMC_UNSUPPORTED', `writing a compressed model needs a Hugging Face source folder; ${model.path} is ${model.format} (its Q/K rows would need converting to rotate_half order)`);
   const t0 = performance.now();
   const ev = o.evaluate as CompressOptions['evaluate'];
   // The original, for quality before and KL after (loaded again: the model is compressed in place).
