@@ -39,6 +39,43 @@ void keep_if(std::vector<Napi::Value>& keep, const Napi::TypedArrayOf<T>& v) {
   if (!v.IsEmpty()) keep.push_back(v);
 }
 
+// Packed int8 weights at arguments first .. first+3 (data, scale, n, k), lengths checked; their
+// arrays are added to `keep`.
+llmc_q8_weights read_q8(const Napi::CallbackInfo& info, size_t first, std::vector<Napi::Value>& keep) {
+  Napi::Env env = info.Env();
+  auto data = arg_u8(info, first, "data");
+  auto scale = arg_f32(info, first + 1, "scale");
+  const int64_t n = arg_int(info, first + 2, "n", 1, kMaxDim), k = arg_int(info, first + 3, "k", 1, kMaxDim);
+  need_len(env, data, llmc_q8_data_bytes(n, k), "data");
+  need_len(env, scale, llmc_q8_scale_count(n), "scale");
+  keep.push_back(data), keep.push_back(scale);
+  return {n, k, data.Data(), scale.Data()};
+}
+
+// Packed int4 weights at arguments first .. first+6 (data, scale, zero|null, perm|null, n, k, group),
+// lengths checked and perm inside [0, k) (the core indexes with it); arrays added to `keep`.
+llmc_q4_weights read_q4(const Napi::CallbackInfo& info, size_t first, std::vector<Napi::Value>& keep) {
+  Napi::Env env = info.Env();
+  auto data = arg_u8(info, first, "data");
+  auto scale = arg_f32(info, first + 1, "scale");
+  auto zero = arg_u8(info, first + 2, "zero", true);
+  auto perm = arg_i32(info, first + 3, "perm", true);
+  const int64_t n = arg_int(info, first + 4, "n", 1, kMaxDim), k = arg_int(info, first + 5, "k", 1, kMaxDim);
+  const int64_t group = arg_int(info, first + 6, "group", 1, kMaxDim);
+  need_len(env, data, llmc_q4_data_bytes(n, k), "data");
+  need_len(env, scale, llmc_q4_scale_count(n, k, group), "scale");
+  if (!zero.IsEmpty()) need_len(env, zero, llmc_q4_scale_count(n, k, group), "zero");
+  if (!perm.IsEmpty()) {
+    need_len(env, perm, k, "perm");
+    const int32_t* pp = perm.Data();
+    for (int64_t p = 0; p < k; ++p)
+      if (pp[p] < 0 || pp[p] >= k) throw_invalid(env, "perm[" + std::to_string(p) + "] is out of range");
+  }
+  keep.push_back(data), keep.push_back(scale);
+  keep_if(keep, zero), keep_if(keep, perm);
+  return {n, k, group, data.Data(), scale.Data(), data_or_null(zero), data_or_null(perm)};
+}
+
 }  // namespace
 
 Napi::Value QuantSizes(const Napi::CallbackInfo& info) {
@@ -79,19 +116,16 @@ Napi::Value Q8Pack(const Napi::CallbackInfo& info) {
 
 Napi::Value Q8Unpack(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto data = arg_u8(info, 0, "data");
-  auto scale = arg_f32(info, 1, "scale");
-  const int64_t n = arg_int(info, 2, "n", 1, kMaxDim), k = arg_int(info, 3, "k", 1, kMaxDim);
+  std::vector<Napi::Value> keep;
+  const llmc_q8_weights w = read_q8(info, 0, keep);
   auto q_out = arg_i8(info, 4, "qOut");
   auto scale_out = arg_f32(info, 5, "scaleOut");
-  need_len(env, data, llmc_q8_data_bytes(n, k), "data");
-  need_len(env, scale, llmc_q8_scale_count(n), "scale");
-  need_len(env, q_out, n * k, "qOut");
-  need_len(env, scale_out, n, "scaleOut");
-  const llmc_q8_weights w{n, k, data.Data(), scale.Data()};
+  need_len(env, q_out, w.n * w.k, "qOut");
+  need_len(env, scale_out, w.n, "scaleOut");
   int8_t* qo = q_out.Data();
   float* so = scale_out.Data();
-  return Job::Start(env, {data, scale, q_out, scale_out}, [=] { return llmc_q8_unpack(&w, qo, so); }, nullptr);
+  keep.push_back(q_out), keep.push_back(scale_out);
+  return Job::Start(env, keep, [=] { return llmc_q8_unpack(&w, qo, so); }, nullptr);
 }
 
 Napi::Value Q4Pack(const Napi::CallbackInfo& info) {
@@ -131,81 +165,56 @@ Napi::Value Q4Pack(const Napi::CallbackInfo& info) {
 
 Napi::Value Q4Unpack(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto data = arg_u8(info, 0, "data");
-  auto scale = arg_f32(info, 1, "scale");
-  auto zero = arg_u8(info, 2, "zero", true);
-  auto perm = arg_i32(info, 3, "perm", true);
-  const int64_t n = arg_int(info, 4, "n", 1, kMaxDim), k = arg_int(info, 5, "k", 1, kMaxDim);
-  const int64_t group = arg_int(info, 6, "group", 1, kMaxDim);
+  std::vector<Napi::Value> keep;
+  const llmc_q4_weights w = read_q4(info, 0, keep);
   auto q_out = arg_i8(info, 7, "qOut");
   auto scale_out = arg_f32(info, 8, "scaleOut");
   auto zero_out = arg_u8(info, 9, "zeroOut", true);
   auto g_idx_out = arg_i32(info, 10, "gIdxOut", true);
-  const int64_t G = groups_of(k, group);
-  need_len(env, data, llmc_q4_data_bytes(n, k), "data");
-  need_len(env, scale, llmc_q4_scale_count(n, k, group), "scale");
-  if (!zero.IsEmpty()) need_len(env, zero, llmc_q4_scale_count(n, k, group), "zero"), need_len(env, zero_out, n * G, "zeroOut");
-  if (!perm.IsEmpty()) need_len(env, perm, k, "perm"), need_len(env, g_idx_out, k, "gIdxOut");
-  need_len(env, q_out, n * k, "qOut");
-  need_len(env, scale_out, n * G, "scaleOut");
-  const llmc_q4_weights w{n, k, group, data.Data(), scale.Data(), data_or_null(zero), data_or_null(perm)};
+  const int64_t G = groups_of(w.k, w.group);
+  if (w.zero) need_len(env, zero_out, w.n * G, "zeroOut");
+  if (w.perm) need_len(env, g_idx_out, w.k, "gIdxOut");
+  need_len(env, q_out, w.n * w.k, "qOut");
+  need_len(env, scale_out, w.n * G, "scaleOut");
   int8_t* qo = q_out.Data();
   float* so = scale_out.Data();
   uint8_t* zo = data_or_null(zero_out);
   int32_t* go = data_or_null(g_idx_out);
-  std::vector<Napi::Value> keep{data, scale, q_out, scale_out};
-  keep_if(keep, zero), keep_if(keep, perm), keep_if(keep, zero_out), keep_if(keep, g_idx_out);
+  keep.push_back(q_out), keep.push_back(scale_out);
+  keep_if(keep, zero_out), keep_if(keep, g_idx_out);
   return Job::Start(env, keep, [=] { return llmc_q4_unpack(&w, qo, so, zo, go); }, nullptr);
 }
 
 Napi::Value Q8Matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto data = arg_u8(info, 0, "data");
-  auto scale = arg_f32(info, 1, "scale");
-  const int64_t n = arg_int(info, 2, "n", 1, kMaxDim), k = arg_int(info, 3, "k", 1, kMaxDim);
+  std::vector<Napi::Value> keep;
+  const llmc_q8_weights w = read_q8(info, 0, keep);
   const bool act_int8 = arg_bool(info, 4, "actInt8");
   auto x = arg_f32(info, 5, "x");
   const int64_t m = arg_int(info, 6, "m", 0, kMaxDim);
   auto y = arg_f32(info, 7, "y");
-  need_len(env, data, llmc_q8_data_bytes(n, k), "data");
-  need_len(env, scale, llmc_q8_scale_count(n), "scale");
-  need_len(env, x, m * k, "x");
-  need_len(env, y, m * n, "y");
-  const llmc_q8_weights w{n, k, data.Data(), scale.Data()};
+  need_len(env, x, m * w.k, "x");
+  need_len(env, y, m * w.n, "y");
   const float* xp = x.Data();
   float* yp = y.Data();
-  return Job::Start(env, {data, scale, x, y}, [=] { return llmc_q8_matmul(&w, act_int8 ? 1 : 0, m, xp, k, yp, n); }, nullptr);
+  keep.push_back(x), keep.push_back(y);
+  return Job::Start(env, keep, [=] { return llmc_q8_matmul(&w, act_int8 ? 1 : 0, m, xp, w.k, yp, w.n); }, nullptr);
 }
 
 Napi::Value Q4Matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto data = arg_u8(info, 0, "data");
-  auto scale = arg_f32(info, 1, "scale");
-  auto zero = arg_u8(info, 2, "zero", true);
-  auto perm = arg_i32(info, 3, "perm", true);
-  const int64_t n = arg_int(info, 4, "n", 1, kMaxDim), k = arg_int(info, 5, "k", 1, kMaxDim);
-  const int64_t group = arg_int(info, 6, "group", 1, kMaxDim);
+  std::vector<Napi::Value> keep;
+  const llmc_q4_weights w = read_q4(info, 0, keep);
   const bool act_int8 = arg_bool(info, 7, "actInt8");
   auto x = arg_f32(info, 8, "x");
   const int64_t m = arg_int(info, 9, "m", 0, kMaxDim);
   auto y = arg_f32(info, 10, "y");
-  need_len(env, data, llmc_q4_data_bytes(n, k), "data");
-  need_len(env, scale, llmc_q4_scale_count(n, k, group), "scale");
-  if (!zero.IsEmpty()) need_len(env, zero, llmc_q4_scale_count(n, k, group), "zero");
-  if (!perm.IsEmpty()) {
-    need_len(env, perm, k, "perm");
-    const int32_t* pp = perm.Data();
-    for (int64_t p = 0; p < k; ++p)  // the kernels index x by perm
-      if (pp[p] < 0 || pp[p] >= k) throw_invalid(env, "perm[" + std::to_string(p) + "] is out of range");
-  }
-  need_len(env, x, m * k, "x");
-  need_len(env, y, m * n, "y");
-  const llmc_q4_weights w{n, k, group, data.Data(), scale.Data(), data_or_null(zero), data_or_null(perm)};
+  need_len(env, x, m * w.k, "x");
+  need_len(env, y, m * w.n, "y");
   const float* xp = x.Data();
   float* yp = y.Data();
-  std::vector<Napi::Value> keep{data, scale, x, y};
-  keep_if(keep, zero), keep_if(keep, perm);
-  return Job::Start(env, keep, [=] { return llmc_q4_matmul(&w, act_int8 ? 1 : 0, m, xp, k, yp, n); }, nullptr);
+  keep.push_back(x), keep.push_back(y);
+  return Job::Start(env, keep, [=] { return llmc_q4_matmul(&w, act_int8 ? 1 : 0, m, xp, w.k, yp, w.n); }, nullptr);
 }
 
 // int8Peak(): Promise<number | null> — int8 dot-product GOP/s measured now; null without VNNI.
