@@ -38,4 +38,5 @@ export type { LlamaConfig, RopeStyle, Tokenizer } from './model/types.js';
 export type { Linear } from './model/linear.js';
 export { compress, type CompressOptions, type CompressReport } from './compress/compress.js';
 export type { CalibrationOptions, LayerReport, ProgressEvent } from './compress/pipeline.js';
+export { OUTPUT_FORMATS, type OutputFormat } from './compress/output.js';
 export { SCHEMES, type Scheme, type QuantizeSpec, type PruneSpec } from './compress/schemes.js';

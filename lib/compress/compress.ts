@@ -5,11 +5,11 @@
  */
 import { stat } from 'node:fs/promises';
 
-import { invalidArgument, LlmcError } from '../errors.js';
-import { saveCompressedTensors } from '../formats/compressed_tensors.js';
+import { invalidArgument } from '../errors.js';
 import type { EvaluateResult } from '../eval/evaluate.js';
 import { evaluate, loadModel, Model, type LoadModelOptions } from '../model/model.js';
 import { checkBoolean, checkKnownKeys, checkObject } from '../validate.js';
+import { checkOutputFormat, checkWritable, writeOutput, type OutputFormat } from './output.js';
 import { compressInPlace, type CalibrationOptions, type LayerReport, type ProgressEvent } from './pipeline.js';
 import { resolveSpec, type PruneSpec, type QuantizeSpec, type Scheme } from './schemes.js';
 
@@ -35,6 +35,8 @@ export interface CompressOptions extends LoadModelOptions {
    * loaded from a Hugging Face folder.
    */
   output?: string;
+  /** The format written to `output`. Default `'compressed-tensors'`. */
+  format?: OutputFormat;
   /** Replace `output` when it exists. Default false. */
   overwrite?: boolean;
   /** Measure quality before and after on this text (DESIGN.md section 7 protocol, KL against the original). */
@@ -73,8 +75,9 @@ export interface CompressReport {
  */
 export async function compress(source: string | Model, options: CompressOptions): Promise<{ model: Model; report: CompressReport }> {
   const o = checkObject('options', options);
-  checkKnownKeys('options', o, ['scheme', 'quantize', 'prune', 'activations', 'calibration', 'ignore', 'output', 'overwrite', 'evaluate', 'onProgress', 'signal', 'prependSpace', 'tokenizer']);
+  checkKnownKeys('options', o, ['scheme', 'quantize', 'prune', 'activations', 'calibration', 'ignore', 'output', 'format', 'overwrite', 'evaluate', 'onProgress', 'signal', 'prependSpace', 'tokenizer']);
   if (o.output !== undefined && (typeof o.output !== 'string' || o.output.length === 0)) throw invalidArgument('options.output', 'a folder path', o.output);
+  const format = o.format === undefined ? 'compressed-tensors' : checkOutputFormat(o.format);
   const overwrite = o.overwrite === undefined ? false : checkBoolean('options.overwrite', o.overwrite);
   if (o.output !== undefined && !overwrite && (await stat(o.output as string).then(() => true, () => false)))
     throw invalidArgument('options.output', 'a folder that does not exist yet (or overwrite: true)', o.output);
@@ -91,8 +94,7 @@ export async function compress(source: string | Model, options: CompressOptions)
   };
   const model = source instanceof Model ? source : typeof source === 'string' ? await loadModel(source, loadOpts) : undefined;
   if (!model) throw invalidArgument('source', 'a model path or a Model from loadModel', source);
-  if (o.output !== undefined && model.format !== 'huggingface')
-    throw new LlmcError('LLMC_UNSUPPORTED', `writing a compressed model needs a Hugging Face source folder; ${model.path} is ${model.format} (its Q/K rows would need converting to rotate_half order)`);
+  if (o.output !== undefined) checkWritable(model, format);
   const t0 = performance.now();
   const ev = o.evaluate as CompressOptions['evaluate'];
   // The original, for quality before and KL after (loaded again: the model is compressed in place).
@@ -111,7 +113,7 @@ export async function compress(source: string | Model, options: CompressOptions)
   const compressedBits = layers.reduce((a, l) => a + l.shape[0] * l.shape[1] * l.bitsPerWeight, 0);
   const originalBytes = allWeights * 4;
   const compressedBytes = Math.ceil(compressedBits / 8) + (allWeights - compressedWeights) * 4;
-  if (o.output !== undefined) await saveCompressedTensors(model, o.output as string, { overwrite });
+  if (o.output !== undefined) await writeOutput(model, o.output as string, format, { overwrite });
   let quality: CompressReport['quality'];
   if (ev && reference && before) {
     const after = await evaluate(model, { file: ev.file, ...(ev.paragraphs ? { paragraphs: ev.paragraphs } : {}), reference });

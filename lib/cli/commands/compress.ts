@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 
 import { compress, type CompressOptions } from '../../compress/compress.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../../compress/output.js';
 import { SCHEMES, type Scheme } from '../../compress/schemes.js';
 import { invalidArgument } from '../../errors.js';
 import { paragraphRange, withModelOptions } from './model_args.js';
@@ -36,13 +37,13 @@ export function compressCommand(): Command {
     .option('--calib-paragraphs <A:B>', 'calibration paragraphs [A, B)')
     .option('--samples <n>', 'calibration windows', '128')
     .option('--seq-len <n>', 'tokens per calibration window', '256')
-    .option('--format <f>', 'output format (compressed-tensors)', 'compressed-tensors')
+    .option('--format <f>', `output format: ${OUTPUT_FORMATS.join(', ')}`, 'compressed-tensors')
     .option('--overwrite', 'replace the output folder')
     .option('--eval-data <file>', 'also report quality before and after on this text')
     .option('--eval-paragraphs <A:B>', 'evaluation paragraphs [A, B)')
     .option('--json', 'progress events as JSON lines, then the report')
     .action(async (path: string, opts: Opts) => {
-      if (opts.format !== 'compressed-tensors') throw invalidArgument('--format', "'compressed-tensors' (GPTQ v1 and GGUF output are not implemented yet)", opts.format);
+      if (!OUTPUT_FORMATS.includes(opts.format as OutputFormat)) throw invalidArgument('--format', OUTPUT_FORMATS.join(' | '), opts.format);
       const quantize: NonNullable<CompressOptions['quantize']> = {
         ...(opts.method !== undefined ? { method: opts.method as 'gptq' | 'rtn' } : {}),
         ...(opts.bits !== undefined ? { bits: int('--bits', opts.bits) } : {}),
@@ -67,7 +68,7 @@ export function compressCommand(): Command {
         ...(opts.evalData !== undefined ? { evaluate: { file: opts.evalData, ...(opts.evalParagraphs !== undefined ? { paragraphs: paragraphRange(opts.evalParagraphs) } : {}) } } : {}),
         ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {}),
         ...(opts.prependSpace === false ? { prependSpace: false } : {}),
-        output: opts.output, overwrite: opts.overwrite === true,
+        output: opts.output, format: opts.format as OutputFormat, overwrite: opts.overwrite === true,
         onProgress: (e) => {
           if (opts.json) process.stdout.write(`${JSON.stringify(e)}\n`);
           else if (tty) process.stderr.write(`\r  layer ${e.layer + 1}/${e.layers} ${e.module ?? ''}`.padEnd(70));
