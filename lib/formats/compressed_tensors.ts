@@ -13,8 +13,8 @@
  * Layers that are not int4 / int8 quantized (pruned, other widths) are written dense as
  * `{name}.weight` and listed in `ignore`; the 2:4 sparse layout is not written yet.
  */
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 import { LlmcError } from '../errors.js';
 import { PackedInt4, PackedInt8, packInt4, packInt8 } from '../kernels/quant.js';
@@ -23,9 +23,8 @@ import { QuantLinear } from '../model/quant_linear.js';
 import type { LlamaConfig, Tensor, Weights } from '../model/types.js';
 import { canonicalWeights, llamaConfigFromHf } from './hf_config.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from './safetensors.js';
-import { writeSafetensors, type TensorToWrite } from './safetensors_write.js';
-
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'tokenizer.model'];
+import { checkOutputFolder, writeModelFolder } from './model_folder.js';
+import type { TensorToWrite } from './safetensors_write.js';
 
 /** Packs signed codes [rows × cols] into int32 along `dim` (1: along each row; 0: down each column). */
 export function packInt32(q: Int8Array, rows: number, cols: number, bits: number, dim: 0 | 1): Int32Array {
@@ -88,9 +87,7 @@ export async function saveCompressedTensors(
 ): Promise<void> {
   if (model.format !== 'huggingface' || model.config.ropeStyle !== 'half')
     throw new LlmcError('LLMC_UNSUPPORTED', `writing compressed-tensors needs a model loaded from a Hugging Face folder (this one is ${model.format}: its Q/K rows would need HF's rotate_half order)`);
-  if (await stat(outDir).then(() => true, () => false)) {
-    if (!options.overwrite) throw new LlmcError('LLMC_INVALID_ARGUMENT', `${outDir} exists: choose another output folder or pass overwrite: true`);
-  }
+  await checkOutputFolder(outDir, options.overwrite === true);
   const tensors: TensorToWrite[] = [];
   const ignore: string[] = ['lm_head'];
   let groupArgs: WeightsArgs | undefined;
@@ -141,20 +138,7 @@ export async function saveCompressedTensors(
       },
     } : {},
   };
-  const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}-${Date.now()}`);
-  await mkdir(tmp, { recursive: true });
-  try {
-    await writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
-    await writeFile(join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-    for (const f of TOKENIZER_FILES) await copyFile(join(model.path, f), join(tmp, f)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
-    });
-    if (options.overwrite) await rm(outDir, { recursive: true, force: true });
-    await rename(tmp, outDir);
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  await writeModelFolder(outDir, { tensors, json: { 'config.json': config }, sourceDir: model.path }, options);
 }
 
 /** True when config.json describes a compressed-tensors pack-quantized model. */

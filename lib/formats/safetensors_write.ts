@@ -3,9 +3,41 @@ import { open } from 'node:fs/promises';
 
 export interface TensorToWrite {
   name: string;
-  dtype: 'F32' | 'I32';
+  dtype: 'F32' | 'F16' | 'I32';
   shape: number[];
-  data: Float32Array | Int32Array;
+  /** F32: Float32Array; F16: Uint16Array of IEEE half bits (see {@link encodeF16}); I32: Int32Array. */
+  data: Float32Array | Uint16Array | Int32Array;
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** The IEEE half-precision bits nearest to `x` (round half to even; overflow to ±Inf; NaN kept). */
+export function floatToHalf(x: number): number {
+  f32[0] = x;
+  const b = u32[0]!;
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  const mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  // Normal halves keep 10 of the 23 mantissa bits; subnormal ones (e <= 0) shift the implicit 1 in.
+  const m = e > 0 ? mant : mant | 0x800000;
+  const shift = e > 0 ? 13 : 14 - e;
+  if (shift > 24) return sign;
+  let half = (e > 0 ? e << 10 : 0) | (m >>> shift);
+  const rem = m & ((1 << shift) - 1);
+  const halfway = 1 << (shift - 1);
+  if (rem > halfway || (rem === halfway && (half & 1) === 1)) half++; // a carry into the exponent is right
+  return sign | half;
+}
+
+/** Narrows float32 values to IEEE half bits (round half to even). */
+export function encodeF16(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = floatToHalf(values[i]!);
+  return out;
 }
 
 /** Writes `tensors` (in order) to `path`; the header is padded with spaces to a multiple of 8 bytes. */
