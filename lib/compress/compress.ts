@@ -94,7 +94,7 @@ export async function compress(source: string | Model, options: CompressOptions)
   };
   const model = source instanceof Model ? source : typeof source === 'string' ? await loadModel(source, loadOpts) : undefined;
   if (!model) throw invalidArgument('source', 'a model path or a Model from loadModel', source);
-  if (o.output !== undefined) checkWritable(model, format);
+  if (o.output !== undefined) checkWritable(model, format, spec);
   const t0 = performance.now();
   const ev = o.evaluate as CompressOptions['evaluate'];
   // The original, for quality before and KL after (loaded again: the model is compressed in place).

@@ -4,10 +4,15 @@
  */
 import { invalidArgument, LlmcError } from '../errors.js';
 import { saveCompressedTensors } from '../formats/compressed_tensors.js';
+import { saveGptq } from '../formats/gptq.js';
 import type { Model } from '../model/model.js';
+import type { ResolvedSpec } from './schemes.js';
 
-/** Output formats: compressed-tensors `pack-quantized` folders (vLLM, Transformers). */
-export const OUTPUT_FORMATS = ['compressed-tensors'] as const;
+/**
+ * Output formats: compressed-tensors `pack-quantized` folders (vLLM, Transformers) and GPTQ v1
+ * folders (Transformers, vLLM, AutoGPTQ / GPTQModel, TGI; weight-only int4 / int8).
+ */
+export const OUTPUT_FORMATS = ['compressed-tensors', 'gptq'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /** Validates `options.format`. */
@@ -16,12 +21,22 @@ export function checkOutputFormat(format: unknown): OutputFormat {
   return format as OutputFormat;
 }
 
-/** Refuses, before any compression work, a model that `format` cannot be written from. */
-export function checkWritable(model: Model, format: OutputFormat): void {
+/** Refuses, before any compression work, a model or scheme that `format` cannot hold. */
+export function checkWritable(model: Model, format: OutputFormat, spec: ResolvedSpec): void {
   switch (format) {
     case 'compressed-tensors':
+    case 'gptq':
       if (model.format !== 'huggingface')
         throw new LlmcError('LLMC_UNSUPPORTED', `writing ${format} needs a Hugging Face source folder; ${model.path} is ${model.format} (its Q/K rows would need converting to rotate_half order)`);
+  }
+  if (format === 'gptq') {
+    const q = spec.quantize;
+    const why = !q ? 'holds quantized weights and this scheme only prunes'
+      : q.bits !== 4 && q.bits !== 8 ? `holds 4- or 8-bit weights, not ${q.bits}-bit`
+        : spec.activations !== 'float' ? 'holds weight-only quantization (int8 activations need compressed-tensors)'
+          : q.bits === 8 && (q.groupSize !== 'row' || !q.symmetric) ? 'holds 8-bit weights here only per channel and symmetric (the int8 kernels)'
+            : undefined;
+    if (why) throw new LlmcError('LLMC_UNSUPPORTED', `format 'gptq' ${why}; use format 'compressed-tensors'`);
   }
 }
 
@@ -30,5 +45,7 @@ export async function writeOutput(model: Model, path: string, format: OutputForm
   switch (format) {
     case 'compressed-tensors':
       return saveCompressedTensors(model, path, options);
+    case 'gptq':
+      return saveGptq(model, path, options);
   }
 }

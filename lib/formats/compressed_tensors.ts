@@ -24,6 +24,7 @@ import type { LlamaConfig, Tensor, Weights } from '../model/types.js';
 import { canonicalWeights, llamaConfigFromHf } from './hf_config.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from './safetensors.js';
 import { checkOutputFolder, writeModelFolder } from './model_folder.js';
+import { dequantizeCodes } from './packed_codes.js';
 import type { TensorToWrite } from './safetensors_write.js';
 
 /** Packs signed codes [rows × cols] into int32 along `dim` (1: along each row; 0: down each column). */
@@ -204,16 +205,7 @@ export async function loadCompressedTensors(dir: string, configJson: Record<stri
     }
     packed.set(layer, { weight, activations });
     // The dequantized weight, for validation and the model's construction.
-    const c = await weight.unpack();
-    const dq = new Float32Array(n * k);
-    const G = groupCount;
-    const gi = (c as { gIdx?: Int32Array }).gIdx;
-    const zero = (c as { zeroPoint?: Uint8Array }).zeroPoint;
-    for (let j = 0; j < n; j++)
-      for (let p = 0; p < k; p++) {
-        const t = G === 1 ? 0 : gi ? gi[p]! : Math.floor(p / (k / G));
-        dq[j * k + p] = c.scale[j * G + t]! * (c.q[j * k + p]! - (zero ? zero[j * G + t]! : 0));
-      }
+    const dq = dequantizeCodes(await weight.unpack(), n, k);
     raw.set(`${layer}.weight`, { shape: [n, k], data: dq });
   }
   const config = llamaConfigFromHf(configJson, raw);

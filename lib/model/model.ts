@@ -11,6 +11,7 @@ import { scoreStream, encodeParagraphs, type EvaluateResult } from '../eval/eval
 import { splitParagraphs } from '../eval/text.js';
 import { isCompressedTensors, loadCompressedTensors } from '../formats/compressed_tensors.js';
 import { loadGguf } from '../formats/gguf.js';
+import { isGptq, loadGptq } from '../formats/gptq.js';
 import { loadHfModel } from '../formats/hf_config.js';
 import { loadLlama2c } from '../formats/llama2c.js';
 import { loadHfTokenizer, loadLlama2cTokenizer, Llama2cTokenizer } from '../tokenizers/index.js';
@@ -99,8 +100,10 @@ async function load(path: string, options: LoadModelOptions): Promise<Model> {
     const names = await readdir(path);
     if (names.includes('config.json')) {
       const configJson = JSON.parse(await readFile(join(path, 'config.json'), 'utf8')) as Record<string, unknown>;
-      if (isCompressedTensors(configJson)) {
-        const { config, weights, packed } = await loadCompressedTensors(path, configJson);
+      const quantized = isCompressedTensors(configJson) ? await loadCompressedTensors(path, configJson)
+        : isGptq(configJson) ? await loadGptq(path, configJson) : undefined;
+      if (quantized) {
+        const { config, weights, packed } = quantized;
         const tokenizer = await loadHfTokenizer(options.tokenizer ?? join(path, 'tokenizer.json'), prependSpace === undefined ? {} : { prependSpace });
         const llama = new LlamaModel(config, weights);
         for (const [name, p] of packed) llama.linears.set(name, new QuantLinear(p.weight, p.activations));
