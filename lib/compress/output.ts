@@ -6,6 +6,8 @@ import { invalidArgument, LlmcError } from '../errors.js';
 import { saveCompressedTensors } from '../formats/compressed_tensors.js';
 import { saveGptq } from '../formats/gptq.js';
 import type { Model } from '../model/model.js';
+import { toHalfRope } from '../model/rope_order.js';
+import { Llama2cTokenizer } from '../tokenizers/llama2c.js';
 import type { ResolvedSpec } from './schemes.js';
 
 /**
@@ -23,12 +25,9 @@ export function checkOutputFormat(format: unknown): OutputFormat {
 
 /** Refuses, before any compression work, a model or scheme that `format` cannot hold. */
 export function checkWritable(model: Model, format: OutputFormat, spec: ResolvedSpec): void {
-  switch (format) {
-    case 'compressed-tensors':
-    case 'gptq':
-      if (model.format !== 'huggingface')
-        throw new LlmcError('LLMC_UNSUPPORTED', `writing ${format} needs a Hugging Face source folder; ${model.path} is ${model.format} (its Q/K rows would need converting to rotate_half order)`);
-  }
+  if ((format === 'compressed-tensors' || format === 'gptq') && model.format !== 'huggingface'
+    && !(model.tokenizer instanceof Llama2cTokenizer && model.tokenizer.bos === 1 && model.tokenizer.eos === 2))
+    throw new LlmcError('LLMC_UNSUPPORTED', `writing ${format} from ${model.path}: its tokenizer cannot be written to a Hugging Face folder`);
   if (format === 'gptq') {
     const q = spec.quantize;
     const why = !q ? 'holds quantized weights and this scheme only prunes'
@@ -42,6 +41,8 @@ export function checkWritable(model: Model, format: OutputFormat, spec: Resolved
 
 /** Writes `model` to `path` in `format` (`overwrite` replaces what is there). */
 export async function writeOutput(model: Model, path: string, format: OutputFormat, options: { overwrite: boolean }): Promise<void> {
+  // Hugging Face folders hold Q/K rows in rotate_half order (llama2.c and GGUF sources are converted).
+  if (format === 'compressed-tensors' || format === 'gptq') await toHalfRope(model);
   switch (format) {
     case 'compressed-tensors':
       return saveCompressedTensors(model, path, options);

@@ -13,17 +13,16 @@
  * Layers that are not int4 / int8 quantized (pruned, other widths) are written dense as
  * `{name}.weight` and listed in `ignore`; the 2:4 sparse layout is not written yet.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { LlmcError } from '../errors.js';
 import { PackedInt4, PackedInt8, packInt4, packInt8 } from '../kernels/quant.js';
 import { DenseLinear } from '../model/linear.js';
 import { QuantLinear } from '../model/quant_linear.js';
-import type { LlamaConfig, Tensor, Weights } from '../model/types.js';
+import type { LlamaConfig, Weights } from '../model/types.js';
 import { canonicalWeights, llamaConfigFromHf } from './hf_config.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from './safetensors.js';
-import { checkOutputFolder, writeModelFolder } from './model_folder.js';
+import { checkHalfRope, checkOutputFolder, sourceFiles, writeModelFolder, type WritableModel } from './model_folder.js';
 import { dequantizeCodes } from './packed_codes.js';
 import type { TensorToWrite } from './safetensors_write.js';
 
@@ -83,11 +82,10 @@ function argsOf(p: PackedInt4 | PackedInt8): WeightsArgs {
  * `outDir` atomically: everything goes to a temporary sibling folder that is renamed at the end.
  */
 export async function saveCompressedTensors(
-  model: { config: LlamaConfig; format: string; path: string; llama: { linears: Map<string, unknown>; otherTensors(): Map<string, Tensor> } },
+  model: WritableModel,
   outDir: string, options: { overwrite?: boolean } = {},
 ): Promise<void> {
-  if (model.format !== 'huggingface' || model.config.ropeStyle !== 'half')
-    throw new LlmcError('LLMC_UNSUPPORTED', `writing compressed-tensors needs a model loaded from a Hugging Face folder (this one is ${model.format}: its Q/K rows would need HF's rotate_half order)`);
+  checkHalfRope(model, 'compressed-tensors');
   await checkOutputFolder(outDir, options.overwrite === true);
   const tensors: TensorToWrite[] = [];
   const ignore: string[] = ['lm_head'];
@@ -127,7 +125,7 @@ export async function saveCompressedTensors(
       throw new LlmcError('LLMC_UNSUPPORTED', `${name}: a layer of type ${(lin as object).constructor.name} cannot be written`);
     }
   }
-  const config = JSON.parse(await readFile(join(model.path, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const { config, files } = await sourceFiles(model);
   config.tie_word_embeddings = model.config.tiedEmbeddings;
   config.quantization_config = {
     quant_method: 'compressed-tensors', format: 'pack-quantized', quantization_status: 'compressed', global_compression_ratio: null, kv_cache_scheme: null,
@@ -139,7 +137,7 @@ export async function saveCompressedTensors(
       },
     } : {},
   };
-  await writeModelFolder(outDir, { tensors, json: { 'config.json': config }, sourceDir: model.path }, options);
+  await writeModelFolder(outDir, { tensors, json: { 'config.json': config }, files }, options);
 }
 
 /** True when config.json describes a compressed-tensors pack-quantized model. */

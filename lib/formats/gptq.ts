@@ -15,17 +15,16 @@
  * what is written evaluates exactly as the model returned by compress(). Layers that are not
  * quantized are written as fp32 `{name}.weight` and left out of `modules_in_block_to_quantize`.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { LlmcError } from '../errors.js';
 import { PackedInt4, PackedInt8, packInt4, packInt8 } from '../kernels/quant.js';
 import { DenseLinear } from '../model/linear.js';
 import { QuantLinear } from '../model/quant_linear.js';
-import type { LlamaConfig, Tensor, Weights } from '../model/types.js';
+import type { LlamaConfig, Weights } from '../model/types.js';
 import { packInt32, unpackInt32 } from './compressed_tensors.js';
 import { canonicalWeights, llamaConfigFromHf } from './hf_config.js';
-import { checkOutputFolder, writeModelFolder } from './model_folder.js';
+import { checkHalfRope, checkOutputFolder, sourceFiles, writeModelFolder, type WritableModel } from './model_folder.js';
 import { dequantizeCodes, withF16Scales } from './packed_codes.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from './safetensors.js';
 import { encodeF16, type TensorToWrite } from './safetensors_write.js';
@@ -56,21 +55,12 @@ function transpose<T extends Int8Array | Float32Array>(a: T, rows: number, cols:
   return out;
 }
 
-/** The mutable parts of a compressed model the writer needs (its QuantLinears get fp16 scales). */
-interface WritableModel {
-  config: LlamaConfig;
-  format: string;
-  path: string;
-  llama: { linears: Map<string, unknown>; otherTensors(): Map<string, Tensor> };
-}
-
 /**
- * Writes a compressed model (quantized by compress(), loaded from a Hugging Face folder) as a GPTQ
+ * Writes a compressed model (quantized by compress(), Q/K rows in HF order) as a GPTQ
  * v1 folder, atomically. The model's quantized layers are first given fp16-rounded scales.
  */
 export async function saveGptq(model: WritableModel, outDir: string, options: { overwrite?: boolean; dampPercent?: number } = {}): Promise<void> {
-  if (model.format !== 'huggingface' || model.config.ropeStyle !== 'half')
-    throw new LlmcError('LLMC_UNSUPPORTED', `writing GPTQ needs a model loaded from a Hugging Face folder (this one is ${model.format}: its Q/K rows would need HF's rotate_half order)`);
+  checkHalfRope(model, 'GPTQ');
   await checkOutputFolder(outDir, options.overwrite === true);
   const tensors: TensorToWrite[] = [];
   for (const [name, tensor] of model.llama.otherTensors()) tensors.push({ name, dtype: 'F32', shape: tensor.shape, data: tensor.data });
@@ -115,7 +105,7 @@ export async function saveGptq(model: WritableModel, outDir: string, options: { 
     ...config, damp_percent: options.dampPercent ?? 0.01, true_sequential: true, static_groups: false,
     quant_method: 'gptq', checkpoint_format: 'gptq', model_file_base_name: 'model',
   };
-  const hfConfig = JSON.parse(await readFile(join(model.path, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const { config: hfConfig, files } = await sourceFiles(model);
   hfConfig.tie_word_embeddings = model.config.tiedEmbeddings;
   const all = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'];
   hfConfig.quantization_config = {
@@ -123,7 +113,7 @@ export async function saveGptq(model: WritableModel, outDir: string, options: { 
     // Transformers quantizes every Linear of a block unless told which ones hold GPTQ tensors.
     ...(all.every((m) => quantizedModules.has(m)) ? {} : { modules_in_block_to_quantize: [all.filter((m) => quantizedModules.has(m))] }),
   };
-  await writeModelFolder(outDir, { tensors, json: { 'config.json': hfConfig, 'quantize_config.json': quantizeConfig }, sourceDir: model.path }, options);
+  await writeModelFolder(outDir, { tensors, json: { 'config.json': hfConfig, 'quantize_config.json': quantizeConfig }, files }, options);
 }
 
 /** True when config.json (or a quantize_config.json beside it) describes a GPTQ checkpoint. */
@@ -162,12 +152,12 @@ export async function loadGptq(dir: string, configJson: Record<string, unknown>)
     const layer = name.slice(0, -'.qweight'.length);
     const scalesT = await readFloatTensor(header, `${layer}.scales`);
     const [G, n] = scalesT.shape as [number, number];
-    const k = entry.shape[0]! * pf;
-    if (entry.shape.length !== 2 || entry.shape[1] !== n)
-      throw new LlmcError('LLMC_INVALID_ARGUMENT', `${file}: ${name} has shape [${entry.shape.join(', ')}], expected [k / ${pf}, ${n}] for scales [${G}, ${n}]`);
+    const gIdx = Int32Array.from(await i32(`${layer}.g_idx`));
+    const k = gIdx.length;
+    if (entry.shape.length !== 2 || entry.shape[0] !== Math.ceil(k / pf) || entry.shape[1] !== n)
+      throw new LlmcError('LLMC_INVALID_ARGUMENT', `${file}: ${name} has shape [${entry.shape.join(', ')}], expected [${Math.ceil(k / pf)}, ${n}] for g_idx [${k}] and scales [${G}, ${n}]`);
     const u = transpose(unpackInt32(await i32(name), k, n, bits, 0), k, n); // u − 2^(bits−1), [n × k]
     const zq = unpackInt32(await i32(`${layer}.qzeros`), G, n, bits, 1); // (zero − 1) − 2^(bits−1)
-    const gIdx = Int32Array.from(await i32(`${layer}.g_idx`));
     const scale = transpose(scalesT.data, G, n);
     const zero = new Uint8Array(n * G);
     for (let g = 0; g < G; g++) for (let j = 0; j < n; j++) zero[j * G + g] = zq[g * n + j]! + off + 1;

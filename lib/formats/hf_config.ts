@@ -90,6 +90,20 @@ function checkSupported(file: string, json: Record<string, unknown>): void {
 }
 
 /**
+ * A Hugging Face `config.json` (LlamaForCausalLM) for a model loaded from another format
+ * (llama2.c, GGUF); {@link llamaConfigFromHf} reads it back to the same {@link LlamaConfig}.
+ */
+export function hfConfigJson(config: LlamaConfig, special: { bos: number; eos: number }): Record<string, unknown> {
+  return {
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_act: 'silu', torch_dtype: 'float32',
+    hidden_size: config.dim, intermediate_size: config.hiddenDim, num_hidden_layers: config.nLayers,
+    num_attention_heads: config.nHeads, num_key_value_heads: config.nKvHeads, vocab_size: config.vocabSize,
+    max_position_embeddings: config.maxSeqLen, rope_theta: config.ropeTheta, rms_norm_eps: config.normEps,
+    tie_word_embeddings: config.tiedEmbeddings, bos_token_id: special.bos, eos_token_id: special.eos,
+  };
+}
+
+/**
  * The {@link LlamaConfig} of a Hugging Face `LlamaForCausalLM`-family `config.json` (ropeStyle
  * `'half'`), checked against the tensors. A tied model may store its embedding as
  * `lm_head.weight` only (as tinystories-656k does); {@link loadHfModel} renames it.

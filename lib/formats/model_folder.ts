@@ -3,21 +3,60 @@
  * the source's tokenizer files) atomically: everything goes to a temporary sibling folder that is
  * renamed onto the output at the end, so a failed or aborted write leaves nothing behind.
  */
-import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 import { LlmcError } from '../errors.js';
+import type { LlamaConfig, Tensor, Tokenizer } from '../model/types.js';
+import { Llama2cTokenizer } from '../tokenizers/llama2c.js';
+import { hfConfigJson } from './hf_config.js';
 import { writeSafetensors, type TensorToWrite } from './safetensors_write.js';
 
 /** Tokenizer and generation files copied from the source folder when it has them. */
 export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'tokenizer.model'];
 
+/** What the writers of model folders need of a (compressed) model. */
+export interface WritableModel {
+  config: LlamaConfig;
+  format: string;
+  path: string;
+  tokenizer: Tokenizer;
+  llama: { linears: Map<string, unknown>; otherTensors(): Map<string, Tensor> };
+}
+
+/** Refuses a model whose Q/K rows are not in Hugging Face's order (toHalfRope converts them). */
+export function checkHalfRope(model: WritableModel, format: string): void {
+  if (model.config.ropeStyle !== 'half')
+    throw new LlmcError('LLMC_UNSUPPORTED', `writing ${format} needs Q/K rows in Hugging Face's rotate_half order; convert the model with toHalfRope first`);
+}
+
+/** A file of the output folder besides the weights and JSON files: copied, or given. */
+export type ExtraFile = { name: string; copyFrom: string } | { name: string; data: Uint8Array };
+
 export interface ModelFolder {
   tensors: readonly TensorToWrite[];
   /** JSON files by name (config.json, quantize_config.json, ...). */
   json: Record<string, unknown>;
-  /** Folder whose tokenizer files are copied. */
-  sourceDir: string;
+  /** Tokenizer files (see {@link sourceFiles}). */
+  files: readonly ExtraFile[];
+}
+
+/**
+ * What an output folder takes from the model's source: its config.json and tokenizer files (a
+ * Hugging Face folder), or a config.json written from the config and the vocabulary as a llama2.c
+ * `tokenizer.bin` (llama2.c and GGUF sources; loadModel reads that tokenizer in a folder without
+ * tokenizer.json).
+ */
+export async function sourceFiles(model: WritableModel): Promise<{ config: Record<string, unknown>; files: ExtraFile[] }> {
+  if (model.format === 'huggingface') {
+    const config = JSON.parse(await readFile(join(model.path, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const files = [];
+    for (const name of TOKENIZER_FILES) if (await stat(join(model.path, name)).then(() => true, () => false)) files.push({ name, copyFrom: join(model.path, name) });
+    return { config, files };
+  }
+  if (!(model.tokenizer instanceof Llama2cTokenizer))
+    throw new LlmcError('LLMC_UNSUPPORTED', `${model.path}: its tokenizer cannot be written to a Hugging Face folder`);
+  return { config: hfConfigJson(model.config, model.tokenizer), files: [{ name: 'tokenizer.bin', data: model.tokenizer.toLlama2cFile() }] };
 }
 
 /** Refuses an existing `outDir` unless `overwrite`. */
@@ -34,9 +73,10 @@ export async function writeModelFolder(outDir: string, folder: ModelFolder, opti
   try {
     await writeSafetensors(join(tmp, 'model.safetensors'), folder.tensors, { format: 'pt' });
     for (const [name, value] of Object.entries(folder.json)) await writeFile(join(tmp, name), `${JSON.stringify(value, null, 2)}\n`);
-    for (const f of TOKENIZER_FILES) await copyFile(join(folder.sourceDir, f), join(tmp, f)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
-    });
+    for (const f of folder.files) {
+      if ('copyFrom' in f) await copyFile(f.copyFrom, join(tmp, f.name));
+      else await writeFile(join(tmp, f.name), f.data);
+    }
     if (options.overwrite) await rm(outDir, { recursive: true, force: true });
     await rename(tmp, outDir);
   } catch (e) {

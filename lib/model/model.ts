@@ -84,6 +84,15 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   }
 }
 
+/**
+ * The tokenizer of a Hugging Face-style folder: `options.tokenizer`, else tokenizer.json, else a
+ * llama2.c tokenizer.bin (what this library writes for models converted from llama2.c or GGUF).
+ */
+async function folderTokenizer(dir: string, names: string[], explicit: string | undefined, vocabSize: number, prependSpace: boolean | undefined): Promise<Tokenizer> {
+  const path = explicit ?? join(dir, names.includes('tokenizer.json') || !names.includes('tokenizer.bin') ? 'tokenizer.json' : 'tokenizer.bin');
+  return path.endsWith('.bin') ? loadLlama2cTokenizer(path, vocabSize) : loadHfTokenizer(path, prependSpace === undefined ? {} : { prependSpace });
+}
+
 async function load(path: string, options: LoadModelOptions): Promise<Model> {
   if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path', 'a model file or folder', path);
   const o = checkObject('options', options);
@@ -104,14 +113,13 @@ async function load(path: string, options: LoadModelOptions): Promise<Model> {
         : isGptq(configJson) ? await loadGptq(path, configJson) : undefined;
       if (quantized) {
         const { config, weights, packed } = quantized;
-        const tokenizer = await loadHfTokenizer(options.tokenizer ?? join(path, 'tokenizer.json'), prependSpace === undefined ? {} : { prependSpace });
+        const tokenizer = await folderTokenizer(path, names, options.tokenizer, config.vocabSize, prependSpace);
         const llama = new LlamaModel(config, weights);
         for (const [name, p] of packed) llama.linears.set(name, new QuantLinear(p.weight, p.activations));
         return new Model(path, 'huggingface', config, tokenizer, llama);
       }
       const { config, weights } = await loadHfModel(path);
-      const tokPath = options.tokenizer ?? join(path, 'tokenizer.json');
-      const tokenizer = await loadHfTokenizer(tokPath, prependSpace === undefined ? {} : { prependSpace });
+      const tokenizer = await folderTokenizer(path, names, options.tokenizer, config.vocabSize, prependSpace);
       return new Model(path, 'huggingface', config, tokenizer, new LlamaModel(config, weights));
     }
     const gguf = names.filter((n) => n.endsWith('.gguf'));

@@ -205,6 +205,30 @@ export class Llama2cTokenizer implements Tokenizer {
   }
 
   /**
+   * The vocabulary as a llama2.c `tokenizer.bin` (max token length, then per token its score, byte
+   * length and bytes; spaces as ' '), which {@link loadLlama2cTokenizer} reads back. That format
+   * fixes BOS = 1 and EOS = 2 and has no token types.
+   *
+   * @throws LlmcError `LLMC_UNSUPPORTED` when BOS or EOS are other ids.
+   */
+  toLlama2cFile(): Uint8Array {
+    if (this.bos !== 1 || this.eos !== 2)
+      throw new LlmcError('LLMC_UNSUPPORTED', `a llama2.c tokenizer.bin has BOS 1 and EOS 2; this vocabulary has ${this.bos} and ${this.eos}`);
+    const size = this.pieces.reduce((a, p) => a + 8 + p.length, 4);
+    const out = new Uint8Array(size);
+    const view = new DataView(out.buffer);
+    view.setInt32(0, Math.max(...this.pieces.map((p) => p.length)), true);
+    let at = 4;
+    this.pieces.forEach((piece, i) => {
+      view.setFloat32(at, this.scores[i]!, true);
+      view.setInt32(at + 4, piece.length, true);
+      at += 8;
+      for (let c = 0; c < piece.length; c++) out[at++] = piece.charCodeAt(c);
+    });
+    return out;
+  }
+
+  /**
    * A tokenizer from vocabulary data, e.g. a GGUF-embedded `llama` vocabulary (pass its token
    * types; its '▁' space markers are detected).
    *

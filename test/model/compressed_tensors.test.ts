@@ -9,6 +9,7 @@ import { packInt32, unpackInt32 } from '../../lib/formats/compressed_tensors.js'
 import { readSafetensorsHeader } from '../../lib/formats/safetensors.js';
 import { compress, evaluate, LlmcError, loadModel } from '../../lib/index.js';
 import { QuantLinear } from '../../lib/model/quant_linear.js';
+import { toHalfRope } from '../../lib/model/rope_order.js';
 
 const shared = join(packageRoot(), '..', 'shared');
 const tiny = join(shared, 'models', 'tinystories-656k');
@@ -29,15 +30,12 @@ describe('compressed-tensors packing', () => {
 });
 
 describe.skipIf(!existsSync(tiny) || !existsSync(text))('compress() with output (tinystories-656k)', () => {
-  it('an aborted run writes nothing; a llama2.c source cannot be written as HF', async () => {
+  it('an aborted run writes nothing', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'llmc-ct-'));
     const ac = new AbortController();
     let n = 0;
     const run = compress(tiny, { quantize: { method: 'rtn', bits: 4, groupSize: 32 }, prependSpace: false, output: join(parent, 'out'), signal: ac.signal, onProgress: () => ++n === 3 && ac.abort() });
     await expect(run).rejects.toMatchObject({ name: 'AbortError' });
-    expect(readdirSync(parent)).toEqual([]);
-    const bin = join(shared, 'models', 'stories260K', 'stories260K.bin');
-    await expect(compress(bin, { quantize: { method: 'rtn', groupSize: 'row' }, output: join(parent, 'x') })).rejects.toMatchObject({ code: 'LLMC_UNSUPPORTED' });
     expect(readdirSync(parent)).toEqual([]);
   });
 
@@ -69,6 +67,43 @@ describe.skipIf(!existsSync(tiny) || !existsSync(text))('compress() with output 
       const b = await evaluate(back, { file: text, paragraphs: [0, 30] });
       expect(b.nll).toBe(a.nll);
       await expect(compress(tiny, { scheme: 'W4A16', quantize: { method: 'rtn', groupSize: 32 }, prependSpace: false, output: out })).rejects.toBeInstanceOf(LlmcError);
+    });
+  }
+});
+
+const stories = join(shared, 'models', 'stories260K', 'stories260K.bin');
+const storiesText = join(shared, 'text', 'tinystories_val.txt');
+
+describe.skipIf(!existsSync(stories) || !existsSync(storiesText))('a llama2.c source written as a Hugging Face folder (stories260K)', () => {
+  it('Q/K rows converted to rotate_half order compute what the interleaved model did', async () => {
+    const a = await loadModel(stories);
+    const before = await evaluate(a, { file: storiesText, paragraphs: [0, 30] });
+    await toHalfRope(a);
+    expect(a.config.ropeStyle).toBe('half');
+    const after = await evaluate(a, { file: storiesText, paragraphs: [0, 30] });
+    expect(after.tokens).toBe(before.tokens);
+    expect(Math.abs(after.nll - before.nll) / before.nll).toBeLessThan(1e-6);
+    a.dispose();
+  });
+
+  for (const format of ['compressed-tensors', 'gptq'] as const) {
+    it(`GPTQ W4A16 per channel as ${format}: config.json and tokenizer.bin written, loads back and evaluates exactly as in memory`, async () => {
+      const out = join(mkdtempSync(join(tmpdir(), 'llmc-l2c-')), 'model');
+      const { model } = await compress(stories, {
+        scheme: 'W4A16', quantize: { groupSize: 'row' }, output: out, format,
+        calibration: { file: storiesText, paragraphs: [1000, 4300], samples: 16, seqLen: 256 },
+      });
+      expect(readdirSync(out).sort()).toEqual(format === 'gptq' ? ['config.json', 'model.safetensors', 'quantize_config.json', 'tokenizer.bin'] : ['config.json', 'model.safetensors', 'tokenizer.bin']);
+      const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+      expect(cfg).toMatchObject({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: model.config.dim, num_hidden_layers: model.config.nLayers, bos_token_id: 1, eos_token_id: 2 });
+      expect(readFileSync(join(out, 'tokenizer.bin'))).toEqual(readFileSync(join(shared, 'models', 'stories260K', 'tok512.bin')));
+      const back = await loadModel(out);
+      expect(back.config).toEqual(model.config);
+      const a = await evaluate(model, { file: storiesText, paragraphs: [0, 30] });
+      const b = await evaluate(back, { file: storiesText, paragraphs: [0, 30] });
+      expect(b.nll).toBe(a.nll);
+      back.dispose();
+      model.dispose();
     });
   }
 });
