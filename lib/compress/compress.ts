@@ -100,11 +100,13 @@ export async function compress(source: string | Model, options: CompressOptions)
   // The original, for quality before and KL after (loaded again: the model is compressed in place).
   const reference = ev ? (source instanceof Model ? undefined : await loadModel(source as string, loadOpts)) : undefined;
   if (ev && !reference) throw invalidArgument('options.evaluate', 'a model given by path (the original is reloaded to compare with)', ev);
-  const before = ev && reference ? await evaluate(reference, { file: ev.file, ...(ev.paragraphs ? { paragraphs: ev.paragraphs } : {}) }) : undefined;
+  const onProgress = o.onProgress as ((e: ProgressEvent) => void) | undefined;
+  const evalProgress = (phase: 'before' | 'after') => (onProgress ? { onProgress: ({ done, total }: { done: number; total: number }) => onProgress({ stage: 'evaluate', phase, done, total, elapsedMs: performance.now() - t0 }) } : {});
+  const before = ev && reference ? await evaluate(reference, { file: ev.file, ...(ev.paragraphs ? { paragraphs: ev.paragraphs } : {}), ...evalProgress('before') }) : undefined;
   const sizes = new Map([...model.llama.linears.entries()].map(([n, l]) => [n, l.outFeatures * l.inFeatures]));
   const layers = await compressInPlace(model, spec, {
     ignore, ...(o.calibration !== undefined ? { calibration: o.calibration as CalibrationOptions } : {}),
-    ...(o.onProgress ? { onProgress: o.onProgress as (e: ProgressEvent) => void } : {}), ...(o.signal ? { signal: o.signal as AbortSignal } : {}),
+    ...(onProgress ? { onProgress } : {}), ...(o.signal ? { signal: o.signal as AbortSignal } : {}),
   });
   const c = model.config;
   const allWeights = [...sizes.entries()].filter(([n]) => n !== 'lm_head').reduce((a, [, v]) => a + v, 0)
@@ -113,10 +115,14 @@ export async function compress(source: string | Model, options: CompressOptions)
   const compressedBits = layers.reduce((a, l) => a + l.shape[0] * l.shape[1] * l.bitsPerWeight, 0);
   const originalBytes = allWeights * 4;
   const compressedBytes = Math.ceil(compressedBits / 8) + (allWeights - compressedWeights) * 4;
-  if (o.output !== undefined) await writeOutput(model, o.output as string, format, { overwrite });
+  if (o.output !== undefined) {
+    onProgress?.({ stage: 'write', done: 0, total: 1, elapsedMs: performance.now() - t0 });
+    await writeOutput(model, o.output as string, format, { overwrite });
+    onProgress?.({ stage: 'write', done: 1, total: 1, elapsedMs: performance.now() - t0 });
+  }
   let quality: CompressReport['quality'];
   if (ev && reference && before) {
-    const after = await evaluate(model, { file: ev.file, ...(ev.paragraphs ? { paragraphs: ev.paragraphs } : {}), reference });
+    const after = await evaluate(model, { file: ev.file, ...(ev.paragraphs ? { paragraphs: ev.paragraphs } : {}), reference, ...evalProgress('after') });
     quality = { before, after };
     reference.dispose();
   }

@@ -31,12 +31,24 @@ export interface CalibrationOptions {
   seqLen?: number;
 }
 
+/**
+ * Progress of compress(), in stages: `evaluate` (phase `before`, with `options.evaluate`: the
+ * original model), `compress` (one event per compressed layer, with its module and loss),
+ * `write` (with `output`), `evaluate` (phase `after`). `done` of `total` counts windows for
+ * evaluate, layers for compress, files for write.
+ */
 export interface ProgressEvent {
-  stage: 'calibrate' | 'compress' | 'evaluate';
-  layer: number;
-  layers: number;
+  stage: 'evaluate' | 'compress' | 'write';
+  /** For evaluate: the original model or the compressed one. */
+  phase?: 'before' | 'after';
+  done: number;
+  total: number;
+  /** For compress: the block (0-based) and the number of blocks. */
+  layer?: number;
+  layers?: number;
   module?: string;
   loss?: number;
+  /** Since compress() started. */
   elapsedMs: number;
 }
 
@@ -202,6 +214,8 @@ export async function compressInPlace(
   };
   const reports: LayerReport[] = [];
   const skip = (name: string) => options.ignore.some((re) => re.test(name));
+  let total = 0;
+  for (let i = 0; i < c.nLayers; i++) for (const stage of STAGES) total += stage.filter((s) => !skip(`model.layers.${i}.${s}`)).length;
   for (let i = 0; i < c.nLayers; i++) {
     for (const stage of STAGES) {
       const names = stage.map((s) => `model.layers.${i}.${s}`).filter((n) => !skip(n));
@@ -235,7 +249,7 @@ export async function compressInPlace(
         }
         llama.linears.set(name, await runtimeLinear(rows, cols, r.weight, r.codes, spec.activations));
         reports.push({ name, shape: [rows, cols], method: r.method, loss: r.loss, ...(relError !== undefined ? { relError } : {}), ms: performance.now() - t, bitsPerWeight: bitsPerWeight(spec, cols) });
-        options.onProgress?.({ stage: 'compress', layer: i, layers: c.nLayers, module: name, loss: r.loss, elapsedMs: performance.now() - t0 });
+        options.onProgress?.({ stage: 'compress', done: reports.length, total, layer: i, layers: c.nLayers, module: name, loss: r.loss, elapsedMs: performance.now() - t0 });
       }
     }
     if (x) await runBlock(i, x); // the next block's inputs, through the compressed block

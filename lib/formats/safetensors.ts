@@ -74,9 +74,9 @@ export function decodeBF16(bytes: Uint8Array, out: Float32Array): void {
 }
 
 /** Element types this reader converts to float32. */
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I32';
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64' | 'U8';
 
-const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, I32: 4 };
+const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8, U8: 1 };
 
 /** One tensor's entry in a safetensors header. */
 export interface SafetensorsEntry {
@@ -172,7 +172,7 @@ function parseEntry(path: string, name: string, value: unknown, dataSize: number
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
   if (typeof dtype !== 'string') throw formatError(path, `${where}: dtype is missing or not a string`);
   if (!(dtype in DTYPE_BYTES)) {
-    throw unsupportedError(path, `${where}: dtype ${dtype} is not supported (supported: F32, F16, BF16, and I32 for packed quantized weights)`);
+    throw unsupportedError(path, `${where}: dtype ${dtype} is not supported (supported: F32, F16, BF16, and I32, I64, U8 for compressed weights)`);
   }
   if (!Array.isArray(shape) || !shape.every(isCount)) {
     throw formatError(path, `${where}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
@@ -239,7 +239,8 @@ export async function readFloatTensor(header: SafetensorsHeader, name: string): 
 
 async function readTensor(handle: FileHandle, header: SafetensorsHeader, entry: SafetensorsEntry, name: string): Promise<Tensor> {
   const [begin, end] = entry.dataOffsets;
-  if (entry.dtype === 'I32') throw unsupportedError(header.path, `tensor ${name}: integer tensors are only read as packed quantized weights (a compressed-tensors model)`);
+  if (entry.dtype !== 'F32' && entry.dtype !== 'F16' && entry.dtype !== 'BF16')
+    throw unsupportedError(header.path, `tensor ${name}: ${entry.dtype} tensors are only read as parts of compressed weights (a compressed-tensors or GPTQ model)`);
   const data = new Float32Array((end - begin) / DTYPE_BYTES[entry.dtype]);
   if (entry.dtype === 'F32') {
     await readExactly(handle, header.path, new Uint8Array(data.buffer), header.dataStart + begin);

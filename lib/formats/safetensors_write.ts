@@ -3,10 +3,10 @@ import { open } from 'node:fs/promises';
 
 export interface TensorToWrite {
   name: string;
-  dtype: 'F32' | 'F16' | 'I32';
+  dtype: 'F32' | 'F16' | 'I32' | 'I64' | 'U8';
   shape: number[];
-  /** F32: Float32Array; F16: Uint16Array of IEEE half bits (see {@link encodeF16}); I32: Int32Array. */
-  data: Float32Array | Uint16Array | Int32Array;
+  /** F32: Float32Array; F16: Uint16Array of IEEE half bits (see {@link encodeF16}); I32: Int32Array; I64: BigInt64Array; U8: Uint8Array. */
+  data: Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
 }
 
 const f32 = new Float32Array(1);

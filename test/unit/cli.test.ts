@@ -167,7 +167,14 @@ describe.skipIf(!existsSync(tiny656) || !existsSync(evalText))('llm-compress com
       '--calib-paragraphs', '1000:4300', '--samples', '16', '--eval-data', evalText, '--eval-paragraphs', '0:50', '--json');
     expect(r.code, r.err).toBe(0);
     const lines = r.out.trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.slice(0, -1).every((e) => e.stage === 'compress' && typeof e.module === 'string')).toBe(true);
+    const events = lines.slice(0, -1);
+    // Stages in order: the original evaluated, 14 layers compressed, the folder written, the result evaluated.
+    const stages = events.map((e) => (e.phase ? `${e.stage}:${e.phase}` : e.stage)).filter((s, i, a) => s !== a[i - 1]);
+    expect(stages).toEqual(['evaluate:before', 'compress', 'write', 'evaluate:after']);
+    const layers = events.filter((e) => e.stage === 'compress');
+    expect(layers.map((e) => e.done)).toEqual(Array.from({ length: 14 }, (_, i) => i + 1));
+    expect(layers.every((e) => e.total === 14 && typeof e.module === 'string' && Number.isFinite(e.loss))).toBe(true);
+    expect(events.every((e) => e.done <= e.total)).toBe(true);
     const report = lines.at(-1);
     expect(report.layers).toHaveLength(14);
     const e = await cli('eval', out, '--no-prepend-space', '--data', evalText, '--paragraphs', '0:50', '--json');

@@ -113,7 +113,7 @@ describe('safetensors', () => {
     ['a header length over 100 MB', safetensors(good, data8, 2 ** 40), 'LLMC_INVALID_ARGUMENT', /header length 1099511627776/],
     ['bad JSON', safetensors('{"t": {', data8), 'LLMC_INVALID_ARGUMENT', /the header is not valid UTF-8 JSON/],
     ['a JSON array header', safetensors('[1, 2]', data8), 'LLMC_INVALID_ARGUMENT', /the header is not a JSON object/],
-    ['an unsupported dtype', safetensors({ t: { dtype: 'I8', shape: [8], data_offsets: [0, 8] } }, data8), 'LLMC_UNSUPPORTED', /tensor t: dtype I8 is not supported \(supported: F32, F16, BF16, and I32 for packed quantized weights\)/],
+    ['an unsupported dtype', safetensors({ t: { dtype: 'I8', shape: [8], data_offsets: [0, 8] } }, data8), 'LLMC_UNSUPPORTED', /tensor t: dtype I8 is not supported \(supported: F32, F16, BF16, and I32, I64, U8 for compressed weights\)/],
     ['an unknown dtype', safetensors({ t: { dtype: 'Q7', shape: [8], data_offsets: [0, 8] } }, data8), 'LLMC_UNSUPPORTED', /dtype Q7 is not supported/],
     ['a missing dtype', safetensors({ t: { shape: [2], data_offsets: [0, 8] } }, data8), 'LLMC_INVALID_ARGUMENT', /tensor t: dtype is missing/],
     ['a negative dimension', safetensors({ t: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, data8), 'LLMC_INVALID_ARGUMENT', /tensor t: shape must be an array of non-negative integers/],

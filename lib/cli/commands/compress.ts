@@ -5,6 +5,7 @@ import { compress, type CompressOptions } from '../../compress/compress.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../../compress/output.js';
 import { SCHEMES, type Scheme } from '../../compress/schemes.js';
 import { invalidArgument } from '../../errors.js';
+import { stageBars } from '../progress.js';
 import { paragraphRange, withModelOptions } from './model_args.js';
 
 function int(name: string, text: string): number {
@@ -56,7 +57,7 @@ export function compressCommand(): Command {
         ...(opts.structure !== undefined ? { structure: opts.structure } : {}),
         ...(opts.sparsity !== undefined ? { sparsity: Number(opts.sparsity) } : {}),
       };
-      const tty = !opts.json && process.stderr.isTTY;
+      const bars = stageBars(!opts.json && process.stderr.isTTY === true);
       const { report, model } = await compress(path, {
         ...(opts.scheme !== undefined ? { scheme: opts.scheme as Scheme } : {}),
         ...(Object.keys(quantize).length > 0 ? { quantize } : {}),
@@ -71,11 +72,11 @@ export function compressCommand(): Command {
         output: opts.output, format: opts.format as OutputFormat, overwrite: opts.overwrite === true,
         onProgress: (e) => {
           if (opts.json) process.stdout.write(`${JSON.stringify(e)}\n`);
-          else if (tty) process.stderr.write(`\r  layer ${e.layer + 1}/${e.layers} ${e.module ?? ''}`.padEnd(70));
+          else bars.update(e.phase ? `${e.stage} (${e.phase})` : e.stage, e.done, e.total, e.module ?? '');
         },
       });
       model.dispose();
-      if (tty) process.stderr.write('\n');
+      bars.stop();
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(report)}\n`);
         return;

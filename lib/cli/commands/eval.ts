@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 
 import { evaluate } from '../../model/model.js';
+import { stageBars } from '../progress.js';
 import { openModel, paragraphRange, withModelOptions } from './model_args.js';
 
 export function evalCommand(): Command {
@@ -15,14 +16,14 @@ export function evalCommand(): Command {
     .action(async (path: string, opts: { data: string; paragraphs?: string; reference?: string; tokenizer?: string; prependSpace?: boolean; json?: boolean }) => {
       const model = await openModel(path, opts);
       const reference = opts.reference !== undefined ? await openModel(opts.reference, opts) : undefined;
-      const tty = !opts.json && process.stderr.isTTY;
+      const bars = stageBars(!opts.json && process.stderr.isTTY === true);
       const r = await evaluate(model, {
         file: opts.data,
         ...(opts.paragraphs !== undefined ? { paragraphs: paragraphRange(opts.paragraphs) } : {}),
         ...(reference ? { reference } : {}),
-        ...(tty ? { onProgress: (e: { done: number; total: number }) => process.stderr.write(`\r  windows ${e.done}/${e.total}`) } : {}),
+        onProgress: (e: { done: number; total: number }) => bars.update('evaluate', e.done, e.total, 'windows'),
       });
-      if (tty) process.stderr.write('\n');
+      bars.stop();
       if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else {
         process.stdout.write(`nll ${r.nll.toFixed(5)} nats/token, perplexity ${r.perplexity.toFixed(3)}, ${r.bitsPerByte.toFixed(4)} bits/byte (${r.tokens} tokens, ${r.bytes} bytes)\n`);
