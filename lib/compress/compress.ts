@@ -13,7 +13,7 @@ import { checkOutputFormat, checkWritable, writeOutput, type OutputFormat } from
 import { compressInPlace, type CalibrationOptions, type LayerReport, type ProgressEvent } from './pipeline.js';
 import { resolveSpec, type PruneSpec, type QuantizeSpec, type Scheme } from './schemes.js';
 
-export interface CompressOptions extends LoadModelOptions {
+export interface CompressOptions extends Omit<LoadModelOptions, 'lazy'> {
   /** A compressed-tensors preset: W4A16, W4A16_ASYM, W8A16, W8A8, W4A8, W4A16_2:4, W8A8_2:4, 2:4. */
   scheme?: Scheme;
   /** Quantization (overrides the preset's): `{ method: 'gptq' | 'rtn', bits, groupSize, symmetric, actOrder, dampPercent, mse }`. */
@@ -92,7 +92,8 @@ export async function compress(source: string | Model, options: CompressOptions)
     ...(o.tokenizer !== undefined ? { tokenizer: o.tokenizer as string } : {}),
     ...(o.prependSpace !== undefined ? { prependSpace: o.prependSpace as boolean } : {}),
   };
-  const model = source instanceof Model ? source : typeof source === 'string' ? await loadModel(source, loadOpts) : undefined;
+  // Lazily: each block's fp32 weights are read when the pipeline reaches it and released once compressed.
+  const model = source instanceof Model ? source : typeof source === 'string' ? await loadModel(source, { ...loadOpts, lazy: true }) : undefined;
   if (!model) throw invalidArgument('source', 'a model path or a Model from loadModel', source);
   if (o.output !== undefined) checkWritable(model, format, spec);
   const t0 = performance.now();

@@ -172,7 +172,7 @@ async function exists(path: string): Promise<boolean> {
  * @throws {@link LlmcError} as {@link loadSafetensors} and {@link llamaConfigFromHf} do, and
  *   `LLMC_INVALID_ARGUMENT` when the folder has no config or weights.
  */
-export async function loadHfModel(dir: string): Promise<{ config: LlamaConfig; weights: Weights }> {
+export async function loadHfModel(dir: string, options: { lazy?: boolean } = {}): Promise<{ config: LlamaConfig; weights: Weights }> {
   const configPath = join(dir, 'config.json');
   if (!(await exists(configPath))) throw formatError(dir, 'no config.json in this folder');
   let json: unknown;
@@ -187,7 +187,7 @@ export async function loadHfModel(dir: string): Promise<{ config: LlamaConfig; w
   if (await exists(index)) source = index;
   else if (await exists(single)) source = single;
   else throw formatError(dir, 'no model.safetensors or model.safetensors.index.json in this folder');
-  const tensors = await loadSafetensors(source);
+  const tensors = await loadSafetensors(source, options);
   const config = llamaConfigFromHf(json, tensors);
   return { config, weights: canonicalWeights(tensors, config.tiedEmbeddings) };
 }

@@ -6,6 +6,7 @@
  * Also holds the small helpers the other format readers share (ranged reads, half-float decoding,
  * format errors).
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -252,8 +253,39 @@ async function readTensor(handle: FileHandle, header: SafetensorsHeader, entry: 
   return { shape: [...entry.shape], data };
 }
 
-/** Reads the named tensors (all when `names` is omitted) of one file into `out`. */
-async function loadFile(path: string, out: Weights, names?: readonly string[]): Promise<void> {
+/**
+ * A tensor whose `data` is read from the file at each access (synchronously; callers keep what
+ * they need), so that a model's layers need memory only while they are in use.
+ */
+function lazyTensor(header: SafetensorsHeader, entry: SafetensorsEntry, name: string): Tensor {
+  if (entry.dtype !== 'F32' && entry.dtype !== 'F16' && entry.dtype !== 'BF16')
+    throw unsupportedError(header.path, `tensor ${name}: ${entry.dtype} tensors are only read as parts of compressed weights (a compressed-tensors or GPTQ model)`);
+  const shape = [...entry.shape];
+  return {
+    shape,
+    get data(): Float32Array {
+      const [begin, end] = entry.dataOffsets;
+      const raw = new Uint8Array(end - begin);
+      const fd = openSync(header.path, 'r');
+      try {
+        for (let at = 0; at < raw.length;) {
+          const n = readSync(fd, raw, at, raw.length - at, header.dataStart + begin + at);
+          if (n === 0) throw formatError(header.path, `tensor ${name}: the file ends inside its data (was it changed after loading?)`);
+          at += n;
+        }
+      } finally {
+        closeSync(fd);
+      }
+      if (entry.dtype === 'F32') return new Float32Array(raw.buffer);
+      const data = new Float32Array(raw.length / 2);
+      (entry.dtype === 'F16' ? decodeF16 : decodeBF16)(raw, data);
+      return data;
+    },
+  };
+}
+
+/** Reads the named tensors (all when `names` is omitted) of one file into `out` (or maps them, with `lazy`). */
+async function loadFile(path: string, out: Weights, names?: readonly string[], lazy = false): Promise<void> {
   const handle = await open(path, 'r');
   try {
     const header = await readHeader(handle, path);
@@ -261,7 +293,7 @@ async function loadFile(path: string, out: Weights, names?: readonly string[]): 
       const entry = header.tensors.get(name);
       if (!entry) throw formatError(path, `tensor ${name} (listed in the index) is not in this file`);
       if (out.has(name)) throw formatError(path, `tensor ${name} appears in more than one file`);
-      out.set(name, await readTensor(handle, header, entry, name));
+      out.set(name, lazy ? lazyTensor(header, entry, name) : await readTensor(handle, header, entry, name));
     }
   } finally {
     await handle.close();
@@ -298,20 +330,23 @@ async function readIndex(indexPath: string): Promise<Map<string, string[]>> {
  * its `model.safetensors.index.json`, as float32 tensors.
  *
  * @param source - the files, one file, or the index path (ending in `.json`).
+ * @param options - `lazy`: only the headers are read; each tensor's `data` is read from its file
+ *   when accessed (see lazyTensor).
  * @throws {@link LlmcError} `LLMC_INVALID_ARGUMENT` naming the file and the problem (also when a
  *   tensor appears twice or an index entry is missing from its shard); `LLMC_UNSUPPORTED` for an
  *   unsupported dtype.
  */
-export async function loadSafetensors(source: readonly string[] | string): Promise<Weights> {
+export async function loadSafetensors(source: readonly string[] | string, options: { lazy?: boolean } = {}): Promise<Weights> {
   const weights: Weights = new Map();
+  const lazy = options.lazy === true;
   if (typeof source === 'string') {
     if (!source.endsWith('.json')) {
-      await loadFile(source, weights);
+      await loadFile(source, weights, undefined, lazy);
       return weights;
     }
-    for (const [file, names] of await readIndex(source)) await loadFile(join(dirname(source), file), weights, names);
+    for (const [file, names] of await readIndex(source)) await loadFile(join(dirname(source), file), weights, names, lazy);
     return weights;
   }
-  for (const path of source) await loadFile(path, weights);
+  for (const path of source) await loadFile(path, weights, undefined, lazy);
   return weights;
 }

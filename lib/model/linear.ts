@@ -17,13 +17,19 @@ export interface Linear {
 export class DenseLinear implements Linear {
   readonly outFeatures: number;
   readonly inFeatures: number;
-  readonly weight: Float32Array;
+  private data: Float32Array | undefined;
 
-  constructor(weight: Tensor) {
-    const [out, inn] = weight.shape as [number, number];
+  /** @param tensor - the weight; a lazily read tensor (loadModel's `lazy`) is read on first use. */
+  constructor(private readonly tensor: Tensor) {
+    const [out, inn] = tensor.shape as [number, number];
     this.outFeatures = out;
     this.inFeatures = inn;
-    this.weight = weight.data;
+  }
+
+  /** The weight `[out × in]` (read from its file the first time, for a lazily loaded model). */
+  get weight(): Float32Array {
+    this.data ??= this.tensor.data;
+    return this.data;
   }
 
   async forward(x: Float32Array, rows: number): Promise<Float32Array> {

@@ -56,7 +56,7 @@ export class LlamaModel {
       for (const n of ['input_layernorm', 'post_attention_layernorm']) this.norms.set(`model.layers.${i}.${n}`, need(`model.layers.${i}.${n}.weight`).data);
     }
     this.norms.set('model.norm', need('model.norm.weight').data);
-    this.linears.set('lm_head', new DenseLinear(config.tiedEmbeddings ? need('model.embed_tokens.weight') : need('lm_head.weight')));
+    this.linears.set('lm_head', new DenseLinear(config.tiedEmbeddings ? { shape: [config.vocabSize, config.dim], data: this.embedding } : need('lm_head.weight')));
   }
 
   private async rmsnorm(x: Float32Array, name: string, rows: number): Promise<Float32Array> {

@@ -30,6 +30,13 @@ export interface LoadModelOptions {
    * without it (tinystories-656k: false). Default: what the tokenizer file says.
    */
   prependSpace?: boolean;
+  /**
+   * Read each linear layer's weights from the file when first used instead of at load time
+   * (Hugging Face safetensors models; other formats load whole). compress() uses it: layers are
+   * then read block by block and the fp32 weights of a compressed layer are released, so memory
+   * stays near the compressed model plus one block. Default false.
+   */
+  lazy?: boolean;
 }
 
 /** A loaded model: its config, tokenizer and forward pass. */
@@ -96,7 +103,8 @@ async function folderTokenizer(dir: string, names: string[], explicit: string | 
 async function load(path: string, options: LoadModelOptions): Promise<Model> {
   if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path', 'a model file or folder', path);
   const o = checkObject('options', options);
-  checkKnownKeys('options', o, ['tokenizer', 'prependSpace']);
+  checkKnownKeys('options', o, ['tokenizer', 'prependSpace', 'lazy']);
+  const lazy = o.lazy === undefined ? false : checkBoolean('options.lazy', o.lazy);
   const prependSpace = o.prependSpace === undefined ? undefined : checkBoolean('options.prependSpace', o.prependSpace);
   let info;
   try {
@@ -118,7 +126,7 @@ async function load(path: string, options: LoadModelOptions): Promise<Model> {
         for (const [name, p] of packed) llama.linears.set(name, new QuantLinear(p.weight, p.activations));
         return new Model(path, 'huggingface', config, tokenizer, llama);
       }
-      const { config, weights } = await loadHfModel(path);
+      const { config, weights } = await loadHfModel(path, { lazy });
       const tokenizer = await folderTokenizer(path, names, options.tokenizer, config.vocabSize, prependSpace);
       return new Model(path, 'huggingface', config, tokenizer, new LlamaModel(config, weights));
     }

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../../lib/binding.js';
 import { loadGguf, loadHfModel } from '../../lib/formats/index.js';
+import { evaluate, loadModel } from '../../lib/index.js';
+import { DenseLinear } from '../../lib/model/linear.js';
 import type { Weights } from '../../lib/model/types.js';
 
 const models = join(packageRoot(), '..', 'shared', 'models');
@@ -79,6 +81,20 @@ describe.skipIf(!haveHf)('tinystories-656k (Hugging Face safetensors)', () => {
     const bits = new Uint32Array(embed.data.buffer);
     expect(bits.every((b) => (b & 0xffff) === 0)).toBe(true);
     expect(embed.data.some((v) => v !== 0)).toBe(true);
+  });
+
+  it('lazy loading reads a layer only when it is first used, and computes exactly what eager loading does', async () => {
+    const eager = await loadModel(hfDir, { prependSpace: false });
+    const lazy = await loadModel(hfDir, { prependSpace: false, lazy: true });
+    const layer = lazy.llama.linears.get('model.layers.1.mlp.down_proj') as DenseLinear;
+    expect((layer as unknown as { data?: Float32Array }).data).toBeUndefined();
+    const text = ['Once upon a time there was a little dog.', 'The sun was warm and the birds sang.'];
+    const a = await evaluate(eager, { text });
+    const b = await evaluate(lazy, { text });
+    expect(b.nll).toBe(a.nll);
+    expect((layer as unknown as { data?: Float32Array }).data).toBeInstanceOf(Float32Array);
+    expect(layer.weight).toEqual((eager.llama.linears.get('model.layers.1.mlp.down_proj') as DenseLinear).weight);
+    await expect(loadModel(hfDir, { lazy: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'LLMC_INVALID_ARGUMENT' });
   });
 });
 
