@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -69,14 +70,24 @@ describe.skipIf(!have)('compress() on stories260K', () => {
     expect(joint.quality!.after.bitsPerByte).toBeGreaterThan(s.quality!.after.bitsPerByte); // quantization on top costs a little more
   });
 
-  it('refuses bad input with clear errors', async () => {
-    await expectError(compress(model, { scheme: 'W5' as never }), 'LLMC_INVALID_ARGUMENT', /options\.scheme/);
-    await expectError(compress(model, { scheme: 'W4A16', calibration }), 'LLMC_INVALID_ARGUMENT', /groupSize.*divisor of the 64 inputs/); // default group 128
-    await expectError(compress(model, { scheme: 'W4A16', quantize: { groupSize: 32 }, calibration }), 'LLMC_INVALID_ARGUMENT', /divisor of the 172 inputs of model\.layers\.0\.mlp\.down_proj/);
-    await expectError(compress(model, { scheme: 'W4A16', quantize: { groupSize: 'row' }, calibration: { ...calibration, paragraphs: [0, 2] } }), 'LLMC_INVALID_ARGUMENT', /calibration text is too short/);
-    await expectError(compress(model, { scheme: 'W4A16', quantize: { groupSize: 'row' } }), 'LLMC_INVALID_ARGUMENT', /options\.calibration/);
-    await expectError(compress(model, { quantize: { method: 'gptq' }, prune: { method: 'wanda', sparsity: 0.5 }, calibration }), 'LLMC_INVALID_ARGUMENT', /options\.quantize\.method/);
-    await expectError(compress(join(shared, 'nope.bin'), { scheme: '2:4', calibration }), 'LLMC_INVALID_ARGUMENT', /path/);
+  it('refuses bad input with clear errors, writing nothing', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'llmc-bad-'));
+    const output = join(parent, 'out');
+    await expectError(compress(model, { scheme: 'W5' as never, output }), 'LLMC_INVALID_ARGUMENT', /options\.scheme/);
+    await expectError(compress(model, { scheme: 'W4A16', calibration, output }), 'LLMC_INVALID_ARGUMENT', /groupSize.*divisor of the 64 inputs/); // default group 128
+    await expectError(compress(model, { scheme: 'W4A16', quantize: { groupSize: 32 }, calibration, output }), 'LLMC_INVALID_ARGUMENT', /divisor of the 172 inputs of model\.layers\.0\.mlp\.down_proj/);
+    await expectError(compress(model, { scheme: 'W4A16', quantize: { groupSize: 'row' }, calibration: { ...calibration, paragraphs: [0, 2] }, output }), 'LLMC_INVALID_ARGUMENT', /calibration text is too short/);
+    await expectError(compress(model, { scheme: 'W4A16', quantize: { groupSize: 'row' }, output }), 'LLMC_INVALID_ARGUMENT', /options\.calibration/);
+    await expectError(compress(model, { quantize: { method: 'gptq' }, prune: { method: 'wanda', sparsity: 0.5 }, calibration, output }), 'LLMC_INVALID_ARGUMENT', /options\.quantize\.method/);
+    await expectError(compress(model, { scheme: 'W4A16', quantize: { groupSize: 'row' }, calibration, output, format: 'onnx' as never }), 'LLMC_INVALID_ARGUMENT', /options\.format/);
+    await expectError(compress(join(shared, 'nope.bin'), { scheme: '2:4', calibration, output }), 'LLMC_INVALID_ARGUMENT', /path/);
+    const garbage = join(parent, 'garbage.bin');
+    writeFileSync(garbage, Buffer.alloc(100, 7));
+    await expectError(compress(garbage, { quantize: { method: 'rtn', groupSize: 'row' }, output }), 'LLMC_INVALID_ARGUMENT', /garbage\.bin/);
+    mkdirSync(join(parent, 'exists'));
+    await expectError(compress(model, { quantize: { method: 'rtn', groupSize: 'row' }, output: join(parent, 'exists') }), 'LLMC_INVALID_ARGUMENT', /options\.output/);
+    expect(readdirSync(parent).sort()).toEqual(['exists', 'garbage.bin']);
+    expect(readdirSync(join(parent, 'exists'))).toEqual([]);
     const ac = new AbortController();
     ac.abort();
     const e = await compress(model, { quantize: { method: 'rtn', groupSize: 'row' }, signal: ac.signal }).then(() => undefined, (err: unknown) => err);
