@@ -1,0 +1,4 @@
+// The prebuilt llm-compress-native addon for darwin-x64. llm-compress-native reads `path`, checks this
+// package's version and loads the file; nothing here loads it.
+'use strict';
+module.exports = { path: require('node:path').join(__dirname, 'llmc.node') };
