@@ -4,6 +4,7 @@
  */
 import { invalidArgument, LlmcError } from '../errors.js';
 import { saveCompressedTensors } from '../formats/compressed_tensors.js';
+import { saveGguf } from '../formats/gguf_write.js';
 import { saveGptq } from '../formats/gptq.js';
 import type { Model } from '../model/model.js';
 import { toHalfRope } from '../model/rope_order.js';
@@ -11,10 +12,11 @@ import { Llama2cTokenizer } from '../tokenizers/llama2c.js';
 import type { ResolvedSpec } from './schemes.js';
 
 /**
- * Output formats: compressed-tensors `pack-quantized` folders (vLLM, Transformers) and GPTQ v1
- * folders (Transformers, vLLM, AutoGPTQ / GPTQModel, TGI; weight-only int4 / int8).
+ * Output formats: compressed-tensors `pack-quantized` folders (vLLM, Transformers), GPTQ v1
+ * folders (Transformers, vLLM, AutoGPTQ / GPTQModel, TGI; weight-only int4 / int8) and GGUF v3
+ * files (llama.cpp, node-llama-cpp; `output` is the `.gguf` file).
  */
-export const OUTPUT_FORMATS = ['compressed-tensors', 'gptq'] as const;
+export const OUTPUT_FORMATS = ['compressed-tensors', 'gptq', 'gguf'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /** Validates `options.format`. */
@@ -37,9 +39,22 @@ export function checkWritable(model: Model, format: OutputFormat, spec: Resolved
             : undefined;
     if (why) throw new LlmcError('LLMC_UNSUPPORTED', `format 'gptq' ${why}; use format 'compressed-tensors'`);
   }
+  if (format === 'gguf') {
+    // What ggml's block types hold without re-quantizing (lib/formats/gguf_write.ts, README "GGUF").
+    const q = spec.quantize;
+    const p = spec.prune;
+    const why = p ? `has no sparse tensor type (${p.structure ?? `${p.sparsity} sparsity`} would be stored dense, saving nothing); use format 'compressed-tensors'`
+      : !q ? undefined
+        : q.bits !== 4 && q.bits !== 8 ? `holds our 4-bit (Q4_0 / Q4_1 / Q6_K) and 8-bit (Q8_0) codes, not ${q.bits}-bit ones (they would be re-quantized); use bits 4 or 8, or format 'compressed-tensors'`
+          : q.actOrder !== false ? `blocks hold 32 consecutive inputs with one scale, which act-order groups (g_idx) do not fill; use actOrder: false, or format 'gptq' / 'compressed-tensors'`
+            : q.bits === 8 && (q.groupSize !== 'row' || !q.symmetric) ? `holds 8-bit codes as Q8_0 from per-channel symmetric int8 (groupSize 'row', symmetric) only; use that, or format 'compressed-tensors'`
+              : q.bits === 4 && q.groupSize !== 'row' && q.groupSize % 32 !== 0 ? `blocks hold 32 inputs: int4 groups must be 32, 64, 128 or 'row', not ${q.groupSize}`
+                : undefined;
+    if (why) throw new LlmcError('LLMC_UNSUPPORTED', `format 'gguf' ${why}`);
+  }
 }
 
-/** Writes `model` to `path` in `format` (`overwrite` replaces what is there). */
+/** Writes `model` to `path` (a folder; a `.gguf` file for gguf) in `format` (`overwrite` replaces what is there). */
 export async function writeOutput(model: Model, path: string, format: OutputFormat, options: { overwrite: boolean }): Promise<void> {
   // Hugging Face folders hold Q/K rows in rotate_half order (llama2.c and GGUF sources are converted).
   if (format === 'compressed-tensors' || format === 'gptq') await toHalfRope(model);
@@ -48,5 +63,7 @@ export async function writeOutput(model: Model, path: string, format: OutputForm
       return saveCompressedTensors(model, path, options);
     case 'gptq':
       return saveGptq(model, path, options);
+    case 'gguf':
+      await saveGguf(model, path, options);
   }
 }

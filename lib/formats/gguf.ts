@@ -1,6 +1,6 @@
 /**
  * GGUF (v2, v3) reader: header, metadata of every value type, tensor infos, and tensors
- * dequantized to float32 (F32, F16, BF16, Q8_0, Q4_0). {@link loadGguf} maps a `llama`
+ * dequantized to float32 (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q6_K). {@link loadGguf} maps a `llama`
  * architecture file to the canonical {@link LlamaConfig} / {@link Weights} and its vocabulary.
  *
  * Layout (little-endian): "GGUF", uint32 version, uint64 tensor count, uint64 metadata count,
@@ -280,9 +280,11 @@ async function readHeader(handle: FileHandle, path: string): Promise<GgufHeader>
 /**
  * Dequantizes `out.length` values of ggml type `type` from `bytes` into `out`.
  * Q8_0: blocks of fp16 scale + 32 int8 (value = q·scale). Q4_0: blocks of fp16 scale + 16 bytes,
- * value = (nibble − 8)·scale, low nibbles elements 0..15, high nibbles 16..31.
+ * value = (nibble − 8)·scale, low nibbles elements 0..15, high nibbles 16..31. Q4_1: fp16 d, fp16 m,
+ * 16 bytes: value = nibble·d + m. Q6_K: super-blocks of 256 (lib/formats/gguf_write.ts draws them):
+ * value = d·scale[i/16]·(q6 − 32).
  *
- * @throws {@link LlmcError} `LLMC_UNSUPPORTED` for a type other than F32, F16, BF16, Q8_0, Q4_0;
+ * @throws {@link LlmcError} `LLMC_UNSUPPORTED` for a type other than F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q6_K;
  *   `LLMC_INVALID_ARGUMENT` when `bytes` is too short or `out.length` is not whole blocks.
  */
 export function dequantizeGgml(type: number, bytes: Uint8Array, out: Float32Array, path = 'tensor'): void {
@@ -304,6 +306,32 @@ export function dequantizeGgml(type: number, bytes: Uint8Array, out: Float32Arra
         for (let j = 0; j < 32; j++) out[b + j] = ((bytes[src + 2 + j]! << 24) >> 24) * d;
       }
       return;
+    case 3: // Q4_1
+      for (let b = 0, src = 0; b < out.length; b += 32, src += 20) {
+        const d = halfToFloat(bytes[src]! | (bytes[src + 1]! << 8));
+        const m = halfToFloat(bytes[src + 2]! | (bytes[src + 3]! << 8));
+        for (let j = 0; j < 16; j++) {
+          const q = bytes[src + 4 + j]!;
+          out[b + j] = (q & 0x0f) * d + m;
+          out[b + j + 16] = (q >> 4) * d + m;
+        }
+      }
+      return;
+    case 14: // Q6_K: ql[128], qh[64], int8 scales[16], fp16 d per 256 values
+      for (let b = 0, src = 0; b < out.length; b += 256, src += 210) {
+        const d = halfToFloat(bytes[src + 208]! | (bytes[src + 209]! << 8));
+        for (let half = 0; half < 2; half++)
+          for (let l = 0; l < 32; l++) {
+            const h = bytes[src + 128 + 32 * half + l]!;
+            for (let r = 0; r < 4; r++) {
+              const ql = bytes[src + 64 * half + l + 32 * (r & 1)]!;
+              const q = ((r < 2 ? ql & 15 : ql >> 4) | (((h >> (2 * r)) & 3) << 4)) - 32;
+              const e = 128 * half + l + 32 * r;
+              out[b + e] = d * ((bytes[src + 192 + (e >> 4)]! << 24) >> 24) * q;
+            }
+          }
+      }
+      return;
     default: // 2: Q4_0
       for (let b = 0, src = 0; b < out.length; b += 32, src += 18) {
         const d = halfToFloat(bytes[src]! | (bytes[src + 1]! << 8));
@@ -317,12 +345,12 @@ export function dequantizeGgml(type: number, bytes: Uint8Array, out: Float32Arra
   }
 }
 
-/** ggml types {@link dequantizeGgml} reads: F32, F16, Q4_0, Q8_0, BF16. */
-const DEQUANTIZABLE = new Set([0, 1, 2, 8, 30]);
+/** ggml types {@link dequantizeGgml} reads: F32, F16, Q4_0, Q4_1, Q8_0, Q6_K, BF16. */
+const DEQUANTIZABLE = new Set([0, 1, 2, 3, 8, 14, 30]);
 
 function unsupportedType(path: string, type: number, where = ''): LlmcError {
   const name = GGML_TYPES.get(type)?.name ?? String(type);
-  return unsupportedError(path, `${where}ggml type ${name} is not supported (supported: F32, F16, BF16, Q8_0, Q4_0)`);
+  return unsupportedError(path, `${where}ggml type ${name} is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q6_K)`);
 }
 
 /**

@@ -330,7 +330,7 @@ describe('GGUF', () => {
   it('names the tensor and type it cannot dequantize (Q4_K)', async () => {
     const path = writeTemp(gguf([], [{ name: 'k', dims: [256], type: 12, data: new Uint8Array(144) }]));
     expect((await readGgufHeader(path)).tensors[0]).toMatchObject({ name: 'k', typeName: 'Q4_K', byteSize: 144 });
-    await expectError(loadGgufTensors(path), 'LLMC_UNSUPPORTED', /tensor k: ggml type Q4_K is not supported \(supported: F32, F16, BF16, Q8_0, Q4_0\)/);
+    await expectError(loadGgufTensors(path), 'LLMC_UNSUPPORTED', /tensor k: ggml type Q4_K is not supported \(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q6_K\)/);
   });
 
   /** A complete tiny llama GGUF: dim 4, 1 layer, 2 heads, 1 kv head, hidden 6, vocab 3. */
