@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../binding.js';
 import { LlmcError } from '../errors.js';
 import { benchCommand } from './commands/bench.js';
+import { buildFromSourceCommand } from './commands/build_from_source.js';
 import { compressCommand } from './commands/compress.js';
 import { doctorCommand } from './commands/doctor.js';
 import { evalCommand } from './commands/eval.js';
@@ -28,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
   program.addCommand(infoCommand());
   program.addCommand(evalCommand());
   program.addCommand(generateCommand());
+  program.addCommand(buildFromSourceCommand());
   try {
     await program.parseAsync(argv);
     return 0;
