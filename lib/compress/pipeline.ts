@@ -143,6 +143,7 @@ async function compressLayer(name: string, weight: Float32Array, rows: number, c
     out = r.weight;
     loss = r.loss;
     method = q?.method === 'gptq' ? 'sparsegpt+gptq' : 'sparsegpt';
+    if (r.q && r.scale) codes = r as QuantizedCodes; // pruned weights are codes of zero
   } else if (p) {
     const r = p.method === 'wanda' ? await wanda(weight, shape, { ...pruneOpts!, hessian: h! }) : await magnitude(weight, shape, pruneOpts!);
     out = r.weight;
@@ -160,7 +161,7 @@ async function compressLayer(name: string, weight: Float32Array, rows: number, c
   if (q?.method === 'rtn') {
     const r = await rtn(out, shape, quantOpts!);
     out = r.weight;
-    if (!p) codes = r;
+    codes = r; // after pruning too: a pruned (zero) weight rounds to a code of exactly zero
     method = method ? `${method}+rtn` : 'rtn';
   }
   return { weight: out, loss, method, codes };

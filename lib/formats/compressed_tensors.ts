@@ -10,8 +10,13 @@
  *   {name}.weight_shape       I32 [2] = [out, in]
  * and `quantization_config` in config.json (quant_method "compressed-tensors", format
  * "pack-quantized", one config group for the quantized Linear layers, `ignore` naming the rest).
- * Layers that are not int4 / int8 quantized (pruned, other widths) are written dense as
- * `{name}.weight` and listed in `ignore`; the 2:4 sparse layout is not written yet.
+ * Layers that are not int4 / int8 quantized (other widths, unstructured pruning) are written dense
+ * as `{name}.weight` and listed in `ignore`.
+ * 2:4 sparse layers are named in `quantization_config.sparsity_config` (sparsity_structure "2:4",
+ * `targets`). A model that is pruned only is stored `sparse-24-bitmask` (see sparse24_bitmask.ts:
+ * {name}.compressed / .bitmask / .shape, no quantization fields); a quantized one keeps its packed
+ * codes (the pruned weights are zero codes) with sparsity format "dense", as compressed-tensors
+ * has no 2:4 layout for packed int4 / int8 codes.
  */
 import { join } from 'node:path';
 
@@ -24,6 +29,7 @@ import { canonicalWeights, llamaConfigFromHf } from './hf_config.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from './safetensors.js';
 import { checkHalfRope, checkOutputFolder, sourceFiles, writeModelFolder, type WritableModel } from './model_folder.js';
 import { dequantizeCodes } from './packed_codes.js';
+import { decodeSparse24Bitmask, encodeSparse24Bitmask, is24Sparse } from './sparse24_bitmask.js';
 import type { TensorToWrite } from './safetensors_write.js';
 
 /** Packs signed codes [rows × cols] into int32 along `dim` (1: along each row; 0: down each column). */
@@ -92,9 +98,27 @@ export async function saveCompressedTensors(
   let groupArgs: WeightsArgs | undefined;
   let activations: 'float' | 'int8' | undefined;
   for (const [name, tensor] of model.llama.otherTensors()) tensors.push({ name, dtype: 'F32', shape: tensor.shape, data: tensor.data });
-  for (const [name, lin] of model.llama.linears) {
-    if (name === 'lm_head') continue;
-    if (lin instanceof QuantLinear) {
+  const linears = [...model.llama.linears].filter(([name]) => name !== 'lm_head');
+  const quantized = linears.some(([, lin]) => lin instanceof QuantLinear);
+  // 2:4 sparse layers: listed in sparsity_config; stored as sparse-24-bitmask when nothing is
+  // quantized (that format compresses fp weights only), else as their packed codes.
+  const sparse24: string[] = [];
+  let zeros = 0;
+  let weights = 0;
+  for (const [name, lin] of linears) {
+    const l = lin as QuantLinear | DenseLinear;
+    const w = l instanceof QuantLinear ? dequantizeCodes(await l.packed.unpack(), l.outFeatures, l.inFeatures) : l.weight;
+    if (is24Sparse(w, l.outFeatures, l.inFeatures)) sparse24.push(name);
+    for (const v of w) if (v === 0) zeros++;
+    weights += w.length;
+  }
+  for (const [name, lin] of linears) {
+    if (!quantized && lin instanceof DenseLinear && sparse24.includes(name)) {
+      const { compressed, bitmask } = encodeSparse24Bitmask(lin.weight, lin.outFeatures, lin.inFeatures);
+      tensors.push({ name: `${name}.compressed`, dtype: 'F32', shape: [lin.outFeatures, lin.inFeatures / 2], data: compressed });
+      tensors.push({ name: `${name}.bitmask`, dtype: 'U8', shape: [lin.outFeatures, Math.ceil(lin.inFeatures / 8)], data: bitmask });
+      tensors.push({ name: `${name}.shape`, dtype: 'I64', shape: [2, 1], data: BigInt64Array.of(BigInt(lin.outFeatures), BigInt(lin.inFeatures)) });
+    } else if (lin instanceof QuantLinear) {
       const p = lin.packed;
       const args = argsOf(p);
       if (groupArgs && JSON.stringify(groupArgs) !== JSON.stringify(args))
@@ -128,14 +152,22 @@ export async function saveCompressedTensors(
   const { config, files } = await sourceFiles(model);
   config.tie_word_embeddings = model.config.tiedEmbeddings;
   config.quantization_config = {
-    quant_method: 'compressed-tensors', format: 'pack-quantized', quantization_status: 'compressed', global_compression_ratio: null, kv_cache_scheme: null,
-    ignore,
-    config_groups: groupArgs ? {
-      group_0: {
-        targets: ['Linear'], weights: groupArgs, output_activations: null,
-        input_activations: activations === 'int8' ? { num_bits: 8, type: 'int', symmetric: true, strategy: 'token', dynamic: true, group_size: null, observer: null } : null,
+    quant_method: 'compressed-tensors',
+    ...(quantized ? {
+      format: 'pack-quantized', quantization_status: 'compressed', global_compression_ratio: null, kv_cache_scheme: null,
+      ignore,
+      config_groups: {
+        group_0: {
+          targets: ['Linear'], weights: groupArgs, output_activations: null,
+          input_activations: activations === 'int8' ? { num_bits: 8, type: 'int', symmetric: true, strategy: 'token', dynamic: true, group_size: null, observer: null } : null,
+        },
       },
-    } : {},
+    } : {}),
+    ...(sparse24.length > 0 ? {
+      sparsity_config: {
+        format: quantized ? 'dense' : 'sparse-24-bitmask', sparsity_structure: '2:4', targets: sparse24, ignore: ['lm_head'], global_sparsity: zeros / weights,
+      },
+    } : {}),
   };
   await writeModelFolder(outDir, { tensors, json: { 'config.json': config }, files }, options);
 }
@@ -153,10 +185,18 @@ export function isCompressedTensors(config: unknown): boolean {
  * layers then replace the dense ones).
  */
 export async function loadCompressedTensors(dir: string, configJson: Record<string, unknown>):
-  Promise<{ config: LlamaConfig; weights: Weights; packed: Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' | 'int8' }> }> {
+  Promise<{ config: LlamaConfig; weights: Weights; packed: Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' | 'int8' }>; sparse24: Set<string> }> {
   const file = join(dir, 'model.safetensors');
-  const q = configJson.quantization_config as { format?: string; config_groups?: Record<string, { weights?: WeightsArgs; input_activations?: unknown }> };
-  if (q.format !== 'pack-quantized') throw new LlmcError('LLMC_UNSUPPORTED', `${dir}: compressed-tensors format ${q.format} is not supported (pack-quantized is)`);
+  const q = configJson.quantization_config as {
+    format?: string; config_groups?: Record<string, { weights?: WeightsArgs; input_activations?: unknown }>;
+    sparsity_config?: { format?: string; sparsity_structure?: string; targets?: unknown };
+  };
+  const sc = q.sparsity_config;
+  if (q.format !== 'pack-quantized' && !(q.format === undefined && sc))
+    throw new LlmcError('LLMC_UNSUPPORTED', `${dir}: compressed-tensors format ${q.format} is not supported (pack-quantized and sparse-24-bitmask are)`);
+  if (sc && sc.format !== 'dense' && sc.format !== 'sparse-24-bitmask')
+    throw new LlmcError('LLMC_UNSUPPORTED', `${dir}: compressed-tensors sparsity format ${sc.format} is not supported (dense and sparse-24-bitmask are)`);
+  const sparse24 = new Set(sc?.sparsity_structure === '2:4' && Array.isArray(sc.targets) ? sc.targets.filter((t): t is string => typeof t === 'string') : []);
   const groups = Object.values(q.config_groups ?? {});
   if (groups.length > 1) throw new LlmcError('LLMC_UNSUPPORTED', `${dir}: several compressed-tensors config groups are not supported yet`);
   const args = groups[0]?.weights;
@@ -168,9 +208,19 @@ export async function loadCompressedTensors(dir: string, configJson: Record<stri
     const b = await readTensorBytes(header, name);
     return new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4);
   };
-  const sideTensor = /\.weight_(scale|zero_point|g_idx|shape)$/;
+  const sideTensor = /\.(weight_(scale|zero_point|g_idx|shape)|bitmask|shape)$/;
   for (const [name, entry] of header.tensors) {
-    if (sideTensor.test(name)) continue; // read with their weight_packed
+    if (sideTensor.test(name)) continue; // read with their weight_packed / compressed
+    if (name.endsWith('.compressed')) {
+      const layer = name.slice(0, -'.compressed'.length);
+      const shape = await readTensorBytes(header, `${layer}.shape`);
+      const dims = new BigInt64Array(shape.buffer, shape.byteOffset, shape.byteLength / 8);
+      if (dims.length !== 2) throw new LlmcError('LLMC_INVALID_ARGUMENT', `${file}: ${layer}.shape holds ${dims.length} values, expected 2`);
+      const [n, k] = [Number(dims[0]), Number(dims[1])];
+      const values = (await readFloatTensor(header, name)).data;
+      raw.set(`${layer}.weight`, { shape: [n, k], data: decodeSparse24Bitmask(values, await readTensorBytes(header, `${layer}.bitmask`), n, k, `${file}: ${layer}`) });
+      continue;
+    }
     if (entry.dtype !== 'I32') {
       raw.set(name, await readFloatTensor(header, name));
       continue;
@@ -207,5 +257,5 @@ export async function loadCompressedTensors(dir: string, configJson: Record<stri
     raw.set(`${layer}.weight`, { shape: [n, k], data: dq });
   }
   const config = llamaConfigFromHf(configJson, raw);
-  return { config, weights: canonicalWeights(raw, config.tiedEmbeddings), packed };
+  return { config, weights: canonicalWeights(raw, config.tiedEmbeddings), packed, sparse24 };
 }

@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../../lib/binding.js';
 import { packInt32, unpackInt32 } from '../../lib/formats/compressed_tensors.js';
-import { readSafetensorsHeader } from '../../lib/formats/safetensors.js';
+import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from '../../lib/formats/safetensors.js';
 import { compress, evaluate, LlmcError, loadModel } from '../../lib/index.js';
+import { DenseLinear } from '../../lib/model/linear.js';
 import { QuantLinear } from '../../lib/model/quant_linear.js';
 import { toHalfRope } from '../../lib/model/rope_order.js';
 
@@ -69,6 +70,51 @@ describe.skipIf(!existsSync(tiny) || !existsSync(text))('compress() with output 
       await expect(compress(tiny, { scheme: 'W4A16', quantize: { method: 'rtn', groupSize: 32 }, prependSpace: false, output: out })).rejects.toBeInstanceOf(LlmcError);
     });
   }
+});
+
+describe.skipIf(!existsSync(tiny) || !existsSync(text))('2:4 sparse compressed-tensors output (tinystories-656k)', () => {
+  const calibration = { file: text, paragraphs: [1000, 4300] as [number, number], samples: 16, seqLen: 256 };
+  it('a pruned-only model is stored sparse-24-bitmask: the file decodes (packbits, little bit order) to the model\'s weights; loads back exactly', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'llmc-24-')), 'model');
+    const { model } = await compress(tiny, { prune: { method: 'magnitude', structure: '2:4' }, prependSpace: false, output: out });
+    const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).quantization_config;
+    expect(cfg.quant_method).toBe('compressed-tensors');
+    expect(cfg.format).toBeUndefined(); // no quantization fields: a sparsity-only config
+    expect(cfg.sparsity_config).toMatchObject({ format: 'sparse-24-bitmask', sparsity_structure: '2:4', ignore: ['lm_head'] });
+    expect(cfg.sparsity_config.targets).toHaveLength(14);
+    expect(cfg.sparsity_config.global_sparsity).toBeGreaterThanOrEqual(0.5);
+    const h = await readSafetensorsHeader(join(out, 'model.safetensors'));
+    const layer = 'model.layers.1.mlp.down_proj';
+    expect(h.tensors.get(`${layer}.compressed`)).toMatchObject({ dtype: 'F32', shape: [128, 192] });
+    expect(h.tensors.get(`${layer}.bitmask`)).toMatchObject({ dtype: 'U8', shape: [128, 48] });
+    expect(h.tensors.get(`${layer}.shape`)).toMatchObject({ dtype: 'I64', shape: [2, 1] });
+    expect(h.tensors.has(`${layer}.weight`)).toBe(false);
+    // Decoded from the file as compressed-tensors does: values fill the set bits of each row in order.
+    const values = (await readFloatTensor(h, `${layer}.compressed`)).data;
+    const mask = await readTensorBytes(h, `${layer}.bitmask`);
+    const dense = new Float32Array(128 * 384);
+    let at = 0;
+    for (let j = 0; j < 128; j++) for (let p = 0; p < 384; p++) if ((mask[j * 48 + (p >> 3)]! >> (p & 7)) & 1) dense[j * 384 + p] = values[at++]!;
+    expect(at).toBe(values.length);
+    expect(dense).toEqual((model.llama.linears.get(layer) as DenseLinear).weight);
+    const back = await loadModel(out, { prependSpace: false });
+    const a = await evaluate(model, { file: text, paragraphs: [0, 30] });
+    const b = await evaluate(back, { file: text, paragraphs: [0, 30] });
+    expect(b.nll).toBe(a.nll);
+  });
+
+  it('a pruned and quantized model keeps its packed codes and names its 2:4 layers in sparsity_config (format dense)', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'llmc-24-')), 'model');
+    const { model } = await compress(tiny, { scheme: 'W4A16_2:4', quantize: { groupSize: 32 }, prependSpace: false, output: out, calibration });
+    const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).quantization_config;
+    expect(cfg).toMatchObject({ format: 'pack-quantized', sparsity_config: { format: 'dense', sparsity_structure: '2:4' } });
+    expect(cfg.sparsity_config.targets).toHaveLength(14);
+    expect(model.llama.linears.get('model.layers.0.self_attn.q_proj')).toBeInstanceOf(QuantLinear);
+    const back = await loadModel(out, { prependSpace: false });
+    const a = await evaluate(model, { file: text, paragraphs: [0, 30] });
+    const b = await evaluate(back, { file: text, paragraphs: [0, 30] });
+    expect(b.nll).toBe(a.nll);
+  });
 });
 
 const stories = join(shared, 'models', 'stories260K', 'stories260K.bin');
