@@ -88,7 +88,7 @@ describe.skipIf(!haveHf)('tinystories-656k (Hugging Face safetensors)', () => {
     const lazy = await loadModel(hfDir, { prependSpace: false, lazy: true });
     const layer = lazy.llama.linears.get('model.layers.1.mlp.down_proj') as DenseLinear;
     expect((layer as unknown as { data?: Float32Array }).data).toBeUndefined();
-    const text = ['Once upon a time there was a little dog.', 'The sun was warm and the birds sang.'];
+    const text = 'Once upon a time there was a little dog.\n\nThe sun was warm and the birds sang.';
     const a = await evaluate(eager, { text });
     const b = await evaluate(lazy, { text });
     expect(b.nll).toBe(a.nll);
