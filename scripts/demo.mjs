@@ -37,7 +37,7 @@ for (const [label, opts] of runs) {
     ...opts, ...(prependSpace === undefined ? {} : { prependSpace }),
     calibration: { file: text, paragraphs: [1000, 4300], samples: 128, seqLen: 256 },
     evaluate: { file: text, paragraphs: [0, 500] },
-    onProgress: () => process.stdout.write('.'),
+    onProgress: (e) => e.stage === 'compress' && process.stdout.write('.'), // a dot per compressed layer
   });
   m.dispose();
   process.stdout.write(` ${(report.totalMs / 1000).toFixed(1)} s\n`);
