@@ -24,6 +24,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("q8Matmul", Napi::Function::New(env, Q8Matmul, "q8Matmul"));
   exports.Set("q4Matmul", Napi::Function::New(env, Q4Matmul, "q4Matmul"));
   exports.Set("int8Peak", Napi::Function::New(env, Int8Peak, "int8Peak"));
+  exports.Set("s24Sizes", Napi::Function::New(env, S24Sizes, "s24Sizes"));
+  exports.Set("s24Pack", Napi::Function::New(env, S24Pack, "s24Pack"));
+  exports.Set("s24Unpack", Napi::Function::New(env, S24Unpack, "s24Unpack"));
+  exports.Set("s24ToBitmask", Napi::Function::New(env, S24ToBitmask, "s24ToBitmask"));
+  exports.Set("s24NvMetadata", Napi::Function::New(env, S24NvMetadata, "s24NvMetadata"));
+  exports.Set("s24Path", Napi::Function::New(env, S24Path, "s24Path"));
+  exports.Set("s24Matmul", Napi::Function::New(env, S24Matmul, "s24Matmul"));
   exports.Set("hessianUpdate", Napi::Function::New(env, HessianUpdate, "hessianUpdate"));
   exports.Set("obsCompress", Napi::Function::New(env, ObsCompress, "obsCompress"));
   exports.Set("rtn", Napi::Function::New(env, Rtn, "rtn"));

@@ -30,6 +30,15 @@ Napi::Value Q8Matmul(const Napi::CallbackInfo& info);
 Napi::Value Q4Matmul(const Napi::CallbackInfo& info);
 Napi::Value Int8Peak(const Napi::CallbackInfo& info);
 
+// sparse24.cpp
+Napi::Value S24Sizes(const Napi::CallbackInfo& info);
+Napi::Value S24Pack(const Napi::CallbackInfo& info);
+Napi::Value S24Unpack(const Napi::CallbackInfo& info);
+Napi::Value S24ToBitmask(const Napi::CallbackInfo& info);
+Napi::Value S24NvMetadata(const Napi::CallbackInfo& info);
+Napi::Value S24Path(const Napi::CallbackInfo& info);
+Napi::Value S24Matmul(const Napi::CallbackInfo& info);
+
 // compress.cpp
 Napi::Value HessianUpdate(const Napi::CallbackInfo& info);
 Napi::Value ObsCompress(const Napi::CallbackInfo& info);

@@ -119,6 +119,53 @@ llmc_status llmc_q4_matmul(const llmc_q4_weights* w, int act_int8, int64_t m, co
 // LLMC_UNSUPPORTED when the level has no int8 dot-product instruction (VNNI: AVX-512 level only).
 llmc_status llmc_int8_peak(double* gops);
 
+// ---- 2:4 semi-structured sparse weights (native/core/sparse24.h draws the packed layout) -------
+// W [n × k] with at most 2 nonzeros in every group of 4 consecutive inputs (k a multiple of 4).
+// bits 32: f32 values (y = x·Wᵀ in fp32); bits 8: int8 codes, per-channel scales, int8 activations
+// quantized per row inside the call (w8a8, as llmc_q8_matmul); bits 4: symmetric int4 codes with
+// group-wise scales, float activations (w4a16).
+typedef struct llmc_s24_weights {
+  int64_t n, k;
+  int bits;              // 32, 8 or 4
+  int64_t group;         // bits 4: 32, 64, 128 or k (one group per row); else 0
+  const uint8_t* meta;   // llmc_s24_meta_bytes(n, k) bytes
+  const void* values;    // llmc_s24_value_bytes(bits, n, k) bytes
+  const float* scale;    // llmc_s24_scale_count(bits, n, k, group) floats (NULL for bits 32)
+  const int32_t* wsum;   // bits 8: llmc_s24_scale_count(8, n, k, 0) int32 (written by pack); else NULL
+} llmc_s24_weights;
+
+int64_t llmc_s24_meta_bytes(int64_t n, int64_t k);
+int64_t llmc_s24_value_bytes(int bits, int64_t n, int64_t k);
+int64_t llmc_s24_scale_count(int bits, int64_t n, int64_t k, int64_t group);
+
+// Packs W: bits 32 from w (f32 [n × k]; a value is nonzero when it compares != 0, NaN included),
+// bits 8 / 4 from codes q (i8 [n × k], 0 = pruned; int8 [-128, 127], int4 [-8, 7]) and scale ([n]
+// or [n × k/group]). A group holding more than 2 nonzeros fails with LLMC_INVALID_ARGUMENT naming
+// its row and first column; bad (2 entries, may be NULL) then receives them (else -1, -1).
+// wsum_out: bits 8 only.
+llmc_status llmc_s24_pack(int bits, int64_t n, int64_t k, int64_t group, const float* w, const int8_t* q, const float* scale,
+                          uint8_t* meta, void* values, float* scale_out, int32_t* wsum_out, int64_t* bad);
+// Inverse: dense values (bits 32: f32 w [n × k]; else codes q [n × k] and scale [n] or [n × G]).
+// Exact, except that -0.0 in a position that was not stored comes back as +0.0.
+llmc_status llmc_s24_unpack(const llmc_s24_weights* w, float* dense, int8_t* q, float* scale);
+// compressed-tensors sparse-24-bitmask: `compressed` [n × k/2] (f32 for bits 32, i8 codes
+// otherwise), the stored values of each row in input order, and `bitmask` u8 [n × ceil(k/8)] with
+// bit i (LSB first, numpy packbits bitorder="little") of byte b set when input 8b + i is stored.
+// Exactly 2 bits are set in every group of 4 (a stored value may be 0, as compressed-tensors'
+// top-2-by-magnitude mask also keeps zeros in groups with fewer than 2 nonzeros).
+llmc_status llmc_s24_to_bitmask(const llmc_s24_weights* w, void* compressed, uint8_t* bitmask);
+// NVIDIA sparse tensor core metadata (mma.sp / cuSPARSELt, before any fragment reordering):
+// u8 [n × ceil(k/8)], row-major; byte b of row j holds group 2b in its low nibble and group 2b+1 in its
+// high nibble, each nibble = idx0 | idx1 << 2 with idx0 < idx1 (ordered metadata). Read as
+// little-endian u16 / u32 words, nibble g of a word is the g-th group of 4 inputs it covers.
+llmc_status llmc_s24_nv_metadata(const llmc_s24_weights* w, uint8_t* out);
+
+// Matmul paths: 0 = the faster one for this shape (llmc_s24_path), 1 = the 2:4 kernels,
+// 2 = the dense path (f32 / int4: fp32 GEMM on panels expanded from the 2:4 values; int8: the 2:4
+// tile too — see sparse24.cpp).
+int llmc_s24_path(int bits, int64_t m, int64_t n, int64_t k);
+llmc_status llmc_s24_matmul(const llmc_s24_weights* w, int path, int64_t m, const float* x, int64_t ldx, float* y, int64_t ldy);
+
 // ---- Hessian-based compression (GPTQ, SparseGPT) and its baselines ------------------------------
 // W [rows × cols] row-major is a linear layer's weight ([out × in]); H [cols × cols] the Hessian of
 // its inputs, H = 2/n · Σ x·xᵀ over n calibration tokens.
