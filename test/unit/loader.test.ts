@@ -150,7 +150,7 @@ describe('native loader: candidate order (fake candidates in a temp folder)', ()
     expect(cpu.tried.map((c) => c.source)).toEqual(['local build', 'platform package']);
   });
 
-  it('falls back to the CPU package when the CUDA test load fails, saying why', async () => {
+  it('falls back to the CPU package when the CUDA test load in a child process fails, saying why', async () => {
     const { root, addPackage } = fakeRoot();
     addPackage(platformPackage(false, 'linux-x64-gnu'));
     addPackage(platformPackage(true, 'linux-x64-gnu'), { devices: 0 });
