@@ -129,7 +129,28 @@ export interface NativeBinding {
     data: Uint8Array, scale: Float32Array, zero: Uint8Array | null, perm: Int32Array | null, n: number, k: number, group: number,
     actInt8: boolean, x: Float32Array, m: number, y: Float32Array,
   ): Promise<number>;
+  /** Sizes of packed 2:4 weights (native/core/sparse24.h); bits 32 (f32 values), 8 or 4. */
+  s24Sizes(bits: 32 | 8 | 4, n: number, k: number, group: number): { metaBytes: number; valueBytes: number; scaleCount: number };
+  /** Rejects on a 2:4 violation after writing its row and first column into bad. */
+  s24Pack(
+    bits: 32 | 8 | 4, n: number, k: number, group: number, w: Float32Array | null, q: Int8Array | null, scale: Float32Array | null,
+    meta: Uint8Array, values: Uint8Array, scaleOut: Float32Array | null, wsumOut: Int32Array | null, bad: Float64Array,
+  ): Promise<number>;
+  s24Unpack(...args: [...S24Weights, dense: Float32Array | null, q: Int8Array | null, scaleOut: Float32Array | null]): Promise<number>;
+  /** compressed: the bytes of the [n × k/2] output (f32 or int8). */
+  s24ToBitmask(...args: [...S24Weights, compressed: Uint8Array, bitmask: Uint8Array]): Promise<number>;
+  s24NvMetadata(...args: [...S24Weights, out: Uint8Array]): Promise<number>;
+  /** 1: the 2:4 kernels, 2: the dense path (what path 0 picks for this shape). */
+  s24Path(bits: 32 | 8 | 4, m: number, n: number, k: number): number;
+  /** y[m×n] = x[m×k] · Wᵀ; path 0 auto, 1 2:4 kernels, 2 dense path; resolves to the kernel's milliseconds. */
+  s24Matmul(...args: [...S24Weights, path: 0 | 1 | 2, x: Float32Array, m: number, y: Float32Array]): Promise<number>;
 }
+
+/** Packed 2:4 weights as the addon takes them: bits, n, k, group, meta, values, scale, wsum. */
+export type S24Weights = [
+  bits: 32 | 8 | 4, n: number, k: number, group: number, meta: Uint8Array, values: Uint8Array,
+  scale: Float32Array | null, wsum: Int32Array | null,
+];
 
 /** Where the loaded addon came from. */
 export interface LoadedBinding {

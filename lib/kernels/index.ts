@@ -6,7 +6,6 @@ export { gemm, type GemmOptions, type GemmShape } from './gemm.js';
 export {
   packInt8,
   packInt4,
-  matmul,
   PackedInt8,
   PackedInt4,
   type WeightShape,
@@ -15,6 +14,18 @@ export {
   type PackInt4Options,
   type MatmulOptions,
 } from './quant.js';
+export {
+  pack24,
+  matmul,
+  sparse24Path,
+  Packed24F32,
+  Packed24Int8,
+  Packed24Int4,
+  type Packed24,
+  type Pack24Options,
+  type Matmul24Options,
+  type Sparse24Bitmask,
+} from './sparse24.js';
 export {
   gptq,
   sparsegpt,

@@ -12,6 +12,7 @@ const programs = {
   gemm_f32_test: 'fp32 GEMM',
   gemm_q_test: 'quantized GEMMs (w8a8, w8a16, w4a8, w4a16) and packing',
   linalg_test: 'Cholesky and the upper Cholesky factor of H⁻¹',
+  sparse24_test: '2:4 sparse weights (f32, w8a8, w4a16; both paths), packing, the 2:4 check, bitmask and NVIDIA metadata exports',
 };
 
 describe('native test programs', () => {
