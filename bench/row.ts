@@ -39,6 +39,17 @@ export interface BenchRow {
    * layer, measured in the same run — the baseline their gflops is compared with.
    */
   gemmGflops?: number;
+  /**
+   * 2:4 sparse kernels only: the dense kernel of the same precision on the 2:4 matrix's dense
+   * equivalent (f32 GEMM, w8a8, w4a16), measured in the same run on the same shape and m.
+   */
+  denseMs?: number;
+  /** 2:4 sparse kernels only: denseMs / medianMs. */
+  speedupVsDense?: number;
+  /** 2:4 sparse kernels only: the path `matmul` picked ('sparse': 2:4 kernels, 'dense': fp32 GEMM on expanded panels). */
+  path?: 'sparse' | 'dense';
+  /** 2:4 float kernels only: milliseconds of the path that was not picked (shows the crossover). */
+  otherPathMs?: number;
   /** Number of timed runs behind the median. */
   samples: number;
 }

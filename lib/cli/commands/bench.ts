@@ -31,13 +31,14 @@ function printRow(r: BenchRow, json: boolean): void {
     return;
   }
   const cols = [
-    r.kernel.padEnd(8), `m=${r.m}`.padEnd(7), `k=${r.k}`.padEnd(8), `n=${r.n}`.padEnd(8),
+    r.kernel.padEnd(r.kernel.startsWith('sparse24') ? 15 : 8), `m=${r.m}`.padEnd(7), `k=${r.k}`.padEnd(8), `n=${r.n}`.padEnd(8),
     `${r.medianMs.toFixed(3).padStart(9)} ms`, `${r.gflops.toFixed(1).padStart(7)} ${r.peakGops !== undefined ? 'GOP/s  ' : 'GFLOP/s'}`,
     `${r.weightGBps.toFixed(1).padStart(6)} GB/s${r.cold ? ' (cold)' : ''}`,
     r.readGBps !== undefined ? `plain read ${r.readGBps.toFixed(1)} GB/s (${((100 * r.weightGBps) / r.readGBps).toFixed(0)}%)` : '',
     r.peakGflops !== undefined ? `peak ${r.peakGflops.toFixed(0)} GFLOP/s (${((100 * r.gflops) / r.peakGflops).toFixed(0)}%)` : '',
     r.gemmGflops !== undefined ? `fp32 GEMM m=512 ${r.gemmGflops.toFixed(0)} GFLOP/s (${((100 * r.gflops) / r.gemmGflops).toFixed(0)}%)` : '',
     r.peakGops !== undefined ? `int8 peak ${r.peakGops.toFixed(0)} GOP/s (${((100 * r.gflops) / r.peakGops).toFixed(0)}%)` : '',
+    r.speedupVsDense !== undefined ? `dense ${r.denseMs!.toFixed(3)} ms: ${r.speedupVsDense.toFixed(2)}x (${r.path} path${r.otherPathMs !== undefined ? `; other path ${r.otherPathMs.toFixed(3)} ms` : ''})` : '',
   ];
   process.stdout.write(`${cols.join('  ')}\n`);
 }
