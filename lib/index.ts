@@ -39,4 +39,5 @@ export type { Linear } from './model/linear.js';
 export { compress, type CompressOptions, type CompressReport } from './compress/compress.js';
 export type { CalibrationOptions, LayerReport, ProgressEvent } from './compress/pipeline.js';
 export { OUTPUT_FORMATS, type OutputFormat } from './compress/output.js';
+export { saveGguf, type GgufWriteOptions, type GgufWriteReport, type GgufTensorReport } from './formats/gguf_write.js';
 export { SCHEMES, type Scheme, type QuantizeSpec, type PruneSpec } from './compress/schemes.js';

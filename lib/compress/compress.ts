@@ -32,7 +32,8 @@ export interface CompressOptions extends Omit<LoadModelOptions, 'lazy'> {
   /**
    * Write the compressed model here (compressed-tensors `pack-quantized`, atomically: a temporary
    * folder renamed at the end; nothing is written when the run fails or is aborted). Needs a model
-   * loaded from a Hugging Face folder.
+   * loaded from a Hugging Face folder — except for `format: 'gguf'`, where `output` is the `.gguf`
+   * file (a temporary sibling file renamed at the end) and any source works.
    */
   output?: string;
   /** The format written to `output`. Default `'compressed-tensors'`. */

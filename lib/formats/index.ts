@@ -20,3 +20,15 @@ export {
   type GgufValue,
   type GgufVocab,
 } from './gguf.js';
+export {
+  encodeQ4_0,
+  encodeQ4_1,
+  encodeQ6_K,
+  encodeQ8_0,
+  saveGguf,
+  writeGguf,
+  type GgufMetaValue,
+  type GgufTensorToWrite,
+  type GgufWriteOptions,
+  type GgufWriteReport,
+} from './gguf_write.js';

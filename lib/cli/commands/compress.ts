@@ -23,8 +23,8 @@ interface Opts {
 export function compressCommand(): Command {
   return withModelOptions(new Command('compress'))
     .description('compress a model layer by layer (GPTQ, SparseGPT, RTN, Wanda, magnitude) and write it')
-    .argument('<model>', 'Hugging Face folder')
-    .requiredOption('-o, --output <dir>', 'output folder (must not exist unless --overwrite)')
+    .argument('<model>', 'Hugging Face folder, llama2.c .bin or .gguf')
+    .requiredOption('-o, --output <path>', 'output folder, or the .gguf file for --format gguf (must not exist unless --overwrite)')
     .option('--scheme <name>', `preset: ${SCHEMES.join(', ')}`)
     .option('--method <m>', 'quantization method: gptq or rtn')
     .option('--bits <n>', 'bits per weight (2..8)')
