@@ -300,7 +300,7 @@ describe('GGUF', () => {
     expect([...bf]).toEqual([1, -3]);
     await expectError(() => dequantizeGgml(8, q8Block.subarray(0, 33), new Float32Array(32)), 'LLMC_INVALID_ARGUMENT', /expected 34 bytes of Q8_0 for 32 values/);
     await expectError(() => dequantizeGgml(2, q4Block, new Float32Array(16)), 'LLMC_INVALID_ARGUMENT', /a multiple of 32/);
-    await expectError(() => dequantizeGgml(14, new Uint8Array(210), new Float32Array(256)), 'LLMC_UNSUPPORTED', /ggml type Q6_K is not supported/);
+    await expectError(() => dequantizeGgml(12, new Uint8Array(144), new Float32Array(256)), 'LLMC_UNSUPPORTED', /ggml type Q4_K is not supported/);
   });
 
   const tensorF32 = (name: string, dims: number[], offset?: number): GgufTensorSpec => ({
