@@ -170,7 +170,7 @@ void check_violation(Rng& rng) {
     for (int64_t j = 0; j < n; ++j)
       for (int64_t g = 0; g < k / 4; ++g) w[static_cast<size_t>(j * k + 4 * g + 1)] = 1.0f, q[static_cast<size_t>(j * k + 4 * g + 1)] = 3;
     const int64_t j0 = 2 + rng.range(0, 1), g0 = rng.range(3, 9);
-    for (int i : {0, 2, 3}) w[static_cast<size_t>(j0 * k + 4 * g0 + i)] = -2.0f, q[static_cast<size_t>(j0 * k + 4 * g0 + i)] = -1;
+    for (int i : {0, 2}) w[static_cast<size_t>(j0 * k + 4 * g0 + i)] = -2.0f, q[static_cast<size_t>(j0 * k + 4 * g0 + i)] = -1;  // 3 nonzeros
     // a later violation too: the first one is reported
     for (int i : {0, 2}) w[static_cast<size_t>(4 * k + i)] = 5.0f, q[static_cast<size_t>(4 * k + i)] = 2;
     std::vector<uint8_t> meta(static_cast<size_t>(llmc_s24_meta_bytes(n, k))), values(static_cast<size_t>(llmc_s24_value_bytes(bits, n, k)));
