@@ -161,9 +161,12 @@ if (!existsSync(mainTarball)) {
 } else {
   t = Date.now();
   const app = mkdtempSync(join(tmpdir(), 'llmc-arm64-install-'));
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'llmc-arm64-app', private: true }));
+  // The platform package is not in the registry: an override points npm at its tarball, and npm
+  // still picks it as the main package's optional dependency through --os/--cpu/--libc (a tarball
+  // named on the command line would be checked against this machine's platform instead).
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'llmc-arm64-app', private: true, overrides: { [packageName(ID)]: `file:${arm64Tarball}` } }));
   const env = Object.fromEntries(Object.entries(qemuEnv).filter(([k]) => !/^npm_/i.test(k) && k !== 'LLMC_NATIVE_PATH'));
-  const install = spawnSync('npm', ['install', '--os=linux', '--cpu=arm64', '--libc=glibc', '--no-audit', '--no-fund', '--loglevel=error', mainTarball, arm64Tarball], { cwd: app, env, encoding: 'utf8' });
+  const install = spawnSync('npm', ['install', '--os=linux', '--cpu=arm64', '--libc=glibc', '--no-audit', '--no-fund', '--loglevel=error', mainTarball], { cwd: app, env, encoding: 'utf8' });
   const cli = join(app, 'node_modules', 'llm-compress-native', 'dist', 'cli', 'main.js');
   const run = (...args) => spawnSync('qemu-aarch64', [armNode, cli, ...args], { cwd: app, env, encoding: 'utf8', timeout: 600_000 });
   if (install.status !== 0) bad(`npm install for arm64 failed:\n${install.stdout}${install.stderr}`);
