@@ -77,11 +77,11 @@ export interface CompressReport {
 export async function compress(source: string | Model, options: CompressOptions): Promise<{ model: Model; report: CompressReport }> {
   const o = checkObject('options', options);
   checkKnownKeys('options', o, ['scheme', 'quantize', 'prune', 'activations', 'calibration', 'ignore', 'output', 'format', 'overwrite', 'evaluate', 'onProgress', 'signal', 'prependSpace', 'tokenizer']);
-  if (o.output !== undefined && (typeof o.output !== 'string' || o.output.length === 0)) throw invalidArgument('options.output', 'a folder path', o.output);
+  if (o.output !== undefined && (typeof o.output !== 'string' || o.output.length === 0)) throw invalidArgument('options.output', 'a folder path (a .gguf file path for gguf)', o.output);
   const format = o.format === undefined ? 'compressed-tensors' : checkOutputFormat(o.format);
   const overwrite = o.overwrite === undefined ? false : checkBoolean('options.overwrite', o.overwrite);
   if (o.output !== undefined && !overwrite && (await stat(o.output as string).then(() => true, () => false)))
-    throw invalidArgument('options.output', 'a folder that does not exist yet (or overwrite: true)', o.output);
+    throw invalidArgument('options.output', 'a path that does not exist yet (or overwrite: true)', o.output);
   const spec = resolveSpec(o.scheme, o.quantize, o.prune, o.activations);
   const ignore = (o.ignore === undefined ? [] : (o.ignore as unknown[])).map((p, i) => {
     if (p instanceof RegExp) return p;

@@ -51,6 +51,8 @@ export interface GgufVocab {
   tokenTypes: Int32Array | undefined;
   bos: number | undefined;
   eos: number | undefined;
+  /** `tokenizer.ggml.add_space_prefix` (SentencePiece's dummy prefix); undefined when absent. */
+  addSpacePrefix: boolean | undefined;
 }
 
 interface GgmlType {
@@ -459,7 +461,10 @@ function readVocab(path: string, metadata: Map<string, GgufValue>): GgufVocab {
     return id;
   };
   const model = metadata.get('tokenizer.ggml.model');
+  const prefix = metadata.get('tokenizer.ggml.add_space_prefix');
+  if (prefix !== undefined && typeof prefix !== 'boolean') throw formatError(path, `metadata tokenizer.ggml.add_space_prefix must be a bool, got ${JSON.stringify(prefix)}`);
   return {
+    addSpacePrefix: prefix,
     model: typeof model === 'string' ? model : undefined,
     tokens,
     scores: scores && Float32Array.from(scores),

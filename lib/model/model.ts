@@ -26,8 +26,9 @@ export interface LoadModelOptions {
   /** Tokenizer file when it is not found beside the model (llama2.c `tokenizer.bin`, HF `tokenizer.json`). */
   tokenizer?: string;
   /**
-   * Prepend the '▁' (dummy prefix) the tokenizer's normalizer adds (HF) — some models were trained
-   * without it (tinystories-656k: false). Default: what the tokenizer file says.
+   * Start text with SentencePiece's dummy-prefix space ('▁' of an HF normalizer; the ' ' llama2.c
+   * and GGUF `llama` vocabularies add) — some models were trained without it (tinystories-656k:
+   * false). Default: what the tokenizer says (its normalizer, GGUF `add_space_prefix`; llama2.c: true).
    */
   prependSpace?: boolean;
   /**
@@ -97,7 +98,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
  */
 async function folderTokenizer(dir: string, names: string[], explicit: string | undefined, vocabSize: number, prependSpace: boolean | undefined): Promise<Tokenizer> {
   const path = explicit ?? join(dir, names.includes('tokenizer.json') || !names.includes('tokenizer.bin') ? 'tokenizer.json' : 'tokenizer.bin');
-  return path.endsWith('.bin') ? loadLlama2cTokenizer(path, vocabSize) : loadHfTokenizer(path, prependSpace === undefined ? {} : { prependSpace });
+  return path.endsWith('.bin') ? loadLlama2cTokenizer(path, vocabSize, prependSpace === undefined ? {} : { addSpacePrefix: prependSpace }) : loadHfTokenizer(path, prependSpace === undefined ? {} : { prependSpace });
 }
 
 async function load(path: string, options: LoadModelOptions): Promise<Model> {
@@ -142,15 +143,18 @@ async function load(path: string, options: LoadModelOptions): Promise<Model> {
     const v = g.vocab;
     if ((v.model !== undefined && v.model !== 'llama') || !v.scores || v.bos === undefined || v.eos === undefined)
       throw new LlmcError('LLMC_UNSUPPORTED', `${basename(file)}: embedded vocabulary "${v.model ?? '?'}" is not a SentencePiece (llama) vocabulary with scores, BOS and EOS; pass options.tokenizer`);
-    const tokenizer = options.tokenizer !== undefined ? await loadLlama2cTokenizer(options.tokenizer, g.config.vocabSize)
-      : Llama2cTokenizer.fromVocab({ tokens: v.tokens, scores: v.scores, bos: v.bos, eos: v.eos, ...(v.tokenTypes ? { tokenTypes: v.tokenTypes } : {}), source: basename(file) });
+    const tokenizer = options.tokenizer !== undefined ? await loadLlama2cTokenizer(options.tokenizer, g.config.vocabSize, prependSpace === undefined ? {} : { addSpacePrefix: prependSpace })
+      : Llama2cTokenizer.fromVocab({
+        tokens: v.tokens, scores: v.scores, bos: v.bos, eos: v.eos, ...(v.tokenTypes ? { tokenTypes: v.tokenTypes } : {}), source: basename(file),
+        ...(prependSpace !== undefined ? { addSpacePrefix: prependSpace } : v.addSpacePrefix !== undefined ? { addSpacePrefix: v.addSpacePrefix } : {}),
+      });
     return new Model(file, 'gguf', g.config, tokenizer, new LlamaModel(g.config, g.weights));
   }
   if (ext === '.bin') {
     const { config, weights } = await loadLlama2c(file);
     const tokPath = options.tokenizer ?? (await findFile(dirname(file), (n) => n === 'tokenizer.bin' || (/^tok.*\.bin$/.test(n) && n !== basename(file)),
       'llama2.c tokenizer (tokenizer.bin or tok*.bin)', 'pass options.tokenizer'));
-    const tokenizer = await loadLlama2cTokenizer(tokPath, config.vocabSize);
+    const tokenizer = await loadLlama2cTokenizer(tokPath, config.vocabSize, prependSpace === undefined ? {} : { addSpacePrefix: prependSpace });
     return new Model(file, 'llama2c', config, tokenizer, new LlamaModel(config, weights));
   }
   throw new LlmcError('LLMC_UNSUPPORTED', `${basename(file)}: unknown model format (expected a folder with config.json, a .gguf or a llama2.c .bin)`);

@@ -117,6 +117,11 @@ export interface Llama2cVocabOptions {
   spaceMarker?: boolean;
   /** What the vocabulary came from (a file name), for error messages. Default `"vocab"`. */
   source?: string;
+  /**
+   * `encode` starts non-empty text with SentencePiece's dummy-prefix space (llama2.c always does;
+   * a GGUF says so in `tokenizer.ggml.add_space_prefix`). Default true.
+   */
+  addSpacePrefix?: boolean;
 }
 
 /**
@@ -172,6 +177,7 @@ export class Llama2cTokenizer implements Tokenizer {
   private readonly scores: Float32Array;
   /** The bytes each token decodes to: the byte for a byte token, else its text. */
   private readonly decoded: Uint8Array[];
+  private readonly addSpacePrefix: boolean;
 
   private constructor(vocab: Llama2cVocab) {
     const { tokens, scores, tokenTypes, source = 'vocab' } = vocab;
@@ -184,6 +190,7 @@ export class Llama2cTokenizer implements Tokenizer {
     this.bos = checkInteger('vocab.bos', vocab.bos, 0, n - 1);
     this.eos = checkInteger('vocab.eos', vocab.eos, 0, n - 1);
     this.scores = scores;
+    this.addSpacePrefix = vocab.addSpacePrefix ?? true;
     const raw = tokens.map((t, i) => {
       if (typeof t === 'string') return latin1(utf8.encode(t));
       if (t instanceof Uint8Array) return latin1(t);
@@ -237,7 +244,8 @@ export class Llama2cTokenizer implements Tokenizer {
    */
   static fromVocab(vocab: Llama2cVocab): Llama2cTokenizer {
     const v = checkObject('vocab', vocab);
-    checkKnownKeys('vocab', v, ['tokens', 'scores', 'bos', 'eos', 'tokenTypes', 'spaceMarker', 'source']);
+    checkKnownKeys('vocab', v, ['tokens', 'scores', 'bos', 'eos', 'tokenTypes', 'spaceMarker', 'source', 'addSpacePrefix']);
+    if (v.addSpacePrefix !== undefined && typeof v.addSpacePrefix !== 'boolean') throw invalidArgument('vocab.addSpacePrefix', 'a boolean', v.addSpacePrefix);
     if (!Array.isArray(v.tokens)) throw invalidArgument('vocab.tokens', 'an array of strings or Uint8Arrays', v.tokens);
     if (!(v.scores instanceof Float32Array)) throw invalidArgument('vocab.scores', 'a Float32Array', v.scores);
     if (v.spaceMarker !== undefined) checkBoolean('vocab.spaceMarker', v.spaceMarker);
@@ -248,12 +256,12 @@ export class Llama2cTokenizer implements Tokenizer {
     return new Llama2cTokenizer(vocab);
   }
 
-  /** Token ids of `text`, without BOS/EOS; starts with the dummy-prefix space when `text` is non-empty. */
+  /** Token ids of `text`, without BOS/EOS; starts with the dummy-prefix space when `text` is non-empty (unless addSpacePrefix is false). */
   encode(text: string): number[] {
     if (typeof text !== 'string') throw invalidArgument('text', 'a string', text);
     if (text === '') return [];
     // The dummy prefix is the token of " " (looked up like any codepoint).
-    const bytes = utf8.encode(` ${text}`);
+    const bytes = utf8.encode(this.addSpacePrefix ? ` ${text}` : text);
     const ids: number[] = [];
     let start = 0;
     for (let i = 0; i < bytes.length; i++) {
@@ -302,7 +310,7 @@ export class Llama2cTokenizer implements Tokenizer {
  * @throws LlmcError `LLMC_INVALID_ARGUMENT` naming the file when it cannot be read, is truncated,
  *   has a bad length or holds more tokens than `vocabSize`.
  */
-export async function loadLlama2cTokenizer(path: string, vocabSize: number): Promise<Llama2cTokenizer> {
+export async function loadLlama2cTokenizer(path: string, vocabSize: number, options: { addSpacePrefix?: boolean } = {}): Promise<Llama2cTokenizer> {
   if (typeof path !== 'string' || path === '') throw invalidArgument('path', 'a file path', path);
   checkInteger('vocabSize', vocabSize, 259);
   let file: Buffer;
@@ -330,5 +338,5 @@ export async function loadLlama2cTokenizer(path: string, vocabSize: number): Pro
     offset += length;
   }
   if (offset !== file.length) throw fail(`${file.length - offset} bytes follow the last token (is the vocab size right?)`);
-  return Llama2cTokenizer.fromVocab({ tokens, scores, bos: 1, eos: 2, source: path });
+  return Llama2cTokenizer.fromVocab({ tokens, scores, bos: 1, eos: 2, source: path, ...(options.addSpacePrefix !== undefined ? { addSpacePrefix: options.addSpacePrefix } : {}) });
 }

@@ -131,6 +131,13 @@ describe('Llama2cTokenizer', () => {
     const fromVocab = Llama2cTokenizer.fromVocab({ tokens, scores, bos: 1, eos: 2, tokenTypes: types });
     for (const text of ['abc', 'aab a', 'é😀 ']) expect(fromVocab.encode(text)).toEqual(fromFile.encode(text));
     expect(fromVocab.tokenText(id(' a'))).toBe(' a');
+    // Without the dummy prefix (GGUF add_space_prefix = false): the text's own tokens only.
+    const bare = Llama2cTokenizer.fromVocab({ tokens, scores, bos: 1, eos: 2, tokenTypes: types, addSpacePrefix: false });
+    expect(bare.decode(bare.encode('abc'))).toBe('abc');
+    expect(bare.encode('abc')).not.toEqual(fromVocab.encode('abc'));
+    expect(bare.decode(bare.encode('aab a'))).toBe('aab a');
+    expect((await loadLlama2cTokenizer(path, vocabSize, { addSpacePrefix: false })).encode('aab a')).toEqual(bare.encode('aab a'));
+    expect(thrown(() => Llama2cTokenizer.fromVocab({ tokens, scores, bos: 1, eos: 2, addSpacePrefix: 'no' as unknown as boolean })).argument).toBe('vocab.addSpacePrefix');
   });
 
   it('validates its arguments', async () => {
