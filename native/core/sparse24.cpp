@@ -3,11 +3,10 @@
 // of the matmuls (path choice, activation quantization, tiling, threads). Layouts: sparse24.h.
 //
 // Paths (llmc_s24_path picks one per shape; both are always correct, tests run both):
-//   f32, int4 (float activations): m <= the crossover: the rows kernels (weights read once per
-//     kMaxRows rows, indices decoded once per block and octet). Above it: the fp32 GEMM's packed
-//     path with B panels expanded from the 2:4 values — the dense GEMM's work (the CPU's FMA units
-//     gain nothing from zeros that a panel holds) with half the weight bytes, which is the faster
-//     one once the GEMM is compute-bound (measured crossover: README, "2:4 sparsity").
+//   f32, int4 (float activations): the rows kernels (weights read once per kMaxRows rows, indices
+//     decoded once per block and octet), or the fp32 GEMM's packed path with B panels expanded
+//     from the 2:4 values — the dense GEMM's work (FMA units gain nothing from the zeros a panel
+//     holds) with half the weight bytes. llmc_s24_path picks (measurements: README, "2:4 sparsity").
 //   int8 (w8a8): the A8 tile at every m: per row and octet, one vpshufb gathers the activations of
 //     64 kept weights and one vpdpbusd multiplies them (half the dot products of the dense kernel).
 #include <algorithm>
@@ -400,14 +399,17 @@ extern "C" llmc_status llmc_s24_nv_metadata(const llmc_s24_weights* w, uint8_t* 
   return LLMC_OK;
 }
 
-// The crossover of the float-activation paths, measured with `llm-compress bench` on the
-// development machine (README, "2:4 sparsity"): at and below these m the 2:4 rows kernels win.
+// The path choice of the float-activation kernels. AVX-512: `llm-compress bench` on the development
+// machine (README, "2:4 sparsity") found the 2:4 rows kernels faster than the dense-GEMM path at
+// every m measured (1 to 512; 12-17% at m = 128 and 512), so there is no crossover: always 2:4.
+// AVX2 and scalar: not measured; the rows kernels up to m = 16 (AVX2) / 4 (scalar), where their
+// register tiles are smallest next to the GEMM's, the GEMM above.
 extern "C" int llmc_s24_path(int bits, int64_t m, int64_t n, int64_t k) {
   (void)n, (void)k;
   if (bits == 8) return 1;
   const llmc_isa isa = llmc_isa_active();
-  const int64_t cross = isa == LLMC_ISA_AVX512 ? (bits == 32 ? 16 : 16) : isa == LLMC_ISA_AVX2 ? 8 : 4;
-  return m <= cross ? 1 : 2;
+  if (isa == LLMC_ISA_AVX512) return 1;
+  return m <= (isa == LLMC_ISA_AVX2 ? 16 : 4) ? 1 : 2;
 }
 
 extern "C" llmc_status llmc_s24_matmul(const llmc_s24_weights* w, int path, int64_t m, const float* x, int64_t ldx, float* y,
