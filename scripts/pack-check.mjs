@@ -68,7 +68,12 @@ for (const [name, dir] of [[packageName(ID), staged.dir], ['llm-compress-native'
   packed[name] = join(tarballs, info.filename);
   console.log(`  ${info.filename}: ${mib(info.size)} packed, ${mib(info.unpackedSize)} unpacked, ${info.entryCount} files`);
 }
-ok('npm pack of the main and the platform package');
+for (const dir of [staged.dir, main.dir]) {
+  // What the release publishes: npm rewrites a package.json it finds wrong, e.g. drops a bin.
+  const dry = spawnSync('npm', ['publish', dir, '--dry-run', '--ignore-scripts'], { encoding: 'utf8' });
+  if (dry.status !== 0 || /auto-corrected|invalid and removed/.test(dry.stderr)) fail(`npm publish --dry-run of ${dir}:\n${dry.stderr}`);
+}
+ok('npm pack of the main and the platform package; npm publish --dry-run corrects nothing in either');
 
 console.log('== install the tarballs into a fresh folder, with no compiler on the PATH');
 const work = mkdtempSync(join(tmpdir(), 'llmc-pack-check-'));

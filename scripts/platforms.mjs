@@ -187,6 +187,8 @@ export function stageMain({ out = join(root, 'build-pkg', 'npm') } = {}) {
   }
   const { prepare: _prepare, ...scripts } = main.scripts ?? {};
   main.scripts = scripts;
+  // npm 11 publish drops a bin whose path starts with "./" ("script name ... was invalid and removed").
+  if (main.bin) main.bin = Object.fromEntries(Object.entries(main.bin).map(([k, v]) => [k, v.replace(/^\.\//, '')]));
   main.optionalDependencies = Object.fromEntries(Object.keys(TARGETS).map((id) => [packageName(id), main.version]));
   writeJson(join(dir, 'package.json'), main);
   return { dir };
