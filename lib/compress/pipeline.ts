@@ -15,6 +15,7 @@ import { gemm } from '../kernels/gemm.js';
 import { DenseLinear, type Linear } from '../model/linear.js';
 import type { Model } from '../model/model.js';
 import { QuantLinear } from '../model/quant_linear.js';
+import { sparseTwin } from '../model/sparse24_linear.js';
 import { checkInteger, checkObject, checkKnownKeys } from '../validate.js';
 import { needsCalibration, type ResolvedSpec } from './schemes.js';
 
@@ -248,7 +249,9 @@ export async function compressInPlace(
           const den = await quadratic(lin.weight, h, rows, cols);
           relError = den > 0 ? (await quadratic(d, h, rows, cols)) / den : 0;
         }
-        llama.linears.set(name, await runtimeLinear(rows, cols, r.weight, r.codes, spec.activations));
+        const runtime = await runtimeLinear(rows, cols, r.weight, r.codes, spec.activations);
+        // 2:4 layers run on the 2:4 kernels where one fits (fp32, int4 symmetric, w8a8).
+        llama.linears.set(name, (spec.prune?.structure === '2:4' ? await sparseTwin(runtime) : undefined) ?? runtime);
         reports.push({ name, shape: [rows, cols], method: r.method, loss: r.loss, ...(relError !== undefined ? { relError } : {}), ms: performance.now() - t, bitsPerWeight: bitsPerWeight(spec, cols) });
         options.onProgress?.({ stage: 'compress', done: reports.length, total, layer: i, layers: c.nLayers, module: name, loss: r.loss, elapsedMs: performance.now() - t0 });
       }

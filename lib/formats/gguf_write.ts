@@ -30,6 +30,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { invalidArgument, LlmcError } from '../errors.js';
 import { PackedInt4, PackedInt8, type Int4Codes } from '../kernels/quant.js';
 import { DenseLinear } from '../model/linear.js';
+import type { WritableModel } from './model_folder.js';
 import { QuantLinear } from '../model/quant_linear.js';
 import type { LlamaConfig, Tensor, Tokenizer } from '../model/types.js';
 import { HfBpeTokenizer } from '../tokenizers/hf_bpe.js';
@@ -37,6 +38,7 @@ import { Llama2cTokenizer } from '../tokenizers/llama2c.js';
 import { checkBoolean, checkKnownKeys, checkObject } from '../validate.js';
 import { readGgufHeader, type GgufValue } from './gguf.js';
 import { dequantizeCodes, withF16Scales } from './packed_codes.js';
+import { writableLinears } from '../model/sparse24_linear.js';
 import { halfToFloat } from './safetensors.js';
 import { floatToHalf } from './safetensors_write.js';
 
@@ -599,15 +601,6 @@ async function tokenizerMetadata(model: WritableModel): Promise<Array<[string, G
 // ---------------------------------------------------------------------------------------------
 // Models.
 
-/** What {@link saveGguf} needs of a model (a `Model` from loadModel or compress()). */
-export interface WritableModel {
-  path: string;
-  format: string;
-  config: LlamaConfig;
-  tokenizer: Tokenizer;
-  llama: { linears: Map<string, unknown>; otherTensors(): Map<string, Tensor> };
-}
-
 export interface GgufWriteOptions {
   /** Replace `path` when it exists. Default false. */
   overwrite?: boolean;
@@ -711,7 +704,7 @@ export async function saveGguf(model: WritableModel, path: string, options: Gguf
 
   const others = model.llama.otherTensors();
   for (const [name, t] of others) floatTensor(ggufName(name), t, name.endsWith('norm.weight') ? 'F32' : floatType, 'dense');
-  for (const [name, lin] of model.llama.linears) {
+  for (const [name, lin] of await writableLinears(model.llama.linears, { f16Scales: true })) {
     if (name === 'lm_head' && c.tiedEmbeddings) continue;
     const gname = ggufName(name);
     const perm = permFor(name);

@@ -26,6 +26,7 @@ import { packInt32, unpackInt32 } from './compressed_tensors.js';
 import { canonicalWeights, llamaConfigFromHf } from './hf_config.js';
 import { checkHalfRope, checkOutputFolder, sourceFiles, writeModelFolder, type WritableModel } from './model_folder.js';
 import { dequantizeCodes, withF16Scales } from './packed_codes.js';
+import { writableLinears } from '../model/sparse24_linear.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from './safetensors.js';
 import { encodeF16, type TensorToWrite } from './safetensors_write.js';
 
@@ -66,7 +67,7 @@ export async function saveGptq(model: WritableModel, outDir: string, options: { 
   for (const [name, tensor] of model.llama.otherTensors()) tensors.push({ name, dtype: 'F32', shape: tensor.shape, data: tensor.data });
   let config: ReturnType<typeof layerConfig> | undefined;
   const quantizedModules = new Set<string>();
-  for (const [name, lin] of model.llama.linears) {
+  for (const [name, lin] of await writableLinears(model.llama.linears, { f16Scales: true })) {
     if (name === 'lm_head') continue;
     if (lin instanceof QuantLinear) {
       if (lin.activations !== 'float')

@@ -7,6 +7,7 @@ import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/
 import { basename, dirname, join } from 'node:path';
 
 import { LlmcError } from '../errors.js';
+import type { Linear } from '../model/linear.js';
 import type { LlamaConfig, Tensor, Tokenizer } from '../model/types.js';
 import { Llama2cTokenizer } from '../tokenizers/llama2c.js';
 import { hfConfigJson } from './hf_config.js';
@@ -15,13 +16,13 @@ import { writeSafetensors, type TensorToWrite } from './safetensors_write.js';
 /** Tokenizer and generation files copied from the source folder when it has them. */
 export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'tokenizer.model'];
 
-/** What the writers of model folders need of a (compressed) model. */
+/** What the writers of compressed models need of a model (a `Model` from loadModel or compress()). */
 export interface WritableModel {
   config: LlamaConfig;
   format: string;
   path: string;
   tokenizer: Tokenizer;
-  llama: { linears: Map<string, unknown>; otherTensors(): Map<string, Tensor> };
+  llama: { linears: Map<string, Linear>; otherTensors(): Map<string, Tensor> };
 }
 
 /** Refuses a model whose Q/K rows are not in Hugging Face's order (toHalfRope converts them). */

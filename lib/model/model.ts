@@ -12,12 +12,14 @@ import { splitParagraphs } from '../eval/text.js';
 import { isCompressedTensors, loadCompressedTensors } from '../formats/compressed_tensors.js';
 import { loadGguf } from '../formats/gguf.js';
 import { isGptq, loadGptq } from '../formats/gptq.js';
+import { is24Sparse } from '../formats/sparse24_bitmask.js';
 import { loadHfModel } from '../formats/hf_config.js';
 import { loadLlama2c } from '../formats/llama2c.js';
 import { loadHfTokenizer, loadLlama2cTokenizer, Llama2cTokenizer } from '../tokenizers/index.js';
 import { checkBoolean, checkFiniteNumber, checkInteger, checkKnownKeys, checkObject } from '../validate.js';
 import { KvCache, LlamaModel } from './llama.js';
 import { QuantLinear } from './quant_linear.js';
+import { sparseTwin } from './sparse24_linear.js';
 import type { LlamaConfig, Tokenizer } from './types.js';
 
 export type ModelFormat = 'huggingface' | 'llama2c' | 'gguf';
@@ -125,6 +127,12 @@ async function load(path: string, options: LoadModelOptions): Promise<Model> {
         const tokenizer = await folderTokenizer(path, names, options.tokenizer, config.vocabSize, prependSpace);
         const llama = new LlamaModel(config, weights);
         for (const [name, p] of packed) llama.linears.set(name, new QuantLinear(p.weight, p.activations));
+        // 2:4 sparse layers (named by a sparsity_config, or found so in a GPTQ file) run on the 2:4 kernels.
+        for (const [name, lin] of llama.linears) {
+          if (name === 'lm_head' || !('sparse24' in quantized ? quantized.sparse24.has(name) : is24Sparse(weights.get(`${name}.weight`)!.data, lin.outFeatures, lin.inFeatures))) continue;
+          const twin = await sparseTwin(lin);
+          if (twin) llama.linears.set(name, twin);
+        }
         return new Model(path, 'huggingface', config, tokenizer, llama);
       }
       const { config, weights } = await loadHfModel(path, { lazy });

@@ -8,7 +8,8 @@ import { packageRoot } from '../../lib/binding.js';
 import { packInt32, unpackInt32 } from '../../lib/formats/compressed_tensors.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from '../../lib/formats/safetensors.js';
 import { compress, evaluate, LlmcError, loadModel } from '../../lib/index.js';
-import { DenseLinear } from '../../lib/model/linear.js';
+import { Packed24F32, Packed24Int4 } from '../../lib/kernels/sparse24.js';
+import { Sparse24Linear } from '../../lib/model/sparse24_linear.js';
 import { QuantLinear } from '../../lib/model/quant_linear.js';
 import { toHalfRope } from '../../lib/model/rope_order.js';
 
@@ -96,8 +97,11 @@ describe.skipIf(!existsSync(tiny) || !existsSync(text))('2:4 sparse compressed-t
     let at = 0;
     for (let j = 0; j < 128; j++) for (let p = 0; p < 384; p++) if ((mask[j * 48 + (p >> 3)]! >> (p & 7)) & 1) dense[j * 384 + p] = values[at++]!;
     expect(at).toBe(values.length);
-    expect(dense).toEqual((model.llama.linears.get(layer) as DenseLinear).weight);
+    const lin = model.llama.linears.get(layer) as Sparse24Linear;
+    expect(lin).toBeInstanceOf(Sparse24Linear); // the model runs sparse24_f32
+    expect(dense).toEqual(await (lin.packed as Packed24F32).unpack());
     const back = await loadModel(out, { prependSpace: false });
+    expect(back.llama.linears.get(layer)).toBeInstanceOf(Sparse24Linear);
     const a = await evaluate(model, { file: text, paragraphs: [0, 30] });
     const b = await evaluate(back, { file: text, paragraphs: [0, 30] });
     expect(b.nll).toBe(a.nll);
@@ -109,7 +113,11 @@ describe.skipIf(!existsSync(tiny) || !existsSync(text))('2:4 sparse compressed-t
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).quantization_config;
     expect(cfg).toMatchObject({ format: 'pack-quantized', sparsity_config: { format: 'dense', sparsity_structure: '2:4' } });
     expect(cfg.sparsity_config.targets).toHaveLength(14);
-    expect(model.llama.linears.get('model.layers.0.self_attn.q_proj')).toBeInstanceOf(QuantLinear);
+    for (const m of [model, await loadModel(out, { prependSpace: false })]) {
+      const lin = m.llama.linears.get('model.layers.0.self_attn.q_proj') as Sparse24Linear;
+      expect(lin).toBeInstanceOf(Sparse24Linear); // sparse24_w4a16, in memory and loaded back
+      expect(lin.packed).toBeInstanceOf(Packed24Int4);
+    }
     const back = await loadModel(out, { prependSpace: false });
     const a = await evaluate(model, { file: text, paragraphs: [0, 30] });
     const b = await evaluate(back, { file: text, paragraphs: [0, 30] });

@@ -9,6 +9,7 @@ import { dequantizeCodes } from '../../lib/formats/packed_codes.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes, type SafetensorsHeader } from '../../lib/formats/safetensors.js';
 import { compress, evaluate, loadModel } from '../../lib/index.js';
 import { QuantLinear } from '../../lib/model/quant_linear.js';
+import { Sparse24Linear } from '../../lib/model/sparse24_linear.js';
 
 const shared = join(packageRoot(), '..', 'shared');
 const tiny = join(shared, 'models', 'tinystories-656k');
@@ -53,6 +54,7 @@ describe.skipIf(!existsSync(tiny) || !existsSync(text))('GPTQ v1 output (tinysto
     ['W4A16 g32 symmetric, act-order', { scheme: 'W4A16' as const, quantize: { groupSize: 32, actOrder: 'dynamic' as const } }, 4, 32, true, true],
     ['W4A16 g64 asymmetric', { scheme: 'W4A16_ASYM' as const, quantize: { groupSize: 64 } }, 4, 64, false, false],
     ['W8A16 per channel', { scheme: 'W8A16' as const }, 8, -1, false, true],
+    ['SparseGPT 2:4 + W4 g32', { scheme: 'W4A16_2:4' as const, quantize: { groupSize: 32 } }, 4, 32, false, true],
   ] as const) {
     it(`${label}: the folder follows the v1 layout, loads back onto the packed kernels and evaluates exactly as in memory`, async () => {
       const out = join(mkdtempSync(join(tmpdir(), 'llmc-gptq-')), 'model');
@@ -66,14 +68,17 @@ describe.skipIf(!existsSync(tiny) || !existsSync(text))('GPTQ v1 output (tinysto
       expect(h.tensors.has('lm_head.weight') || cfg.tie_word_embeddings).toBe(true);
       expect(h.tensors.has('model.layers.0.self_attn.q_proj.weight')).toBe(false);
       // Every layer's weight, decoded from the file by the v1 rules, is the returned model's weight.
+      const sparse = options.scheme.endsWith('2:4');
       for (const name of ['model.layers.0.self_attn.q_proj', 'model.layers.1.mlp.down_proj']) {
-        const lin = model.llama.linears.get(name) as QuantLinear;
-        expect(lin).toBeInstanceOf(QuantLinear);
+        const lin = model.llama.linears.get(name) as QuantLinear | Sparse24Linear;
+        expect(lin).toBeInstanceOf(sparse ? Sparse24Linear : QuantLinear);
         const { w, n, k } = await dequantizeFromFile(h, name, bits);
-        expect(w).toEqual(dequantizeCodes(await lin.packed.unpack(), n, k));
+        const codes = await lin.packed.unpack() as { q: Int8Array; scale: Float32Array };
+        expect(w).toEqual(dequantizeCodes(codes, n, k));
       }
       const back = await loadModel(out, { prependSpace: false });
-      expect(back.llama.linears.get('model.layers.1.mlp.up_proj')).toBeInstanceOf(QuantLinear);
+      // A 2:4 GPTQ file is found 2:4 from its codes and runs on the 2:4 kernels again.
+      expect(back.llama.linears.get('model.layers.1.mlp.up_proj')).toBeInstanceOf(sparse ? Sparse24Linear : QuantLinear);
       const a = await evaluate(model, { file: text, paragraphs: [0, 30] });
       const b = await evaluate(back, { file: text, paragraphs: [0, 30] });
       expect(b.nll).toBe(a.nll);
