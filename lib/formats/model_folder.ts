@@ -14,7 +14,7 @@ import { hfConfigJson } from './hf_config.js';
 import { writeSafetensors, type TensorToWrite } from './safetensors_write.js';
 
 /** Tokenizer and generation files copied from the source folder when it has them. */
-export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'tokenizer.model'];
+export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'tokenizer.model', 'tokenizer.bin'];
 
 /** What the writers of compressed models need of a model (a `Model` from loadModel or compress()). */
 export interface WritableModel {
