@@ -23,6 +23,7 @@
 #include "gemm_f32.h"
 #include "gemm_q.h"
 #include "llmc.h"
+#include "scratch.h"
 #include "status.h"
 #include "thread_pool.h"
 
@@ -32,20 +33,7 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Growable 64-byte-aligned scratch, one per calling thread (reused across calls).
-struct Scratch {
-  void* data = nullptr;
-  size_t size = 0;
-  ~Scratch() { ::operator delete(data, std::align_val_t(64)); }
-  void* get(size_t bytes) {
-    if (bytes > size) {
-      ::operator delete(data, std::align_val_t(64));
-      data = ::operator new(bytes, std::align_val_t(64), std::nothrow);
-      size = data ? bytes : 0;
-    }
-    return data;
-  }
-};
+// Scratch for one calling thread (reused across calls).
 thread_local Scratch t_scratch;
 
 llmc_status out_of_memory(size_t bytes) {
