@@ -50,8 +50,6 @@ function finish() {
 // Tests that spawn process.execPath (an arm64 ELF the kernel cannot exec without binfmt_misc).
 const SPAWNING_TESTS = ['takes its starting ISA level and pool size from LLMC_ISA and LLMC_THREADS', 'test load in a child process'];
 const SPAWNING_FILES = ['test/unit/cli.test.ts'];
-// Known to fail on every non-AVX path (x86-64 with LLMC_ISA=scalar too), not arm64-specific.
-const KNOWN_FAILURES = ['does not depend on the block size'];
 
 for (const tool of ['aarch64-linux-gnu-g++', 'qemu-aarch64', 'readelf']) {
   if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) {
@@ -78,7 +76,7 @@ ok('cross-compiled and packed');
 
 console.log('== native test programs under qemu-aarch64 (NEON and scalar paths against float64 references)');
 t = Date.now();
-const programs = ['gemm_f32_test', 'gemm_q_test', 'linalg_test'].map((name) => join(pkgDir, ID, 'tests', name)).filter((p) => existsSync(p));
+const programs = ['gemm_f32_test', 'gemm_q_test', 'linalg_test', 'sparse24_test'].map((name) => join(pkgDir, ID, 'tests', name));
 const runs = await Promise.all(
   programs.map(
     (p) =>
@@ -131,7 +129,7 @@ cpSync(nodeFile, join(mirror, 'build', 'Release', 'llmc.node'));
 symlinkSync(join(root, 'node_modules'), join(mirror, 'node_modules'));
 if (existsSync(shared) && !existsSync(join(pkgDir, 'shared'))) symlinkSync(shared, join(pkgDir, 'shared'), 'dir');
 t = Date.now();
-const skipPattern = `^(?!.*(${[...SPAWNING_TESTS, ...KNOWN_FAILURES].map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})).*$`;
+const skipPattern = `^(?!.*(${SPAWNING_TESTS.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})).*$`;
 const report = join(mirror, 'vitest-arm64.json');
 const vitestArgs = [
   armNode, join(mirror, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/unit',
@@ -141,8 +139,7 @@ const vitestArgs = [
   '--testNamePattern', skipPattern,
   '--reporter=dot', '--reporter=json', `--outputFile=${report}`,
 ];
-console.log(`  skipped: ${SPAWNING_FILES.join(', ')} and the tests "${SPAWNING_TESTS.join('", "')}" (they spawn process.execPath);`);
-console.log(`           "${KNOWN_FAILURES.join('", "')}" (fails on x86-64 with LLMC_ISA=scalar too: not arm64-specific)`);
+console.log(`  skipped: ${SPAWNING_FILES.join(', ')} and the tests "${SPAWNING_TESTS.join('", "')}" (they spawn process.execPath)`);
 const vitest = spawnSync('qemu-aarch64', vitestArgs, { cwd: mirror, env: { ...qemuEnv, NODE_PATH: modules, LLMC_NATIVE_PATH: '' }, encoding: 'utf8', maxBuffer: 256 << 20 });
 if (!existsSync(report)) {
   bad(`vitest under qemu wrote no report (exit ${vitest.status}):\n${(vitest.stdout + vitest.stderr).slice(-4000)}`);
