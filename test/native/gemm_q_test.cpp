@@ -15,6 +15,7 @@
 
 #include "gemm_q.h"  // the kernel tables: quant_row is compared across ISA levels directly
 #include "llmc.h"
+#include "test_a8_ref.h"
 #include "test_rng.h"
 
 namespace {
@@ -123,29 +124,6 @@ void check_roundtrip(const Layer& L) {
   }
 }
 
-// The per-row activation quantization of the A8 kernels, replicated in float32 arithmetic.
-void quantize_rows(const std::vector<float>& x, int64_t m, int64_t k, int64_t ldx, std::vector<double>& xq, std::vector<double>& sx) {
-  xq.assign(static_cast<size_t>(m * k), 0.0);
-  sx.assign(static_cast<size_t>(m), 0.0);
-  for (int64_t i = 0; i < m; ++i) {
-    float amax = 0.0f;
-    bool finite = true;
-    for (int64_t p = 0; p < k; ++p) {
-      finite = finite && std::isfinite(x[static_cast<size_t>(i * ldx + p)]);
-      amax = std::max(amax, std::fabs(x[static_cast<size_t>(i * ldx + p)]));
-    }
-    if (!finite) {
-      sx[static_cast<size_t>(i)] = NAN;
-      continue;
-    }
-    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-    sx[static_cast<size_t>(i)] = amax / 127.0f;
-    for (int64_t p = 0; p < k; ++p) {
-      const float v = std::nearbyint(x[static_cast<size_t>(i * ldx + p)] * inv);
-      xq[static_cast<size_t>(i * k + p)] = std::max(-127.0f, std::min(127.0f, v));
-    }
-  }
-}
 
 void check_matmul(Rng& rng, const Layer& L, bool a8, int64_t m, int nan_row) {
   const int64_t k = L.k, n = L.n, ldx = k + 3, ldy = n + 2;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "llmc.h"
+#include "test_a8_ref.h"
 #include "test_rng.h"
 
 namespace {
@@ -207,27 +208,6 @@ void check_hand_example() {
         "hand example: bitmask 0x%02X compressed [%g %g %g %g] nv 0x%02X", bm, c[0], c[1], c[2], c[3], nv);
 }
 
-// The per-row activation quantization of w8a8 (as gemm_q), replicated in float32 arithmetic.
-void quantize_rows(const std::vector<float>& x, int64_t m, int64_t k, int64_t ldx, std::vector<double>& xq, std::vector<double>& sx) {
-  xq.assign(static_cast<size_t>(m * k), 0.0);
-  sx.assign(static_cast<size_t>(m), 0.0);
-  for (int64_t i = 0; i < m; ++i) {
-    float amax = 0.0f;
-    bool finite = true;
-    for (int64_t p = 0; p < k; ++p) {
-      finite = finite && std::isfinite(x[static_cast<size_t>(i * ldx + p)]);
-      amax = std::max(amax, std::fabs(x[static_cast<size_t>(i * ldx + p)]));
-    }
-    if (!finite) {
-      sx[static_cast<size_t>(i)] = NAN;
-      continue;
-    }
-    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-    sx[static_cast<size_t>(i)] = amax / 127.0f;
-    for (int64_t p = 0; p < k; ++p)
-      xq[static_cast<size_t>(i * k + p)] = std::max(-127.0f, std::min(127.0f, std::nearbyint(x[static_cast<size_t>(i * ldx + p)] * inv)));
-  }
-}
 
 void check_matmul(Rng& rng, const Layer& L, int path, int64_t m, int nan_row) {
   const int64_t k = L.k, n = L.n, ldx = k + 3, ldy = n + 2;
