@@ -94,6 +94,15 @@ export function invalidArgument(argument: string, expected: string, value: unkno
   });
 }
 
+/** Runs a native call, turning what it throws or rejects with into an {@link LlmcError}. */
+export async function callNative<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
 /** Turns an error thrown or rejected by the native addon into an {@link LlmcError}. */
 export function fromNative(error: unknown): LlmcError {
   if (error instanceof LlmcError) return error;

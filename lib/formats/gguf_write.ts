@@ -32,7 +32,7 @@ import { PackedInt4, PackedInt8, type Int4Codes } from '../kernels/quant.js';
 import { DenseLinear } from '../model/linear.js';
 import type { WritableModel } from './model_folder.js';
 import { QuantLinear } from '../model/quant_linear.js';
-import type { LlamaConfig, Tensor, Tokenizer } from '../model/types.js';
+import type { LlamaConfig, Tensor } from '../model/types.js';
 import { HfBpeTokenizer } from '../tokenizers/hf_bpe.js';
 import { Llama2cTokenizer } from '../tokenizers/llama2c.js';
 import { checkBoolean, checkKnownKeys, checkObject } from '../validate.js';

@@ -4,7 +4,7 @@
  * `[out × in]` (row-major); H its inputs' Hessian `[cols × cols]`, H = 2/n · Σ x·xᵀ.
  */
 import { native, type NativeObsParams } from '../binding.js';
-import { fromNative, invalidArgument } from '../errors.js';
+import { callNative, invalidArgument } from '../errors.js';
 import { checkBoolean, checkFiniteNumber, checkFloat32Array, checkInteger, checkKnownKeys, checkObject } from '../validate.js';
 
 /** Size of a weight matrix: `rows` outputs × `cols` inputs. */
@@ -157,14 +157,6 @@ function codesResult(p: NativeParams, c: { q: Int8Array; scale: Float32Array; ze
   };
 }
 
-async function call<T>(f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    throw fromNative(e);
-  }
-}
-
 /**
  * GPTQ (Frantar et al. 2022): quantizes W column by column, spreading each column's error over the
  * remaining ones through the inverse Hessian, in lazy batches.
@@ -196,7 +188,7 @@ export async function gptq(W: Float32Array, H: Float32Array, shape: MatrixShape,
   const c = codes(p);
   const weight = new Float32Array(s.rows * s.cols);
   const gIdx = p.actOrder === 2 && p.group > 0 ? new Int32Array(s.cols) : null;
-  const loss = await call(() => native().obsCompress(W, H, p, { weight, q: c.q, scale: c.scale, zero: c.zero, gIdx }));
+  const loss = await callNative(() => native().obsCompress(W, H, p, { weight, q: c.q, scale: c.scale, zero: c.zero, gIdx }));
   return { weight, loss, ...codesResult(p, c, gIdx) };
 }
 
@@ -228,7 +220,7 @@ export async function sparsegpt(W: Float32Array, H: Float32Array, shape: MatrixS
   const c = p.bits > 0 ? codes(p) : null;
   const weight = new Float32Array(s.rows * s.cols);
   const mask = new Uint8Array(s.rows * s.cols);
-  const loss = await call(() => native().obsCompress(W, H, p, { weight, mask, q: c?.q, scale: c?.scale, zero: c?.zero }));
+  const loss = await callNative(() => native().obsCompress(W, H, p, { weight, mask, q: c?.q, scale: c?.scale, zero: c?.zero }));
   return { weight, mask, loss, ...(c ? codesResult(p, c, null) : {}) };
 }
 
@@ -242,7 +234,7 @@ export async function rtn(W: Float32Array, shape: MatrixShape, options: Quantize
   quantizerParams('options', o, p);
   const c = codes(p);
   const weight = new Float32Array(s.rows * s.cols);
-  await call(() => native().rtn(W, p, { weight, q: c.q, scale: c.scale, zero: c.zero }));
+  await callNative(() => native().rtn(W, p, { weight, q: c.q, scale: c.scale, zero: c.zero }));
   return { weight, loss: 0, ...codesResult(p, c, null) };
 }
 
@@ -256,7 +248,7 @@ export async function magnitude(W: Float32Array, shape: MatrixShape, options: Pr
   pruneParams('options', o, p);
   const weight = new Float32Array(s.rows * s.cols);
   const mask = new Uint8Array(s.rows * s.cols);
-  await call(() => native().prune(W, null, p, { weight, mask }));
+  await callNative(() => native().prune(W, null, p, { weight, mask }));
   return { weight, mask, loss: 0 };
 }
 
@@ -278,7 +270,7 @@ export async function wanda(W: Float32Array, shape: MatrixShape, options: WandaO
   }
   const weight = new Float32Array(s.rows * s.cols);
   const mask = new Uint8Array(s.rows * s.cols);
-  await call(() => native().prune(W, norms, p, { weight, mask }));
+  await callNative(() => native().prune(W, norms, p, { weight, mask }));
   return { weight, mask, loss: 0 };
 }
 
@@ -318,7 +310,7 @@ export class HessianAccumulator {
     const tokens = x.length / this.features;
     this.busy = true;
     try {
-      await call(() => native().hessianUpdate(this.hessian, this.features, this.seen, x, tokens));
+      await callNative(() => native().hessianUpdate(this.hessian, this.features, this.seen, x, tokens));
       this.seen += tokens;
     } finally {
       this.busy = false;

@@ -5,7 +5,7 @@
  * sparse tensor core metadata. The packed layout is drawn in native/core/sparse24.h.
  */
 import { native } from '../binding.js';
-import { fromNative, invalidArgument, LlmcError } from '../errors.js';
+import { callNative, fromNative, invalidArgument, LlmcError } from '../errors.js';
 import { checkFloat32Array, checkInteger, checkKnownKeys, checkObject, checkTypedArray } from '../validate.js';
 import { matmul as denseMatmul, PackedInt4, PackedInt8, type MatmulOptions, type WeightShape } from './quant.js';
 
@@ -58,22 +58,14 @@ abstract class Packed24Base {
    */
   async toNvMetadata(): Promise<Uint8Array> {
     const out = new Uint8Array(this.n * Math.ceil(this.k / 8));
-    try {
-      await native().s24NvMetadata(...this.args(), out);
-    } catch (e) {
-      throw fromNative(e);
-    }
+    await callNative(() => native().s24NvMetadata(...this.args(), out));
     return out;
   }
 
   /** @internal */
   async bitmaskOf<T extends Float32Array | Int8Array>(compressed: T): Promise<Sparse24Bitmask<T>> {
     const bitmask = new Uint8Array(this.n * Math.ceil(this.k / 8));
-    try {
-      await native().s24ToBitmask(...this.args(), new Uint8Array(compressed.buffer, compressed.byteOffset, compressed.byteLength), bitmask);
-    } catch (e) {
-      throw fromNative(e);
-    }
+    await callNative(() => native().s24ToBitmask(...this.args(), new Uint8Array(compressed.buffer, compressed.byteOffset, compressed.byteLength), bitmask));
     return { shape: [this.n, this.k], compressed, bitmask };
   }
 }
@@ -94,11 +86,7 @@ export class Packed24F32 extends Packed24Base {
   /** The dense `[n × k]` matrix, exactly (a -0.0 in a position that was not stored comes back as +0.0). */
   async unpack(): Promise<Float32Array> {
     const dense = new Float32Array(this.n * this.k);
-    try {
-      await native().s24Unpack(...this.args(), dense, null, null);
-    } catch (e) {
-      throw fromNative(e);
-    }
+    await callNative(() => native().s24Unpack(...this.args(), dense, null, null));
     return dense;
   }
 
@@ -138,11 +126,7 @@ export class Packed24Int8 extends Packed24Base {
   async unpack(): Promise<{ q: Int8Array; scale: Float32Array }> {
     const q = new Int8Array(this.n * this.k);
     const scale = new Float32Array(this.n);
-    try {
-      await native().s24Unpack(...this.args(), null, q, scale);
-    } catch (e) {
-      throw fromNative(e);
-    }
+    await callNative(() => native().s24Unpack(...this.args(), null, q, scale));
     return { q, scale };
   }
 
@@ -182,11 +166,7 @@ export class Packed24Int4 extends Packed24Base {
   async unpack(): Promise<{ q: Int8Array; scale: Float32Array }> {
     const q = new Int8Array(this.n * this.k);
     const scale = new Float32Array((this.n * this.k) / this.groupSize);
-    try {
-      await native().s24Unpack(...this.args(), null, q, scale);
-    } catch (e) {
-      throw fromNative(e);
-    }
+    await callNative(() => native().s24Unpack(...this.args(), null, q, scale));
     return { q, scale };
   }
 
@@ -364,10 +344,6 @@ export async function matmul(x: Float32Array, weight: PackedInt8 | PackedInt4 | 
   if (path !== 'auto' && path !== 'sparse' && path !== 'dense') throw invalidArgument('options.path', "'auto', 'sparse' or 'dense'", path);
   const out = o.out === undefined ? new Float32Array(m * weight.n) : checkFloat32Array('options.out', o.out, m * weight.n);
   if (out.buffer === x.buffer) throw invalidArgument('options.out', 'an array that does not share memory with x', out);
-  try {
-    await native().s24Matmul(...weight.args(), PATHS[path], x, m, out);
-  } catch (e) {
-    throw fromNative(e);
-  }
+  await callNative(() => native().s24Matmul(...weight.args(), PATHS[path], x, m, out));
   return out;
 }

@@ -6,7 +6,7 @@
  * rest); JavaScript only sequences the calls and adds residuals.
  */
 import { native } from '../binding.js';
-import { fromNative } from '../errors.js';
+import { callNative } from '../errors.js';
 import { DenseLinear, type Linear } from './linear.js';
 import type { LlamaConfig, Tensor, Weights } from './types.js';
 
@@ -23,14 +23,6 @@ export class KvCache {
     const kvDim = (config.nKvHeads * config.dim) / config.nHeads;
     this.k = Array.from({ length: config.nLayers }, () => new Float32Array(capacity * kvDim));
     this.v = Array.from({ length: config.nLayers }, () => new Float32Array(capacity * kvDim));
-  }
-}
-
-async function call<T>(f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    throw fromNative(e);
   }
 }
 
@@ -61,7 +53,7 @@ export class LlamaModel {
 
   private async rmsnorm(x: Float32Array, name: string, rows: number): Promise<Float32Array> {
     const out = new Float32Array(x.length);
-    await call(() => native().rmsnorm(x, this.norms.get(name)!, rows, this.config.dim, this.config.normEps, out));
+    await callNative(() => native().rmsnorm(x, this.norms.get(name)!, rows, this.config.dim, this.config.normEps, out));
     return out;
   }
 
@@ -107,8 +99,8 @@ export class LlamaModel {
       this.linear(`${p}self_attn.k_proj`).forward(h, rows),
       this.linear(`${p}self_attn.v_proj`).forward(h, rows),
     ]);
-    await call(() => native().rope(q, rows, c.nHeads, this.headDim, pos, c.ropeTheta, style));
-    await call(() => native().rope(k, rows, c.nKvHeads, this.headDim, pos, c.ropeTheta, style));
+    await callNative(() => native().rope(q, rows, c.nHeads, this.headDim, pos, c.ropeTheta, style));
+    await callNative(() => native().rope(k, rows, c.nKvHeads, this.headDim, pos, c.ropeTheta, style));
     let keys = k;
     let values = v;
     let tk = t;
@@ -120,7 +112,7 @@ export class LlamaModel {
       values = cache.v[i]!.subarray(0, tk * kvDim);
     }
     const att = new Float32Array(rows * c.dim);
-    await call(() => native().attention(q, keys, values, att, batch, t, tk, c.nHeads, c.nKvHeads, this.headDim));
+    await callNative(() => native().attention(q, keys, values, att, batch, t, tk, c.nHeads, c.nKvHeads, this.headDim));
     const o = await this.linear(`${p}self_attn.o_proj`).forward(att, rows);
     for (let j = 0; j < x.length; j++) x[j] = x[j]! + o[j]!;
     const h2 = await this.rmsnorm(x, `${p}post_attention_layernorm`, rows);
@@ -128,7 +120,7 @@ export class LlamaModel {
       this.linear(`${p}mlp.gate_proj`).forward(h2, rows),
       this.linear(`${p}mlp.up_proj`).forward(h2, rows),
     ]);
-    await call(() => native().swiglu(gate, up, gate, gate.length));
+    await callNative(() => native().swiglu(gate, up, gate, gate.length));
     const down = await this.linear(`${p}mlp.down_proj`).forward(gate, rows);
     for (let j = 0; j < x.length; j++) x[j] = x[j]! + down[j]!;
   }
