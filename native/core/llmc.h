@@ -264,4 +264,47 @@ void llmc_cuda_query(llmc_cuda_info* info);
 // Runs a small kernel on device 0 and checks its result (proves the kernels load and run).
 llmc_status llmc_cuda_selftest(void);
 
+// ---- CUDA kernels (native/cuda/) ----------------------------------------------------------------
+// Every entry point below returns LLMC_UNSUPPORTED when this binary has no CUDA kernels or no device
+// is usable (the message says which), LLMC_OUT_OF_MEMORY naming the bytes it needed and the bytes
+// free when device memory runs out, LLMC_CUDA_ERROR when the runtime fails. They run on device 0
+// and are serialized by one lock (one stream).
+//
+// Weights are uploaded once into device memory, in the layout of their kernel, and stay there until
+// llmc_cuda_weights_free. Activations x [m × k] (row stride ldx) and outputs y [m × n] (row stride
+// ldy) are host f32 arrays copied in and out by llmc_cuda_matmul.
+typedef struct llmc_cuda_weights llmc_cuda_weights;
+
+// int4 (w4a16): codes and group scales (zero points when asymmetric; act-order `perm` applied to x on
+// the device) → f16 tensor cores (mma m16n8k16), weights dequantized in registers.
+llmc_status llmc_cuda_upload_q4(const llmc_q4_weights* w, llmc_cuda_weights** out);
+// int8 per-channel (w8a8): activations quantized per row to int8 on the device as llmc_q8_matmul
+// does → int8 tensor cores (mma m16n8k32).
+llmc_status llmc_cuda_upload_q8(const llmc_q8_weights* w, llmc_cuda_weights** out);
+// 2:4 sparse (mma.sp): bits 32 and 4 → f16 values (int4 codes dequantized with their scales) with
+// f16 activations; bits 8 → int8 values with int8 activations, as llmc_s24_matmul.
+llmc_status llmc_cuda_upload_s24(const llmc_s24_weights* w, llmc_cuda_weights** out);
+// Dense f32 W [n × k] stored as f16 (the dense fp16 baseline of the benchmarks).
+llmc_status llmc_cuda_upload_f16(int64_t n, int64_t k, const float* w, llmc_cuda_weights** out);
+void llmc_cuda_weights_free(llmc_cuda_weights* w);
+
+typedef struct llmc_cuda_weights_info {
+  int64_t n, k;
+  int64_t device_bytes;  // device memory held by the weights
+  char kernel[32];       // "w4a16", "w8a8", "sparse24_f16", "sparse24_w8a8", "f16"
+} llmc_cuda_weights_info;
+void llmc_cuda_weights_describe(const llmc_cuda_weights* w, llmc_cuda_weights_info* info);
+
+// y = x · Wᵀ (host arrays). y must not overlap x.
+llmc_status llmc_cuda_matmul(const llmc_cuda_weights* w, int64_t m, const float* x, int64_t ldx, float* y, int64_t ldy);
+// Times the kernel on device-resident activations (random, in [-1, 1)) for `iters` runs after one
+// warm-up, with CUDA events; ms[i] receives run i (activation conversion included, copies not).
+llmc_status llmc_cuda_matmul_bench(const llmc_cuda_weights* w, int64_t m, int iters, double* ms);
+
+// The Hessian and the OBS column loop on the device, with the contracts of llmc_hessian_update and
+// llmc_obs_compress (host arrays in and out; the work, the Cholesky factorizations included, runs on
+// the GPU).
+llmc_status llmc_cuda_hessian_update(float* h, int64_t d, int64_t seen, const float* x, int64_t tokens, int64_t ldx);
+llmc_status llmc_cuda_obs_compress(const llmc_obs_params* p, const float* w, const float* h, llmc_obs_result* out);
+
 }  // extern "C"

@@ -1,0 +1,1 @@
+// placeholder while the kernels are being written

@@ -1,0 +1,1 @@
+// gemm_q_layout.cpp — placeholder while the layout is being written.

@@ -1,0 +1,1 @@
+// sparse24_layout.cpp — placeholder while the layout is being written.
