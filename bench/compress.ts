@@ -24,13 +24,13 @@ export function benchCompress(kind: 'gptq' | 'sparsegpt'): (s: BenchSettings) =>
     for (const { k: cols, n: rows } of s.shapes) {
       const x = fillRandom(new Float32Array(TOKENS * cols), 11);
       const h = new Float32Array(cols * cols);
-      await native().hessianUpdate(h, cols, 0, x, TOKENS);
+      await native().hessianUpdate(h, cols, 0, x, TOKENS, 0);
       const w = fillRandom(new Float32Array(rows * cols), 13);
       const p = params(kind, rows, cols);
       const outputs = { weight: new Float32Array(rows * cols) };
       const t = await medianMs(async () => {
         const start = performance.now();
-        await native().obsCompress(w, h, p, outputs);
+        await native().obsCompress(w, h, p, outputs, 0);
         return performance.now() - start;
       }, s.timeMs);
       // Baseline: the fp32 GEMM at m = 512 on this layer (y = x·Wᵀ).

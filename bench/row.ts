@@ -40,16 +40,19 @@ export interface BenchRow {
    */
   gemmGflops?: number;
   /**
-   * 2:4 sparse kernels only: the dense kernel of the same precision on the 2:4 matrix's dense
-   * equivalent (f32 GEMM, w8a8, w4a16), measured in the same run on the same shape and m.
+   * 2:4 sparse kernels: the dense kernel of the same precision on the 2:4 matrix's dense
+   * equivalent (f32 GEMM, w8a8, w4a16), measured in the same run on the same shape and m. GPU rows:
+   * the dense f16 GPU kernel on the same shape and m.
    */
   denseMs?: number;
-  /** 2:4 sparse kernels only: denseMs / medianMs. */
+  /** denseMs / medianMs. */
   speedupVsDense?: number;
   /** 2:4 sparse kernels only: the path `matmul` picked ('sparse': 2:4 kernels, 'dense': fp32 GEMM on expanded panels). */
   path?: 'sparse' | 'dense';
   /** 2:4 float kernels only: milliseconds of the path that was not picked (shows the crossover). */
   otherPathMs?: number;
+  /** GPU rows (`--device cuda`): the GPU's name. threads is then 1 and isa 'cuda'. */
+  device?: string;
   /** Number of timed runs behind the median. */
   samples: number;
 }

@@ -93,10 +93,10 @@ export interface NativeBinding {
     m: number, n: number, k: number, transA: boolean, transB: boolean,
     alpha: number, beta: number, lda: number, ldb: number, ldc: number,
   ): Promise<number>;
-  /** H = H·seen/(seen+tokens) + 2/(seen+tokens)·XᵀX in place, X [tokens × d]; resolves to ms. */
-  hessianUpdate(h: Float32Array, d: number, seen: number, x: Float32Array, tokens: number): Promise<number>;
-  /** GPTQ / SparseGPT column loop; resolves to the loss. */
-  obsCompress(w: Float32Array, h: Float32Array, params: NativeObsParams, outputs: NativeObsOutputs): Promise<number>;
+  /** H = H·seen/(seen+tokens) + 2/(seen+tokens)·XᵀX in place, X [tokens × d]; device 0 CPU, 1 CUDA; resolves to ms. */
+  hessianUpdate(h: Float32Array, d: number, seen: number, x: Float32Array, tokens: number, device: 0 | 1): Promise<number>;
+  /** GPTQ / SparseGPT column loop (device 0 CPU, 1 CUDA); resolves to the loss. */
+  obsCompress(w: Float32Array, h: Float32Array, params: NativeObsParams, outputs: NativeObsOutputs, device: 0 | 1): Promise<number>;
   rtn(w: Float32Array, params: NativeObsParams, outputs: NativeObsOutputs): Promise<number>;
   prune(w: Float32Array, norms: Float32Array | null, params: NativeObsParams, outputs: NativeObsOutputs): Promise<number>;
   /** Ops of a LLaMA forward pass (native/core/llmc.h); each resolves to its milliseconds. */
@@ -144,7 +144,22 @@ export interface NativeBinding {
   s24Path(bits: 32 | 8 | 4, m: number, n: number, k: number): number;
   /** y[m×n] = x[m×k] · Wᵀ; path 0 auto, 1 2:4 kernels, 2 dense path; resolves to the kernel's milliseconds. */
   s24Matmul(...args: [...S24Weights, path: 0 | 1 | 2, x: Float32Array, m: number, y: Float32Array]): Promise<number>;
+  /** Weights uploaded to device memory in their kernel's layout (native/cuda/); resolve to a handle. */
+  cudaUploadQ4(data: Uint8Array, scale: Float32Array, zero: Uint8Array | null, perm: Int32Array | null, n: number, k: number, group: number): Promise<CudaHandle>;
+  cudaUploadQ8(data: Uint8Array, scale: Float32Array, n: number, k: number): Promise<CudaHandle>;
+  cudaUploadS24(...args: S24Weights): Promise<CudaHandle>;
+  cudaUploadF16(w: Float32Array, n: number, k: number): Promise<CudaHandle>;
+  cudaWeightsInfo(handle: CudaHandle): { n: number; k: number; deviceBytes: number; kernel: string };
+  /** Frees the device memory now (idempotent); throws while a matmul on the handle runs. */
+  cudaWeightsFree(handle: CudaHandle): void;
+  /** y[m×n] = x[m×k] · Wᵀ on the device (host arrays); resolves to ms, copies included. */
+  cudaMatmul(handle: CudaHandle, x: Float32Array, m: number, y: Float32Array): Promise<number>;
+  /** Kernel-only milliseconds of `iters` runs on device-resident random activations (after a warm-up). */
+  cudaMatmulBench(handle: CudaHandle, m: number, iters: number): Promise<Float64Array>;
 }
+
+/** Device weights as the addon hands them out (an External). */
+export type CudaHandle = { readonly __brand: 'CudaHandle' };
 
 /** Packed 2:4 weights as the addon takes them: bits, n, k, group, meta, values, scale, wsum. */
 export type S24Weights = [

@@ -11,6 +11,7 @@
  */
 export * as kernels from './kernels/index.js';
 export { LlmcError, type LlmcErrorCode, type ArgumentDetails } from './errors.js';
+export { resolveDevice, type Device, type DeviceChoice } from './device.js';
 export {
   runtimeInfo,
   setThreads,

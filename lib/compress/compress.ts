@@ -5,6 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 
+import { resolveDevice, type Device } from '../device.js';
 import { invalidArgument } from '../errors.js';
 import type { EvaluateResult } from '../eval/evaluate.js';
 import { evaluate, loadModel, Model, type LoadModelOptions } from '../model/model.js';
@@ -40,6 +41,13 @@ export interface CompressOptions extends Omit<LoadModelOptions, 'lazy'> {
   format?: OutputFormat;
   /** Replace `output` when it exists. Default false. */
   overwrite?: boolean;
+  /**
+   * Where the Hessians and the GPTQ / SparseGPT column loops run: `'cuda'` (an NVIDIA GPU; an error
+   * when none is usable), `'cpu'`, or `'auto'` (default: the GPU when one is usable, else the CPU —
+   * the first progress event, stage `device`, says which and why). The forward passes that
+   * produce the calibration inputs run on the CPU either way.
+   */
+  device?: Device;
   /** Measure quality before and after on this text (DESIGN.md section 7 protocol, KL against the original). */
   evaluate?: { file: string; paragraphs?: [number, number] };
   onProgress?: (e: ProgressEvent) => void;
@@ -54,6 +62,8 @@ export interface CompressReport {
   originalBytes: number;
   compressedBytes: number;
   ratio: number;
+  /** Where the Hessians and the column loops ran. */
+  device: 'cpu' | 'cuda';
   layers: LayerReport[];
   totalMs: number;
   quality?: { before: EvaluateResult; after: EvaluateResult };
@@ -76,13 +86,14 @@ export interface CompressReport {
  */
 export async function compress(source: string | Model, options: CompressOptions): Promise<{ model: Model; report: CompressReport }> {
   const o = checkObject('options', options);
-  checkKnownKeys('options', o, ['scheme', 'quantize', 'prune', 'activations', 'calibration', 'ignore', 'output', 'format', 'overwrite', 'evaluate', 'onProgress', 'signal', 'prependSpace', 'tokenizer']);
+  checkKnownKeys('options', o, ['scheme', 'quantize', 'prune', 'activations', 'calibration', 'ignore', 'output', 'format', 'overwrite', 'evaluate', 'device', 'onProgress', 'signal', 'prependSpace', 'tokenizer']);
   if (o.output !== undefined && (typeof o.output !== 'string' || o.output.length === 0)) throw invalidArgument('options.output', 'a folder path (a .gguf file path for gguf)', o.output);
   const format = o.format === undefined ? 'compressed-tensors' : checkOutputFormat(o.format);
   const overwrite = o.overwrite === undefined ? false : checkBoolean('options.overwrite', o.overwrite);
   if (o.output !== undefined && !overwrite && (await stat(o.output as string).then(() => true, () => false)))
     throw invalidArgument('options.output', 'a path that does not exist yet (or overwrite: true)', o.output);
   const spec = resolveSpec(o.scheme, o.quantize, o.prune, o.activations);
+  const device = resolveDevice('options.device', o.device);
   const ignore = (o.ignore === undefined ? [] : (o.ignore as unknown[])).map((p, i) => {
     if (p instanceof RegExp) return p;
     if (typeof p === 'string') return new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
@@ -103,11 +114,12 @@ export async function compress(source: string | Model, options: CompressOptions)
   const reference = ev ? (source instanceof Model ? undefined : await loadModel(source as string, loadOpts)) : undefined;
   if (ev && !reference) throw invalidArgument('options.evaluate', 'a model given by path (the original is reloaded to compare with)', ev);
   const onProgress = o.onProgress as ((e: ProgressEvent) => void) | undefined;
+  onProgress?.({ stage: 'device', device: device.device, note: device.note, done: 1, total: 1, elapsedMs: performance.now() - t0 });
   const evalProgress = (phase: 'before' | 'after') => (onProgress ? { onProgress: ({ done, total }: { done: number; total: number }) => onProgress({ stage: 'evaluate', phase, done, total, elapsedMs: performance.now() - t0 }) } : {});
   const before = ev && reference ? await evaluate(reference, { file: ev.file, ...(ev.paragraphs ? { paragraphs: ev.paragraphs } : {}), ...evalProgress('before') }) : undefined;
   const sizes = new Map([...model.llama.linears.entries()].map(([n, l]) => [n, l.outFeatures * l.inFeatures]));
   const layers = await compressInPlace(model, spec, {
-    ignore, ...(o.calibration !== undefined ? { calibration: o.calibration as CalibrationOptions } : {}),
+    ignore, device: device.device, ...(o.calibration !== undefined ? { calibration: o.calibration as CalibrationOptions } : {}),
     ...(onProgress ? { onProgress } : {}), ...(o.signal ? { signal: o.signal as AbortSignal } : {}),
   });
   const c = model.config;
@@ -132,7 +144,7 @@ export async function compress(source: string | Model, options: CompressOptions)
     model,
     report: {
       bitsPerWeight: compressedWeights ? compressedBits / compressedWeights : 0, originalBytes, compressedBytes, ratio: originalBytes / compressedBytes,
-      layers, totalMs: performance.now() - t0, ...(quality ? { quality } : {}),
+      device: device.device, layers, totalMs: performance.now() - t0, ...(quality ? { quality } : {}),
     },
   };
 }

@@ -33,13 +33,17 @@ export interface CalibrationOptions {
 }
 
 /**
- * Progress of compress(), in stages: `evaluate` (phase `before`, with `options.evaluate`: the
+ * Progress of compress(), in stages: `device` (once, first: where the Hessians and the GPTQ /
+ * SparseGPT loops run, and why), `evaluate` (phase `before`, with `options.evaluate`: the
  * original model), `compress` (one event per compressed layer, with its module and loss),
  * `write` (with `output`), `evaluate` (phase `after`). `done` of `total` counts windows for
  * evaluate, layers for compress, files for write.
  */
 export interface ProgressEvent {
-  stage: 'evaluate' | 'compress' | 'write';
+  stage: 'device' | 'evaluate' | 'compress' | 'write';
+  /** For device: the device chosen and a line saying why (e.g. `cpu: no CUDA device (no NVIDIA driver found)`). */
+  device?: 'cpu' | 'cuda';
+  note?: string;
   /** For evaluate: the original model or the compressed one. */
   phase?: 'before' | 'after';
   done: number;
@@ -126,14 +130,14 @@ async function quadratic(a: Float32Array, h: Float32Array, rows: number, cols: n
   return 0.5 * s;
 }
 
-async function compressLayer(name: string, weight: Float32Array, rows: number, cols: number, h: Float32Array | undefined, spec: ResolvedSpec) {
+async function compressLayer(name: string, weight: Float32Array, rows: number, cols: number, h: Float32Array | undefined, spec: ResolvedSpec, device: 'cpu' | 'cuda') {
   const shape = { rows, cols };
   const q = spec.quantize;
   const p = spec.prune;
   if (q && q.groupSize !== 'row' && cols % q.groupSize !== 0)
     throw invalidArgument('options.quantize.groupSize', `a divisor of the ${cols} inputs of ${name} (or 'row')`, q.groupSize);
   const quantOpts = q ? { bits: q.bits, groupSize: q.groupSize, symmetric: q.symmetric, mse: q.mse } : undefined;
-  const loop = q ? { dampPercent: q.dampPercent } : {};
+  const loop = q ? { dampPercent: q.dampPercent, device } : { device };
   const pruneOpts = p ? (p.structure ? { structure: p.structure } : { sparsity: p.sparsity! }) : undefined;
   let out: Float32Array;
   let loss = 0;
@@ -190,7 +194,8 @@ async function runtimeLinear(rows: number, cols: number, weight: Float32Array, c
  * `ignore` holds layer names or regular expressions (matched against the whole name).
  */
 export async function compressInPlace(
-  model: Model, spec: ResolvedSpec, options: { calibration?: CalibrationOptions; ignore: RegExp[]; onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal },
+  model: Model, spec: ResolvedSpec,
+  options: { calibration?: CalibrationOptions; ignore: RegExp[]; device: 'cpu' | 'cuda'; onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal },
 ): Promise<LayerReport[]> {
   const t0 = performance.now();
   const llama = model.llama;
@@ -226,7 +231,7 @@ export async function compressInPlace(
       let h: Float32Array | undefined;
       if (x) {  // the stage's inputs: run the block on a copy with the first layer captured
         const first = llama.linears.get(names[0]!)!;
-        const acc = new HessianAccumulator(first.inFeatures);
+        const acc = new HessianAccumulator(first.inFeatures, { device: options.device });
         llama.linears.set(names[0]!, new CapturingLinear(first, acc));
         try {
           await runBlock(i, Float32Array.from(x));
@@ -242,7 +247,7 @@ export async function compressInPlace(
         const t = performance.now();
         const rows = lin.outFeatures;
         const cols = lin.inFeatures;
-        const r = await compressLayer(name, lin.weight, rows, cols, h, spec);
+        const r = await compressLayer(name, lin.weight, rows, cols, h, spec, options.device);
         let relError: number | undefined;
         if (h) {
           const d = lin.weight.map((v, k) => v - r.weight[k]!);

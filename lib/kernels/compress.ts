@@ -4,6 +4,7 @@
  * `[out × in]` (row-major); H its inputs' Hessian `[cols × cols]`, H = 2/n · Σ x·xᵀ.
  */
 import { native, type NativeObsParams } from '../binding.js';
+import { deviceCode, resolveDevice, type Device } from '../device.js';
 import { callNative, invalidArgument } from '../errors.js';
 import { checkBoolean, checkFiniteNumber, checkFloat32Array, checkInteger, checkKnownKeys, checkObject } from '../validate.js';
 
@@ -36,6 +37,8 @@ export interface GptqOptions extends QuantizerOptions {
   dampPercent?: number;
   /** Lazy-batch block size (columns), a multiple of the group size. Default 128. */
   blockSize?: number;
+  /** Where the column loop runs: `'cpu'` (default), `'cuda'` or `'auto'` (see {@link resolveDevice}). */
+  device?: Device;
 }
 
 /** What to prune: a fraction (unstructured) or an N:M structure, e.g. `'2:4'`. */
@@ -49,6 +52,8 @@ export interface SparseGptOptions extends PruneOptions {
   quantize?: QuantizerOptions;
   dampPercent?: number;
   blockSize?: number;
+  /** Where the column loop runs: `'cpu'` (default), `'cuda'` or `'auto'`. */
+  device?: Device;
 }
 
 export interface WandaOptions extends PruneOptions {
@@ -117,6 +122,11 @@ function quantizerParams(name: string, o: Record<string, unknown>, p: NativePara
   p.mse = o.mse !== undefined && checkBoolean(`${name}.mse`, o.mse) ? 1 : 0;
 }
 
+/** The addon's device argument for `options.device` (default CPU). */
+function loopDevice(name: string, o: Record<string, unknown>): 0 | 1 {
+  return o.device === undefined ? 0 : deviceCode(resolveDevice(`${name}.device`, o.device).device);
+}
+
 function loopParams(name: string, o: Record<string, unknown>, p: NativeParams): void {
   p.damp = o.dampPercent === undefined ? 0.01 : checkFiniteNumber(`${name}.dampPercent`, o.dampPercent);
   if (p.damp < 0) throw invalidArgument(`${name}.dampPercent`, 'a number >= 0', o.dampPercent);
@@ -177,7 +187,7 @@ export async function gptq(W: Float32Array, H: Float32Array, shape: MatrixShape,
   const s = checkShape(shape);
   checkMatrices(W, H, s);
   const o = checkObject('options', options);
-  checkKnownKeys('options', o, [...QUANTIZER_KEYS, 'actOrder', 'dampPercent', 'blockSize']);
+  checkKnownKeys('options', o, [...QUANTIZER_KEYS, 'actOrder', 'dampPercent', 'blockSize', 'device']);
   const p = baseParams(s);
   quantizerParams('options', o, p);
   loopParams('options', o, p);
@@ -188,7 +198,8 @@ export async function gptq(W: Float32Array, H: Float32Array, shape: MatrixShape,
   const c = codes(p);
   const weight = new Float32Array(s.rows * s.cols);
   const gIdx = p.actOrder === 2 && p.group > 0 ? new Int32Array(s.cols) : null;
-  const loss = await callNative(() => native().obsCompress(W, H, p, { weight, q: c.q, scale: c.scale, zero: c.zero, gIdx }));
+  const device = loopDevice('options', o);
+  const loss = await callNative(() => native().obsCompress(W, H, p, { weight, q: c.q, scale: c.scale, zero: c.zero, gIdx }, device));
   return { weight, loss, ...codesResult(p, c, gIdx) };
 }
 
@@ -206,7 +217,7 @@ export async function sparsegpt(W: Float32Array, H: Float32Array, shape: MatrixS
   const s = checkShape(shape);
   checkMatrices(W, H, s);
   const o = checkObject('options', options);
-  checkKnownKeys('options', o, ['sparsity', 'structure', 'quantize', 'dampPercent', 'blockSize']);
+  checkKnownKeys('options', o, ['sparsity', 'structure', 'quantize', 'dampPercent', 'blockSize', 'device']);
   const p = baseParams(s);
   pruneParams('options', o, p);
   loopParams('options', o, p);
@@ -220,7 +231,8 @@ export async function sparsegpt(W: Float32Array, H: Float32Array, shape: MatrixS
   const c = p.bits > 0 ? codes(p) : null;
   const weight = new Float32Array(s.rows * s.cols);
   const mask = new Uint8Array(s.rows * s.cols);
-  const loss = await callNative(() => native().obsCompress(W, H, p, { weight, mask, q: c?.q, scale: c?.scale, zero: c?.zero }));
+  const device = loopDevice('options', o);
+  const loss = await callNative(() => native().obsCompress(W, H, p, { weight, mask, q: c?.q, scale: c?.scale, zero: c?.zero }, device));
   return { weight, mask, loss, ...(c ? codesResult(p, c, null) : {}) };
 }
 
@@ -280,20 +292,25 @@ export async function wanda(W: Float32Array, shape: MatrixShape, options: WandaO
  *
  * @example
  * ```ts
- * const acc = new kernels.HessianAccumulator(4096);
+ * const acc = new kernels.HessianAccumulator(4096);            // { device: 'cuda' } for the GPU
  * for (const batch of batches) await acc.add(batch); // Float32Array [tokens × 4096]
  * const H = acc.hessian;
  * ```
  */
 export class HessianAccumulator {
   readonly features: number;
+  /** Where the updates run. */
+  readonly device: 'cpu' | 'cuda';
   /** H `[features × features]`, updated in place by {@link add}. */
   readonly hessian: Float32Array;
   private seen = 0;
   private busy = false;
 
-  constructor(features: number) {
+  constructor(features: number, options: { device?: Device } = {}) {
     this.features = checkInteger('features', features, 1, 65536);
+    const o = checkObject('options', options);
+    checkKnownKeys('options', o, ['device']);
+    this.device = o.device === undefined ? 'cpu' : resolveDevice('options.device', o.device).device;
     this.hessian = new Float32Array(this.features * this.features);
   }
 
@@ -310,7 +327,7 @@ export class HessianAccumulator {
     const tokens = x.length / this.features;
     this.busy = true;
     try {
-      await callNative(() => native().hessianUpdate(this.hessian, this.features, this.seen, x, tokens));
+      await callNative(() => native().hessianUpdate(this.hessian, this.features, this.seen, x, tokens, deviceCode(this.device)));
       this.seen += tokens;
     } finally {
       this.busy = false;
@@ -319,13 +336,13 @@ export class HessianAccumulator {
 }
 
 /** H = 2/n · XᵀX of inputs X `[tokens × features]` in one call (see {@link HessianAccumulator} for batches). */
-export async function hessian(x: Float32Array, shape: { tokens: number; features: number }): Promise<Float32Array> {
+export async function hessian(x: Float32Array, shape: { tokens: number; features: number }, options: { device?: Device } = {}): Promise<Float32Array> {
   const s = checkObject('shape', shape);
   checkKnownKeys('shape', s, ['tokens', 'features']);
   const tokens = checkInteger('shape.tokens', s.tokens, 1);
   const features = checkInteger('shape.features', s.features, 1, 65536);
   checkFloat32Array('x', x, tokens * features);
-  const acc = new HessianAccumulator(features);
+  const acc = new HessianAccumulator(features, options);
   await acc.add(x);
   return acc.hessian;
 }

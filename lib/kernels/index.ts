@@ -47,3 +47,4 @@ export {
   type PruneResult,
   type SparseGptResult,
 } from './compress.js';
+export { toCuda, CudaWeights, type CudaKernel, type DenseWeights } from './cuda.js';

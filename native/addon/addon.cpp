@@ -40,6 +40,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attention", Napi::Function::New(env, Attention, "attention"));
   exports.Set("swiglu", Napi::Function::New(env, SwiGlu, "swiglu"));
   exports.Set("nll", Napi::Function::New(env, Nll, "nll"));
+  exports.Set("cudaUploadQ4", Napi::Function::New(env, CudaUploadQ4, "cudaUploadQ4"));
+  exports.Set("cudaUploadQ8", Napi::Function::New(env, CudaUploadQ8, "cudaUploadQ8"));
+  exports.Set("cudaUploadS24", Napi::Function::New(env, CudaUploadS24, "cudaUploadS24"));
+  exports.Set("cudaUploadF16", Napi::Function::New(env, CudaUploadF16, "cudaUploadF16"));
+  exports.Set("cudaWeightsInfo", Napi::Function::New(env, CudaWeightsInfo, "cudaWeightsInfo"));
+  exports.Set("cudaWeightsFree", Napi::Function::New(env, CudaWeightsFree, "cudaWeightsFree"));
+  exports.Set("cudaMatmul", Napi::Function::New(env, CudaMatmul, "cudaMatmul"));
+  exports.Set("cudaMatmulBench", Napi::Function::New(env, CudaMatmulBench, "cudaMatmulBench"));
   return exports;
 }
 

@@ -52,4 +52,14 @@ Napi::Value Attention(const Napi::CallbackInfo& info);
 Napi::Value SwiGlu(const Napi::CallbackInfo& info);
 Napi::Value Nll(const Napi::CallbackInfo& info);
 
+// cuda.cpp (and the uploads of packed weights in quant.cpp, sparse24.cpp)
+Napi::Value CudaUploadQ4(const Napi::CallbackInfo& info);
+Napi::Value CudaUploadQ8(const Napi::CallbackInfo& info);
+Napi::Value CudaUploadS24(const Napi::CallbackInfo& info);
+Napi::Value CudaUploadF16(const Napi::CallbackInfo& info);
+Napi::Value CudaWeightsInfo(const Napi::CallbackInfo& info);
+Napi::Value CudaWeightsFree(const Napi::CallbackInfo& info);
+Napi::Value CudaMatmul(const Napi::CallbackInfo& info);
+Napi::Value CudaMatmulBench(const Napi::CallbackInfo& info);
+
 }  // namespace llmc_addon

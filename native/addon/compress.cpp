@@ -1,8 +1,9 @@
 // compress.cpp — bindings for the Hessian and the compression algorithms (llmc_hessian_update,
 // llmc_obs_compress, llmc_rtn, llmc_prune).
 //
-// hessianUpdate(h, d, seen, x, tokens): Promise<number>
-// obsCompress(w, h, params, outputs): Promise<number> (the loss)
+// hessianUpdate(h, d, seen, x, tokens, device): Promise<number>
+// obsCompress(w, h, params, outputs, device): Promise<number> (the loss)
+//   device: 0 = CPU, 1 = CUDA (llmc_cuda_hessian_update / llmc_cuda_obs_compress)
 // rtn(w, params, outputs): Promise<number>
 // prune(w, norms|null, params, outputs): Promise<number>
 //   params:  { rows, cols, bits, group, symmetric, actOrder, mse, damp, block, sparsity, pruneN, pruneM }
@@ -104,11 +105,14 @@ Napi::Value HessianUpdate(const Napi::CallbackInfo& info) {
   const int64_t d = arg_int(info, 1, "d", 1, kMaxDim), seen = arg_int(info, 2, "seen", 0, int64_t{1} << 52);
   auto x = arg_f32(info, 3, "x");
   const int64_t tokens = arg_int(info, 4, "tokens", 0, kMaxDim);
+  const bool cuda = arg_int(info, 5, "device", 0, 1) == 1;
   need_len(env, h, d * d, "h");
   need_len(env, x, tokens * d, "x");
   float* hp = h.Data();
   const float* xp = x.Data();
-  return Job::Start(env, {h, x}, [=] { return llmc_hessian_update(hp, d, seen, xp, tokens, d); }, nullptr);
+  return Job::Start(env, {h, x}, [=] {
+    return cuda ? llmc_cuda_hessian_update(hp, d, seen, xp, tokens, d) : llmc_hessian_update(hp, d, seen, xp, tokens, d);
+  }, nullptr);
 }
 
 Napi::Value ObsCompress(const Napi::CallbackInfo& info) {
@@ -118,9 +122,12 @@ Napi::Value ObsCompress(const Napi::CallbackInfo& info) {
   const llmc_obs_params p = read_params(env, info[2]);
   need_len(env, w, p.rows * p.cols, "w");
   need_len(env, h, p.cols * p.cols, "h");
+  const bool cuda = arg_int(info, 4, "device", 0, 1) == 1;
   const float* wp = w.Data();
   const float* hp = h.Data();
-  return run(env, {w, h}, read_outputs(env, info[3], p), [p, wp, hp](llmc_obs_result* r) { return llmc_obs_compress(&p, wp, hp, r); });
+  return run(env, {w, h}, read_outputs(env, info[3], p), [p, wp, hp, cuda](llmc_obs_result* r) {
+    return cuda ? llmc_cuda_obs_compress(&p, wp, hp, r) : llmc_obs_compress(&p, wp, hp, r);
+  });
 }
 
 Napi::Value Rtn(const Napi::CallbackInfo& info) {

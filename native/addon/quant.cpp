@@ -7,6 +7,8 @@
 // q4Unpack(data, scale, zero|null, perm|null, n, k, group, qOut, scaleOut, zeroOut|null, gIdxOut|null): Promise<number>
 // q8Matmul(data, scale, n, k, actInt8, x, m, y): Promise<number> (kernel ms)
 // q4Matmul(data, scale, zero|null, perm|null, n, k, group, actInt8, x, m, y): Promise<number>
+// cudaUploadQ8(data, scale, n, k): Promise<External> (w8a8 on the device, see cuda.cpp)
+// cudaUploadQ4(data, scale, zero|null, perm|null, n, k, group): Promise<External> (w4a16 on the device)
 // lib/kernels/quant.ts validates and documents the arguments; the checks here only guarantee that no
 // call can read or write outside the arrays.
 #include "bindings.h"
@@ -14,6 +16,7 @@
 #include <memory>
 
 #include "args.h"
+#include "cuda_weights.h"
 #include "job.h"
 
 namespace llmc_addon {
@@ -224,6 +227,18 @@ Napi::Value Int8Peak(const Napi::CallbackInfo& info) {
     if (llmc_int8_peak(gops.get()) != LLMC_OK) *gops = -1.0;
     return LLMC_OK;
   }, [gops](Napi::Env env) { return *gops < 0 ? env.Null() : Napi::Number::New(env, *gops); });
+}
+
+Napi::Value CudaUploadQ8(const Napi::CallbackInfo& info) {
+  std::vector<Napi::Value> keep;
+  const llmc_q8_weights w = read_q8(info, 0, keep);
+  return start_upload(info.Env(), keep, [w](llmc_cuda_weights** out) { return llmc_cuda_upload_q8(&w, out); });
+}
+
+Napi::Value CudaUploadQ4(const Napi::CallbackInfo& info) {
+  std::vector<Napi::Value> keep;
+  const llmc_q4_weights w = read_q4(info, 0, keep);
+  return start_upload(info.Env(), keep, [w](llmc_cuda_weights** out) { return llmc_cuda_upload_q4(&w, out); });
 }
 
 }  // namespace llmc_addon

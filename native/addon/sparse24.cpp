@@ -10,6 +10,7 @@
 // s24NvMetadata(<weights>, out): Promise<number>
 // s24Path(bits, m, n, k) -> 1 (2:4 kernels) | 2 (dense path)
 // s24Matmul(<weights>, path, x, m, y): Promise<number> (kernel ms)
+// cudaUploadS24(<weights>): Promise<External> (mma.sp on the device, see cuda.cpp)
 // lib/kernels/sparse24.ts validates and documents the arguments; the checks here only guarantee that
 // no call can read or write outside the arrays.
 #include "bindings.h"
@@ -17,6 +18,7 @@
 #include <memory>
 
 #include "args.h"
+#include "cuda_weights.h"
 #include "job.h"
 
 namespace llmc_addon {
@@ -189,6 +191,12 @@ Napi::Value S24Matmul(const Napi::CallbackInfo& info) {
   float* yp = y.Data();
   keep.push_back(x), keep.push_back(y);
   return Job::Start(env, keep, [=] { return llmc_s24_matmul(&w, path, m, xp, w.k, yp, w.n); }, nullptr);
+}
+
+Napi::Value CudaUploadS24(const Napi::CallbackInfo& info) {
+  std::vector<Napi::Value> keep;
+  const llmc_s24_weights w = read_s24(info, 0, keep);
+  return start_upload(info.Env(), keep, [w](llmc_cuda_weights** out) { return llmc_cuda_upload_s24(&w, out); });
 }
 
 }  // namespace llmc_addon

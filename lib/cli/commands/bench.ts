@@ -1,12 +1,15 @@
 /** `llm-compress bench`: kernel benchmarks; `--json` prints the JSON-lines contract of DESIGN.md §3. */
 import { Command } from 'commander';
 
+import { CUDA_KERNELS, benchCuda, type CudaBenchKernel } from '../../../bench/cuda.js';
 import { SUITES, type BenchRow } from '../../../bench/index.js';
+import { resolveDevice } from '../../device.js';
 import { invalidArgument } from '../../errors.js';
 import { setIsa, setThreads, type IsaLevel } from '../../runtime.js';
 
 const DEFAULT_SHAPES = '4096x4096,4096x11008,11008x4096';
 const DEFAULT_KERNELS = 'f32,w8a16,w8a8,w4a16,w4a8';
+const CUDA_SHAPES = '8192x8192,4096x11008,11008x4096';
 
 function positiveInts(name: string, text: string): number[] {
   const values = text.split(',').map((t) => Number(t.trim()));
@@ -38,7 +41,8 @@ function printRow(r: BenchRow, json: boolean): void {
     r.peakGflops !== undefined ? `peak ${r.peakGflops.toFixed(0)} GFLOP/s (${((100 * r.gflops) / r.peakGflops).toFixed(0)}%)` : '',
     r.gemmGflops !== undefined ? `fp32 GEMM m=512 ${r.gemmGflops.toFixed(0)} GFLOP/s (${((100 * r.gflops) / r.gemmGflops).toFixed(0)}%)` : '',
     r.peakGops !== undefined ? `int8 peak ${r.peakGops.toFixed(0)} GOP/s (${((100 * r.gflops) / r.peakGops).toFixed(0)}%)` : '',
-    r.speedupVsDense !== undefined ? `dense ${r.denseMs!.toFixed(3)} ms: ${r.speedupVsDense.toFixed(2)}x (${r.path} path${r.otherPathMs !== undefined ? `; other path ${r.otherPathMs.toFixed(3)} ms` : ''})` : '',
+    r.speedupVsDense !== undefined && r.device === undefined ? `dense ${r.denseMs!.toFixed(3)} ms: ${r.speedupVsDense.toFixed(2)}x (${r.path} path${r.otherPathMs !== undefined ? `; other path ${r.otherPathMs.toFixed(3)} ms` : ''})` : '',
+    r.device !== undefined ? `${(r.gflops / 1000).toFixed(2)} TFLOP/s, dense f16 ${r.denseMs!.toFixed(3)} ms: ${r.speedupVsDense!.toFixed(2)}x  (${r.device})` : '',
   ];
   process.stdout.write(`${cols.join('  ')}\n`);
 }
@@ -46,15 +50,26 @@ function printRow(r: BenchRow, json: boolean): void {
 export function benchCommand(): Command {
   return new Command('bench')
     .description('benchmark the kernels on real layer shapes (medians of native timings)')
-    .option('--kernels <list>', `comma-separated kernels: ${Object.keys(SUITES).join(', ')} (gptq and sparsegpt take minutes: not in the default)`, DEFAULT_KERNELS)
+    .option('--kernels <list>', `comma-separated kernels: ${Object.keys(SUITES).join(', ')} (gptq and sparsegpt take minutes: not in the default); with --device cuda: ${CUDA_KERNELS.join(', ')} (default all)`)
     .option('--m <list>', 'batch sizes (rows of activations)', '1,16,128,512')
-    .option('--shapes <list>', 'comma-separated KxN layer shapes (in x out features)', DEFAULT_SHAPES)
+    .option('--shapes <list>', `comma-separated KxN layer shapes (in x out features) (default ${DEFAULT_SHAPES}; with --device cuda ${CUDA_SHAPES})`)
+    .option('--device <d>', 'cpu, or cuda: the GPU kernels against the dense f16 GPU kernel', 'cpu')
     .option('--time <ms>', 'minimum time spent timing each row', '500')
     .option('--threads <n>', 'threads of the pool (default: all cores)')
     .option('--isa <level>', 'force an ISA level: scalar, neon, avx2, avx512')
     .option('--json', 'one JSON object per line (the stable contract)')
-    .action(async (opts: { kernels: string; m: string; shapes: string; time: string; threads?: string; isa?: string; json?: boolean }) => {
-      const kernels = opts.kernels.split(',').map((k) => k.trim());
+    .action(async (opts: { kernels?: string; m: string; shapes?: string; time: string; threads?: string; isa?: string; device: string; json?: boolean }) => {
+      if (opts.device !== 'cpu' && opts.device !== 'cuda') throw invalidArgument('--device', 'cpu or cuda', opts.device);
+      if (opts.device === 'cuda') {
+        resolveDevice('--device', 'cuda'); // a clear error when no GPU can be used
+        const kernels = (opts.kernels ?? CUDA_KERNELS.join(',')).split(',').map((k) => k.trim());
+        for (const k of kernels)
+          if (!(CUDA_KERNELS as readonly string[]).includes(k)) throw invalidArgument('--kernels', `a comma-separated list of ${CUDA_KERNELS.join(', ')} with --device cuda`, k);
+        const settings = { ms: positiveInts('--m', opts.m), shapes: shapes(opts.shapes ?? CUDA_SHAPES), timeMs: positiveInts('--time', opts.time)[0]!, onRow: (r: BenchRow) => printRow(r, !!opts.json) };
+        await benchCuda(kernels as CudaBenchKernel[], settings);
+        return;
+      }
+      const kernels = (opts.kernels ?? DEFAULT_KERNELS).split(',').map((k) => k.trim());
       for (const k of kernels) {
         if (!(k in SUITES)) throw invalidArgument('--kernels', `a comma-separated list of ${Object.keys(SUITES).join(', ')}`, k);
       }
@@ -62,7 +77,7 @@ export function benchCommand(): Command {
       const timeMs = positiveInts('--time', opts.time)[0]!;
       if (opts.threads !== undefined) setThreads(positiveInts('--threads', opts.threads)[0]!);
       if (opts.isa !== undefined) setIsa(opts.isa as IsaLevel);
-      const settings = { ms, shapes: shapes(opts.shapes), timeMs, onRow: (r: BenchRow) => printRow(r, !!opts.json) };
+      const settings = { ms, shapes: shapes(opts.shapes ?? DEFAULT_SHAPES), timeMs, onRow: (r: BenchRow) => printRow(r, !!opts.json) };
       for (const k of kernels) await SUITES[k]!(settings);
     });
 }

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 
 import { compress, type CompressOptions } from '../../compress/compress.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../../compress/output.js';
+import type { Device } from '../../device.js';
 import { SCHEMES, type Scheme } from '../../compress/schemes.js';
 import { invalidArgument } from '../../errors.js';
 import { stageBars } from '../progress.js';
@@ -17,7 +18,7 @@ function int(name: string, text: string): number {
 interface Opts {
   output: string; scheme?: string; method?: string; bits?: string; groupSize?: string; asym?: boolean; actOrder?: string;
   prune?: string; structure?: string; sparsity?: string; calib?: string; calibParagraphs?: string; samples: string; seqLen: string;
-  format: string; overwrite?: boolean; evalData?: string; evalParagraphs?: string; json?: boolean; tokenizer?: string; prependSpace?: boolean;
+  format: string; overwrite?: boolean; evalData?: string; evalParagraphs?: string; device: string; json?: boolean; tokenizer?: string; prependSpace?: boolean;
 }
 
 export function compressCommand(): Command {
@@ -42,6 +43,7 @@ export function compressCommand(): Command {
     .option('--overwrite', 'replace the output folder')
     .option('--eval-data <file>', 'also report quality before and after on this text')
     .option('--eval-paragraphs <A:B>', 'evaluation paragraphs [A, B)')
+    .option('--device <d>', 'where the Hessians and GPTQ / SparseGPT loops run: auto, cuda or cpu', 'auto')
     .option('--json', 'progress events as JSON lines, then the report')
     .action(async (path: string, opts: Opts) => {
       if (!OUTPUT_FORMATS.includes(opts.format as OutputFormat)) throw invalidArgument('--format', OUTPUT_FORMATS.join(' | '), opts.format);
@@ -70,8 +72,10 @@ export function compressCommand(): Command {
         ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {}),
         ...(opts.prependSpace === false ? { prependSpace: false } : {}),
         output: opts.output, format: opts.format as OutputFormat, overwrite: opts.overwrite === true,
+        device: opts.device as Device,
         onProgress: (e) => {
           if (opts.json) process.stdout.write(`${JSON.stringify(e)}\n`);
+          else if (e.stage === 'device') process.stderr.write(`device: ${e.note}\n`);
           else bars.update(e.phase ? `${e.stage} (${e.phase})` : e.stage, e.done, e.total, e.module ?? '');
         },
       });
