@@ -6,6 +6,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 
+import { resolveDevice, type Device } from '../device.js';
 import { LlmcError, invalidArgument } from '../errors.js';
 import { scoreStream, encodeParagraphs, type EvaluateResult } from '../eval/evaluate.js';
 import { splitParagraphs } from '../eval/text.js';
@@ -17,6 +18,7 @@ import { loadHfModel } from '../formats/hf_config.js';
 import { loadLlama2c } from '../formats/llama2c.js';
 import { loadHfTokenizer, loadLlama2cTokenizer, Llama2cTokenizer } from '../tokenizers/index.js';
 import { checkBoolean, checkFiniteNumber, checkInteger, checkKnownKeys, checkObject } from '../validate.js';
+import { CudaLinear, cudaTwin } from './cuda_linear.js';
 import { KvCache, LlamaModel } from './llama.js';
 import { QuantLinear } from './quant_linear.js';
 import { sparseTwin } from './sparse24_linear.js';
@@ -40,6 +42,13 @@ export interface LoadModelOptions {
    * stays near the compressed model plus one block. Default false.
    */
   lazy?: boolean;
+  /**
+   * Where the linear layers run: `'cpu'` (default), `'cuda'` (their weights in GPU memory on the
+   * CUDA kernels — w4a16, w8a8, 2:4 `mma.sp`, dense layers as f16 — with activations copied per call;
+   * the other ops, and w4a8 / w8a16 layers that no GPU kernel matches, stay on the CPU) or `'auto'`
+   * (the GPU when one is usable). `dispose()` frees the device memory.
+   */
+  device?: Device;
 }
 
 /** A loaded model: its config, tokenizer and forward pass. */
@@ -53,9 +62,27 @@ export class Model {
     readonly llama: LlamaModel,
   ) {}
 
-  /** Releases the weights (the object must not be used afterwards). */
+  /** Where the linear layers run (see {@link LoadModelOptions.device}). */
+  device: 'cpu' | 'cuda' = 'cpu';
+
+  /** Releases the weights, device memory included (the object must not be used afterwards). */
   dispose(): void {
+    for (const lin of this.llama.linears.values()) if (lin instanceof CudaLinear) lin.dispose();
     this.llama.linears.clear();
+  }
+
+  /** @internal Moves every linear layer a CUDA kernel can run to the GPU. */
+  async moveToCuda(): Promise<void> {
+    try {
+      for (const [name, lin] of this.llama.linears) {
+        const twin = await cudaTwin(lin);
+        if (twin) this.llama.linears.set(name, twin);
+      }
+    } catch (e) {
+      this.dispose(); // no device memory left behind by a half-moved model
+      throw e;
+    }
+    this.device = 'cuda';
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -82,8 +109,11 @@ async function findFile(dir: string, test: (name: string) => boolean, what: stri
  * ```
  */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
+  const device = options?.device === undefined ? 'cpu' : resolveDevice('options.device', options.device).device;
   try {
-    return await load(path, options);
+    const model = await load(path, options);
+    if (device === 'cuda') await model.moveToCuda();
+    return model;
   } catch (e) {
     // A file the format needs is missing or unreadable (e.g. a shard named by the index): a typed
     // error naming it, not Node's bare one.
@@ -106,7 +136,7 @@ async function folderTokenizer(dir: string, names: string[], explicit: string | 
 async function load(path: string, options: LoadModelOptions): Promise<Model> {
   if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path', 'a model file or folder', path);
   const o = checkObject('options', options);
-  checkKnownKeys('options', o, ['tokenizer', 'prependSpace', 'lazy']);
+  checkKnownKeys('options', o, ['tokenizer', 'prependSpace', 'lazy', 'device']);
   const lazy = o.lazy === undefined ? false : checkBoolean('options.lazy', o.lazy);
   const prependSpace = o.prependSpace === undefined ? undefined : checkBoolean('options.prependSpace', o.prependSpace);
   let info;

@@ -3,17 +3,17 @@ import { Command } from 'commander';
 
 import { evaluate } from '../../model/model.js';
 import { stageBars } from '../progress.js';
-import { openModel, paragraphRange, withModelOptions } from './model_args.js';
+import { openModel, paragraphRange, withDeviceOption, withModelOptions } from './model_args.js';
 
 export function evalCommand(): Command {
-  return withModelOptions(new Command('eval'))
+  return withDeviceOption(withModelOptions(new Command('eval')))
     .description('mean NLL, perplexity and bits per byte on a text (KL and top-1 agreement with --reference)')
     .argument('<model>', 'Hugging Face folder, llama2.c .bin, or .gguf')
     .requiredOption('--data <file>', 'text file (paragraphs separated by blank lines)')
     .option('--paragraphs <A:B>', 'score paragraphs [A, B) only')
     .option('--reference <model>', 'compare next-token distributions with this model')
     .option('--json', 'print one JSON object')
-    .action(async (path: string, opts: { data: string; paragraphs?: string; reference?: string; tokenizer?: string; prependSpace?: boolean; json?: boolean }) => {
+    .action(async (path: string, opts: { data: string; paragraphs?: string; reference?: string; tokenizer?: string; prependSpace?: boolean; device: string; json?: boolean }) => {
       const model = await openModel(path, opts);
       const reference = opts.reference !== undefined ? await openModel(opts.reference, opts) : undefined;
       const bars = stageBars(!opts.json && process.stderr.isTTY === true);

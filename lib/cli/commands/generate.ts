@@ -3,7 +3,7 @@ import { Command } from 'commander';
 
 import { invalidArgument } from '../../errors.js';
 import { generateTokens } from '../../model/model.js';
-import { openModel, withModelOptions } from './model_args.js';
+import { openModel, withDeviceOption, withModelOptions } from './model_args.js';
 
 function num(name: string, text: string): number {
   const v = Number(text);
@@ -12,7 +12,7 @@ function num(name: string, text: string): number {
 }
 
 export function generateCommand(): Command {
-  return withModelOptions(new Command('generate'))
+  return withDeviceOption(withModelOptions(new Command('generate')))
     .description('continue a prompt')
     .argument('<model>', 'Hugging Face folder, llama2.c .bin, or .gguf')
     .option('--prompt <text>', 'the prompt (default: empty, generate from BOS)', '')
@@ -21,7 +21,7 @@ export function generateCommand(): Command {
     .option('--top-p <p>', 'nucleus sampling', '1')
     .option('--seed <n>', 'sampling seed', '1')
     .option('--json', 'print {"text", "tokens"}')
-    .action(async (path: string, opts: { prompt: string; maxTokens: string; temperature: string; topP: string; seed: string; tokenizer?: string; prependSpace?: boolean; json?: boolean }) => {
+    .action(async (path: string, opts: { prompt: string; maxTokens: string; temperature: string; topP: string; seed: string; tokenizer?: string; prependSpace?: boolean; device: string; json?: boolean }) => {
       const model = await openModel(path, opts);
       const ids = await generateTokens(model, opts.prompt, {
         maxTokens: num('--max-tokens', opts.maxTokens), temperature: num('--temperature', opts.temperature),

@@ -1,6 +1,7 @@
 /** Options shared by the commands that load a model (info, eval, generate). */
 import { Command } from 'commander';
 
+import { resolveDevice } from '../../device.js';
 import { invalidArgument } from '../../errors.js';
 import { loadModel, type Model } from '../../model/model.js';
 
@@ -10,10 +11,22 @@ export function withModelOptions(cmd: Command): Command {
     .option('--no-prepend-space', 'do not prepend the tokenizer\'s leading "▁" (models trained without it)');
 }
 
-export async function openModel(path: string, opts: { tokenizer?: string; prependSpace?: boolean }): Promise<Model> {
+/** `--device` of the commands that run a model (eval, generate). */
+export function withDeviceOption(cmd: Command): Command {
+  return cmd.option('--device <d>', 'where the linear layers run: cpu, cuda (GPU kernels) or auto', 'cpu');
+}
+
+export async function openModel(path: string, opts: { tokenizer?: string; prependSpace?: boolean; device?: string }): Promise<Model> {
+  let device: 'cpu' | 'cuda' = 'cpu';
+  if (opts.device !== undefined && opts.device !== 'cpu') {
+    const choice = resolveDevice('--device', opts.device);
+    if (opts.device === 'auto') process.stderr.write(`device: ${choice.note}\n`);
+    device = choice.device;
+  }
   return loadModel(path, {
     ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {}),
     ...(opts.prependSpace === false ? { prependSpace: false } : {}),
+    device,
   });
 }
 
