@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 
 import { packageRoot } from '../../lib/binding.js';
+import { cudaUnavailable } from '../../lib/device.js';
 import { main } from '../../lib/cli/program.js';
 
 /** Runs the CLI in-process and captures what it writes. */
@@ -88,6 +89,22 @@ describe('llm-compress bench', () => {
     r = await cli('bench', '--shapes', '4096by4096');
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/Invalid --shapes/);
+    r = await cli('bench', '--device', 'tpu');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/Invalid --device: expected cpu or cuda/);
+  });
+
+  it.runIf(cudaUnavailable() !== null)('--device cuda without a GPU exits 1 and says why (bench, compress, eval)', async () => {
+    const why = cudaUnavailable()!;
+    let r = await cli('bench', '--device', 'cuda');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(why);
+    r = await cli('compress', 'no/such/model', '-o', 'unused-output', '--scheme', 'W8A16', '--device', 'cuda');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(why);
+    r = await cli('eval', 'no/such/model', '--data', 'x.txt', '--device', 'cuda');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(why);
   });
 });
 
@@ -170,7 +187,7 @@ describe.skipIf(!existsSync(tiny656) || !existsSync(evalText))('llm-compress com
     const events = lines.slice(0, -1);
     // Stages in order: the original evaluated, 14 layers compressed, the folder written, the result evaluated.
     const stages = events.map((e) => (e.phase ? `${e.stage}:${e.phase}` : e.stage)).filter((s, i, a) => s !== a[i - 1]);
-    expect(stages).toEqual(['evaluate:before', 'compress', 'write', 'evaluate:after']);
+    expect(stages).toEqual(['device', 'evaluate:before', 'compress', 'write', 'evaluate:after']);
     const layers = events.filter((e) => e.stage === 'compress');
     expect(layers.map((e) => e.done)).toEqual(Array.from({ length: 14 }, (_, i) => i + 1));
     expect(layers.every((e) => e.total === 14 && typeof e.module === 'string' && Number.isFinite(e.loss))).toBe(true);

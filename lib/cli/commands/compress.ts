@@ -75,7 +75,7 @@ export function compressCommand(): Command {
         device: opts.device as Device,
         onProgress: (e) => {
           if (opts.json) process.stdout.write(`${JSON.stringify(e)}\n`);
-          else if (e.stage === 'device') process.stderr.write(`device: ${e.note}\n`);
+          else if (e.stage === 'device') process.stderr.write(`running on ${e.note}\n`);
           else bars.update(e.phase ? `${e.stage} (${e.phase})` : e.stage, e.done, e.total, e.module ?? '');
         },
       });

@@ -20,7 +20,7 @@ export async function openModel(path: string, opts: { tokenizer?: string; prepen
   let device: 'cpu' | 'cuda' = 'cpu';
   if (opts.device !== undefined && opts.device !== 'cpu') {
     const choice = resolveDevice('--device', opts.device);
-    if (opts.device === 'auto') process.stderr.write(`device: ${choice.note}\n`);
+    if (opts.device === 'auto') process.stderr.write(`linear layers on ${choice.note}\n`);
     device = choice.device;
   }
   return loadModel(path, {
