@@ -549,6 +549,18 @@ int run_check() {
     check_metadata(L, img);
     for (int64_t m : {1, 17}) check_replay(rng, L, img, m, 1);
   }
+  // enough channel blocks that a small device takes one or two k splits: several k-blocks per split
+  for (int bits : {32, 8}) {
+    Layer L;
+    if (!make_layer(rng, bits, 520, 1000, 1000, &L)) continue;
+    dv::Image img;
+    const llmc_s24_weights wv = L.view();
+    if (dv::build_image(&wv, &img) != LLMC_OK) {
+      ++failures, std::printf("FAIL build_image: %s\n", llmc_last_error());
+      continue;
+    }
+    for (int sms : {1, 2}) check_replay(rng, L, img, 9, sms);
+  }
   std::printf("replay: %s\n", failures == 0 ? "ok" : "FAILED");
 
   char reason[300];
