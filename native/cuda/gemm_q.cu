@@ -8,7 +8,7 @@
 //      one split of k; per chunk a lane issues 4 independent 16-byte weight loads (the next chunk's
 //      loads are in flight while this one is multiplied), dequantizes (w4) and runs 8·MT mma per k step;
 //      the warps of a block share the k range, so their A fragment loads hit L1;
-//   3. split-K: when k is split, y is zeroed and every split adds its partial sums with atomicAdd
+//   3. split-K: when k is split, y is zeroed (by the kernel of step 1) and every split adds its partial sums with atomicAdd
 //      (float2 atomics on sm_90), so the summation order over splits is not deterministic; with one
 //      split, y is stored directly.
 //            grid (slabs / 4 warps, splits, m_pad / (16·MT)), epilogue y = acc · colscale[j] (· s_x[i] for w8a8)
@@ -203,9 +203,17 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(const GemmArgs p) {
       }
 }
 
-// x f32 [m × k] → f16 A fragments (input p of a row is x[perm[p]] when perm is set).
+// Zeroes y[0 .. count) for the atomic accumulation of split k (count 0: nothing), saving a memset launch.
+__device__ __forceinline__ void zero_y(float* y, int64_t count) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    y[i] = 0.0f;
+}
+
+// x f32 [m × k] → f16 A fragments (input p of a row is x[perm[p]] when perm is set); zeroes y[0 .. y_count).
 __global__ void pack_a16_kernel(const float* __restrict__ x, int64_t m, int64_t k, const int32_t* __restrict__ perm,
-                                int64_t steps, int64_t words, uint32_t* __restrict__ out) {
+                                int64_t steps, int64_t words, uint32_t* __restrict__ out, float* __restrict__ y, int64_t y_count) {
+  zero_y(y, y_count);
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < words;
        idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     uint32_t packed = 0;
@@ -220,9 +228,10 @@ __global__ void pack_a16_kernel(const float* __restrict__ x, int64_t m, int64_t 
   }
 }
 
-// int8 codes q [m_pad × k] (quantize_rows_i8) → s8 A fragments.
+// int8 codes q [m_pad × k] (quantize_rows_i8) → s8 A fragments; zeroes y[0 .. y_count).
 __global__ void pack_a8_kernel(const int8_t* __restrict__ q, int64_t m_pad, int64_t k, int64_t steps, int64_t words,
-                               uint32_t* __restrict__ out) {
+                               uint32_t* __restrict__ out, float* __restrict__ y, int64_t y_count) {
+  zero_y(y, y_count);
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < words;
        idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     uint32_t packed = 0;
@@ -290,24 +299,25 @@ class GemmWeights final : public llmc_cuda_weights {
     const int64_t steps = kp_ / gq::step_k(kind_), words = m_pad / 16 * steps * gq::kLanes * 4;
     void* a = nullptr;
     LLMC_TRY(scratch(kScratchC, static_cast<size_t>(words) * 4, &a));
-    const unsigned pack_blocks = static_cast<unsigned>(std::min<int64_t>(ceil_div(words, 256), 4096));
     GemmArgs p{w_.get(), scale_.get(), zero_.get(), colscale_.get(), nullptr, static_cast<const uint4*>(a), y,
                m, n, slabs_, chunks_, 0, steps, group_, G_, false};
+    p.per = chunks_per_split(kind_, chunks_, slabs_ * mblocks);
+    const int64_t splits = ceil_div(chunks_, p.per);
+    p.atomic = splits > 1;
+    const int64_t y_zero = p.atomic ? m * n : 0;  // the packing kernel zeroes y for the atomic sums
+    const unsigned pack_blocks = static_cast<unsigned>(std::min<int64_t>(ceil_div(std::max(words, y_zero), 256), 4096));
     if (kind_ == kW8) {
       void *q = nullptr, *sx = nullptr;
       LLMC_TRY(scratch(kScratchA, static_cast<size_t>(m_pad * k), &q));
       LLMC_TRY(scratch(kScratchB, static_cast<size_t>(m_pad) * sizeof(float), &sx));
       quantize_rows_i8(x, k, m, m_pad, k, static_cast<int8_t*>(q), static_cast<float*>(sx), s);
-      pack_a8_kernel<<<pack_blocks, 256, 0, s>>>(static_cast<const int8_t*>(q), m_pad, k, steps, words, static_cast<uint32_t*>(a));
+      pack_a8_kernel<<<pack_blocks, 256, 0, s>>>(static_cast<const int8_t*>(q), m_pad, k, steps, words, static_cast<uint32_t*>(a),
+                                                 y, y_zero);
       p.rowscale = static_cast<const float*>(sx);
     } else {
-      pack_a16_kernel<<<pack_blocks, 256, 0, s>>>(x, m, k, perm_.get(), steps, words, static_cast<uint32_t*>(a));
+      pack_a16_kernel<<<pack_blocks, 256, 0, s>>>(x, m, k, perm_.get(), steps, words, static_cast<uint32_t*>(a), y, y_zero);
     }
     LLMC_CUDA_TRY(cudaGetLastError(), "packing the activations");
-    p.per = chunks_per_split(kind_, chunks_, slabs_ * mblocks);
-    const int64_t splits = ceil_div(chunks_, p.per);
-    p.atomic = splits > 1;
-    if (p.atomic) LLMC_CUDA_TRY(cudaMemsetAsync(y, 0, static_cast<size_t>(m * n) * sizeof(float), s), "zeroing y");
     if (kind_ == kW4)
       mt == 1 ? launch<kW4, 1>(p, splits, mblocks, s) : launch<kW4, 2>(p, splits, mblocks, s);
     else if (kind_ == kW8)
