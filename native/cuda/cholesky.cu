@@ -112,9 +112,9 @@ struct DeviceOps {
   void zero_upper(float* a, int64_t n, int64_t lda) {
     zero_upper_kernel<<<static_cast<unsigned>(std::min<int64_t>(ceil_div(n * n, 256), 4096)), 256, 0, s>>>(a, n, lda);
   }
-  void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
-            int64_t ldb, float beta, float* c, int64_t ldc) {
-    sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false);
+  void gemm(bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+            float beta, float* c, int64_t ldc) {
+    sgemm(tb ? GemmOp::kNT : GemmOp::kNN, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false);
   }
 };
 

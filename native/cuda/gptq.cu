@@ -473,7 +473,7 @@ llmc_status column_loop(const Config& c, Buffers& b, float* wp) {
     LLMC_TRY(rows_launch_shape(count, &warps, &smem));
     block_rows_kernel<<<static_cast<unsigned>(ceil_div(c.rows, warps)), warps * kWarp, smem, s>>>(a);
     if (i2 < c.cols)
-      sgemm(false, false, c.rows, c.cols - i2, count, -1.0f, b.e.get(), count, b.u.get() + i1 * c.cols + i2, c.cols, 1.0f, wp + i2,
+      sgemm(GemmOp::kNN, c.rows, c.cols - i2, count, -1.0f, b.e.get(), count, b.u.get() + i1 * c.cols + i2, c.cols, 1.0f, wp + i2,
             c.cols, false);
     LLMC_CUDA_TRY(cudaGetLastError(), "obs_compress block kernels");
   }

@@ -144,19 +144,22 @@ __global__ void mirror_lower_kernel(float* h, int64_t d) {
 
 }  // namespace
 
-void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
-           int64_t ldb, float beta, float* c, int64_t ldc, bool lower_only) {
+void sgemm(GemmOp op, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+           float beta, float* c, int64_t ldc, bool lower_only) {
   if (m <= 0 || n <= 0) return;
   const dim3 grid(static_cast<unsigned>(ceil_div(m, kTileM)), static_cast<unsigned>(ceil_div(n, kTileN)));
   const cudaStream_t s = stream();
-  if (!ta && !tb)
-    sgemm_kernel<false, false><<<grid, kGemmThreads, 0, s>>>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, lower_only);
-  else if (!ta && tb)
-    sgemm_kernel<false, true><<<grid, kGemmThreads, 0, s>>>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, lower_only);
-  else if (ta && !tb)
-    sgemm_kernel<true, false><<<grid, kGemmThreads, 0, s>>>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, lower_only);
-  else
-    sgemm_kernel<true, true><<<grid, kGemmThreads, 0, s>>>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, lower_only);
+  switch (op) {
+    case GemmOp::kNN:
+      sgemm_kernel<false, false><<<grid, kGemmThreads, 0, s>>>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, lower_only);
+      break;
+    case GemmOp::kNT:
+      sgemm_kernel<false, true><<<grid, kGemmThreads, 0, s>>>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, lower_only);
+      break;
+    case GemmOp::kTN:
+      sgemm_kernel<true, false><<<grid, kGemmThreads, 0, s>>>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, lower_only);
+      break;
+  }
 }
 
 llmc_status api_hessian_update(float* h, int64_t d, int64_t seen, const float* x, int64_t tokens, int64_t ldx) {
@@ -179,7 +182,7 @@ llmc_status api_hessian_update(float* h, int64_t d, int64_t seen, const float* x
   LLMC_CUDA_TRY(cudaMemcpy2DAsync(dx.get(), d * sizeof(float), x, ldx * sizeof(float), d * sizeof(float), tokens,
                                   cudaMemcpyHostToDevice, s),
                 "copying X to the device");
-  sgemm(true, false, d, d, tokens, alpha, dx.get(), d, dx.get(), d, beta, dh.get(), d, true);
+  sgemm(GemmOp::kTN, d, d, tokens, alpha, dx.get(), d, dx.get(), d, beta, dh.get(), d, true);
   const unsigned tiles = static_cast<unsigned>(ceil_div(d, 32));
   mirror_lower_kernel<<<dim3(tiles, tiles), dim3(32, 8), 0, s>>>(dh.get(), d);
   LLMC_CUDA_TRY(cudaGetLastError(), "hessian_update kernels");

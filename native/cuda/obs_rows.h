@@ -303,7 +303,7 @@ LLMC_HD double inverse_entry(const float* lrow_i, const double* xcol, int j, int
 //   trsm_leaf(l, n, ldl, b, m, ldb)    B [m × n] := B · L⁻ᵀ, L a leaf
 //   invert_leaf(a, n, lda)             lower leaf → its inverse, upper part zeroed
 //   zero_upper(a, n, lda)              strictly upper triangle := 0
-//   gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)   as llmc_sgemm
+//   gemm(tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)   as llmc_sgemm with trans_a = 0
 constexpr int64_t kLeaf = 64;
 
 inline int64_t leaf_split(int64_t n) {
@@ -314,7 +314,7 @@ inline int64_t leaf_split(int64_t n) {
 template <class Ops>
 void gemm_nt_sub(Ops& ops, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
                  float* c, int64_t ldc) {
-  if (m > 0 && n > 0 && k > 0) ops.gemm(false, true, m, n, k, -1.0f, a, lda, b, ldb, 1.0f, c, ldc);
+  if (m > 0 && n > 0 && k > 0) ops.gemm(true, m, n, k, -1.0f, a, lda, b, ldb, 1.0f, c, ldc);
 }
 
 template <class Ops>
@@ -367,8 +367,8 @@ void invert_lower(Ops& ops, float* a, int64_t n, int64_t lda, float* tmp) {
   float* l22 = a + n1 * lda + n1;
   invert_lower(ops, a, n1, lda, tmp);
   invert_lower(ops, l22, n2, lda, tmp);
-  ops.gemm(false, false, n2, n1, n1, 1.0f, l21, lda, a, lda, 0.0f, tmp, n1);
-  ops.gemm(false, false, n2, n1, n2, -1.0f, l22, lda, tmp, n1, 0.0f, l21, lda);
+  ops.gemm(false, n2, n1, n1, 1.0f, l21, lda, a, lda, 0.0f, tmp, n1);
+  ops.gemm(false, n2, n1, n2, -1.0f, l22, lda, tmp, n1, 0.0f, l21, lda);
 }
 
 // A = P·H·P (H reversed, lda = n) → L⁻¹ with P·H·P = L·Lᵀ; U = P·L⁻¹·P then has Uᵀ·U = H⁻¹.
@@ -394,9 +394,11 @@ llmc_status upload_ordered(DeviceArray<T>& a, const T* host, size_t count, const
   return LLMC_OK;
 }
 
-// C [m × n] = alpha · op(A) · op(B) + beta · C, as llmc_sgemm; lower_only: only the tiles that hold
-// elements on or below the diagonal are computed.
-void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+// C [m × n] = alpha · op(A) · op(B) + beta · C, as llmc_sgemm (A·B, A·Bᵀ or Aᵀ·B: the products
+// the pipeline needs); lower_only: only the tiles that hold elements on or below the diagonal are
+// computed.
+enum class GemmOp { kNN, kNT, kTN };
+void sgemm(GemmOp op, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
            int64_t ldb, float beta, float* c, int64_t ldc, bool lower_only);
 // In place on h (device, n × n, symmetric positive definite): h becomes U, upper triangular with
 // Uᵀ·U = H⁻¹, as linalg::inverse_upper_cholesky. work: n² floats of device memory. Fails with

@@ -249,9 +249,9 @@ struct HostOps {
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = i + 1; j < n; ++j) a[i * lda + j] = 0.0f;
   }
-  void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
-            int64_t ldb, float beta, float* c, int64_t ldc) {
-    host_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  void gemm(bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+            float beta, float* c, int64_t ldc) {
+    host_gemm(false, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
 };
 
