@@ -604,6 +604,10 @@ std::vector<ObsCase> obs_cases(Rng& rng) {
   v.push_back(make_case(rng, "sparsegpt 2:4 + 4b g32", params(17, 96, 4, 32, 1, 0, 0, 32, 0.0, 2, 4)));
   v.push_back(make_case(rng, "sparsegpt 4:8 dead inputs", params(33, 96, 0, 0, 1, 0, 0, 48, 0.0, 4, 8), {3, 50}));
   v.push_back(make_case(rng, "sparsegpt 60% + 3b g32 act1", params(64, 96, 3, 32, 0, 1, 0, 96, 0.6)));
+  // several GEMM tiles in both directions, several Cholesky recursion levels
+  v.push_back(make_case(rng, "gptq 4b g128 act2 200x640", params(200, 640, 4, 128, 0, 2, 0, 128)));
+  v.push_back(make_case(rng, "sparsegpt 50% 150x384", params(150, 384, 0, 0, 1, 0, 0, 128, 0.5)));
+  v.push_back(make_case(rng, "sparsegpt 2:4 + 8b row 131x520", params(131, 520, 8, 0, 1, 0, 0, 104, 0.0, 2, 4)));
   return v;
 }
 
