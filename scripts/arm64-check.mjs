@@ -76,7 +76,7 @@ ok('cross-compiled and packed');
 
 console.log('== native test programs under qemu-aarch64 (NEON and scalar paths against float64 references)');
 t = Date.now();
-const programs = ['gemm_f32_test', 'gemm_q_test', 'linalg_test', 'sparse24_test', 'cuda_sparse24_test'].map((name) => join(pkgDir, ID, 'tests', name));
+const programs = ['gemm_f32_test', 'gemm_q_test', 'linalg_test', 'sparse24_test'].map((name) => join(pkgDir, ID, 'tests', name));
 const runs = await Promise.all(
   programs.map(
     (p) =>

@@ -42,6 +42,9 @@ std::mutex& api_lock();
 // of T MiB".
 llmc_status device_alloc(void** ptr, size_t bytes, const char* what);
 
+// The stream every kernel runs on.
+cudaStream_t stream();
+
 // Device memory owned by one object, freed by its destructor.
 template <class T>
 class DeviceArray {
@@ -61,10 +64,13 @@ class DeviceArray {
     count_ = count;
     return LLMC_OK;
   }
-  // alloc + copy from host.
+  // alloc + copy from host, complete when it returns. The copy goes on stream() and is waited for:
+  // a plain cudaMemcpy from pageable memory may return before its DMA lands, and the kernels'
+  // non-blocking stream does not wait for the legacy stream.
   llmc_status upload(const T* host, size_t count, const char* what) {
     LLMC_TRY(alloc(count, what));
-    LLMC_CUDA_TRY(cudaMemcpy(ptr_, host, count * sizeof(T), cudaMemcpyHostToDevice), what);
+    LLMC_CUDA_TRY(cudaMemcpyAsync(ptr_, host, count * sizeof(T), cudaMemcpyHostToDevice, stream()), what);
+    LLMC_CUDA_TRY(cudaStreamSynchronize(stream()), what);
     return LLMC_OK;
   }
   T* get() const { return ptr_; }
@@ -81,8 +87,6 @@ class DeviceArray {
 enum ScratchSlot { kScratchX = 0, kScratchXq, kScratchXs, kScratchY, kScratchA, kScratchB, kScratchC, kScratchD, kScratchSlots };
 llmc_status scratch(ScratchSlot slot, size_t bytes, void** ptr);
 
-// The stream every kernel runs on.
-cudaStream_t stream();
 
 // x f32 [m × k] (row stride ldx, device) → out f16 [m_pad × k] (row stride k), rows m .. m_pad
 // zero; input p of a row is x[perm[p]] when perm (device, k entries) is not NULL.

@@ -287,8 +287,6 @@ class GemmWeights final : public llmc_cuda_weights {
     if (!P.zero.empty())
       LLMC_TRY(zero_.upload(reinterpret_cast<const uint4*>(P.zero.data()), P.zero.size() / 8, "uploading the zero points"));
     if (!P.perm.empty()) LLMC_TRY(perm_.upload(P.perm.data(), P.perm.size(), "uploading the input permutation"));
-    // A pageable cudaMemcpy may return before its DMA lands, and the kernels run on a non-blocking stream.
-    LLMC_CUDA_TRY(cudaDeviceSynchronize(), "uploading the weights");
     return LLMC_OK;
   }
 

@@ -534,8 +534,8 @@ llmc_status api_obs_compress(const llmc_obs_params* p, const float* w_in, const 
   const cudaStream_t s = stream();
   const int64_t rows = c.rows, cols = c.cols;
   Buffers b;
-  LLMC_TRY(upload_ordered(b.w, w_in, static_cast<size_t>(rows * cols), "cuda obs_compress: W"));
-  LLMC_TRY(upload_ordered(b.h, h_in, static_cast<size_t>(cols * cols), "cuda obs_compress: H"));
+  LLMC_TRY(b.w.upload(w_in, static_cast<size_t>(rows * cols), "cuda obs_compress: W"));
+  LLMC_TRY(b.h.upload(h_in, static_cast<size_t>(cols * cols), "cuda obs_compress: H"));
   std::vector<float> diag;
   LLMC_TRY(check_hessian(c, h_in, b.h.get(), &diag));
   HostPlan plan;
@@ -543,7 +543,7 @@ llmc_status api_obs_compress(const llmc_obs_params* p, const float* w_in, const 
   LLMC_TRY(allocate(c, out, b));
   LLMC_CUDA_TRY(cudaMemsetAsync(b.row_loss.get(), 0, b.row_loss.bytes(), s), "clearing the losses");
   if (plan.any_dead) {
-    LLMC_TRY(upload_ordered(b.dead, plan.dead.data(), plan.dead.size(), "cuda obs_compress: dead inputs"));
+    LLMC_TRY(b.dead.upload(plan.dead.data(), plan.dead.size(), "cuda obs_compress: dead inputs"));
     zero_dead_kernel<<<grid_for(rows * cols, 256), 256, 0, s>>>(b.w.get(), rows, cols, b.dead.get());
   }
   if (c.quantize && (c.group == 0 || c.act_order == 1)) {  // static parameters, from the unpacked W
@@ -553,8 +553,8 @@ llmc_status api_obs_compress(const llmc_obs_params* p, const float* w_in, const 
   }
   float* wp = b.w.get();
   if (c.act_order) {
-    LLMC_TRY(upload_ordered(b.perm, plan.perm.data(), plan.perm.size(), "cuda obs_compress: permutation"));
-    LLMC_TRY(upload_ordered(b.inverse, plan.inverse.data(), plan.inverse.size(), "cuda obs_compress: permutation"));
+    LLMC_TRY(b.perm.upload(plan.perm.data(), plan.perm.size(), "cuda obs_compress: permutation"));
+    LLMC_TRY(b.inverse.upload(plan.inverse.data(), plan.inverse.size(), "cuda obs_compress: permutation"));
     gather_columns(b.w.get(), rows, cols, b.perm.get(), b.wp.get());
     wp = b.wp.get();
   }

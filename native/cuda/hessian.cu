@@ -177,7 +177,7 @@ llmc_status api_hessian_update(float* h, int64_t d, int64_t seen, const float* x
   const float beta = static_cast<float>(static_cast<double>(seen) / total), alpha = static_cast<float>(2.0 / total);
   const cudaStream_t s = stream();
   DeviceArray<float> dh, dx;
-  LLMC_TRY(upload_ordered(dh, static_cast<const float*>(h), static_cast<size_t>(d * d), "cuda hessian_update: H"));
+  LLMC_TRY(dh.upload(static_cast<const float*>(h), static_cast<size_t>(d * d), "cuda hessian_update: H"));
   LLMC_TRY(dx.alloc(static_cast<size_t>(tokens * d), "cuda hessian_update: X"));
   LLMC_CUDA_TRY(cudaMemcpy2DAsync(dx.get(), d * sizeof(float), x, ldx * sizeof(float), d * sizeof(float), tokens,
                                   cudaMemcpyHostToDevice, s),

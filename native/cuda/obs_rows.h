@@ -385,15 +385,6 @@ void reversed_inverse_cholesky(Ops& ops, float* a, int64_t n, float* tmp) {
 #if defined(__CUDACC__)
 // Device entry points shared by hessian.cu, cholesky.cu and gptq.cu (device pointers, stream()).
 
-// alloc + a copy ordered on stream(): a plain cudaMemcpy from pageable memory may return before its
-// DMA has landed, and the non-blocking stream() does not wait for the legacy stream.
-template <class T>
-llmc_status upload_ordered(DeviceArray<T>& a, const T* host, size_t count, const char* what) {
-  LLMC_TRY(a.alloc(count, what));
-  LLMC_CUDA_TRY(cudaMemcpyAsync(a.get(), host, count * sizeof(T), cudaMemcpyHostToDevice, stream()), what);
-  return LLMC_OK;
-}
-
 // C [m × n] = alpha · op(A) · op(B) + beta · C, as llmc_sgemm (A·B, A·Bᵀ or Aᵀ·B: the products
 // the pipeline needs); lower_only: only the tiles that hold elements on or below the diagonal are
 // computed.
