@@ -24,6 +24,7 @@
 
 #include "linalg.h"
 #include "llmc.h"
+#include "obs_config.h"
 #include "quantizer.h"
 #include "status.h"
 #include "thread_pool.h"
@@ -33,16 +34,11 @@ namespace {
 
 using quant::Params;
 
-struct Config {
-  int64_t rows, cols, block, group, groups;  // groups: G (1 when per row)
-  int maxq;
-  bool quantize, sym, mse, prune_nm, prune_un;
-  int act_order;
-  int pn, pm;
-  double sparsity;
-};
+using Config = ObsConfig;
 
-llmc_status validate(const llmc_obs_params* p, const char* what, bool needs_h, Config* c) {
+}  // namespace
+
+llmc_status validate_obs(const llmc_obs_params* p, const char* what, bool needs_h, ObsConfig* c) {
   if (!p) return fail(LLMC_INVALID_ARGUMENT, "%s: null parameters", what);
   const int64_t kMax = int64_t{1} << 31;
   if (p->rows < 1 || p->cols < 1 || p->rows > kMax || p->cols > kMax)
@@ -88,6 +84,8 @@ llmc_status validate(const llmc_obs_params* p, const char* what, bool needs_h, C
   return LLMC_OK;
 }
 
+namespace {
+
 // Index of the smallest `count` scores (ties to the lower index) set in `pruned`.
 void mark_smallest(const float* score, int64_t len, int64_t count, uint8_t* pruned, std::vector<int64_t>& idx) {
   if (count <= 0) return;
@@ -122,7 +120,7 @@ using namespace llmc;
 
 extern "C" llmc_status llmc_obs_compress(const llmc_obs_params* p, const float* w_in, const float* h_in, llmc_obs_result* out) {
   Config c;
-  if (llmc_status s = validate(p, "obs_compress", true, &c)) return s;
+  if (llmc_status s = validate_obs(p, "obs_compress", true, &c)) return s;
   if (!w_in || !h_in || !out || !out->weight) return fail(LLMC_INVALID_ARGUMENT, "obs_compress: null pointer");
   if (out->g_idx && c.act_order != 2) return fail(LLMC_INVALID_ARGUMENT, "obs_compress: g_idx is only produced with act_order = 2");
   const int64_t rows = c.rows, cols = c.cols;
@@ -310,7 +308,7 @@ extern "C" llmc_status llmc_obs_compress(const llmc_obs_params* p, const float* 
 
 extern "C" llmc_status llmc_rtn(const llmc_obs_params* p, const float* w, llmc_obs_result* out) {
   Config c;
-  if (llmc_status s = validate(p, "rtn", false, &c)) return s;
+  if (llmc_status s = validate_obs(p, "rtn", false, &c)) return s;
   if (!c.quantize) return fail(LLMC_INVALID_ARGUMENT, "rtn: bits must be 2..8, got %d", p->bits);
   if (!w || !out || !out->weight) return fail(LLMC_INVALID_ARGUMENT, "rtn: null pointer");
   Outputs o{c, out, std::vector<int32_t>(static_cast<size_t>(c.cols))};
@@ -332,7 +330,7 @@ extern "C" llmc_status llmc_rtn(const llmc_obs_params* p, const float* w, llmc_o
 
 extern "C" llmc_status llmc_prune(const llmc_obs_params* p, const float* w, const float* norms, llmc_obs_result* out) {
   Config c;
-  if (llmc_status s = validate(p, "prune", false, &c)) return s;
+  if (llmc_status s = validate_obs(p, "prune", false, &c)) return s;
   if (!c.prune_nm && !c.prune_un) return fail(LLMC_INVALID_ARGUMENT, "prune: give a sparsity or an N:M structure");
   if (!w || !out || !out->weight) return fail(LLMC_INVALID_ARGUMENT, "prune: null pointer");
   const int64_t rows = c.rows, cols = c.cols;
