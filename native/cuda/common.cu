@@ -1,6 +1,7 @@
 // common.cu — the shared pieces declared in common.cuh.
 #include "common.cuh"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -67,15 +68,10 @@ cudaStream_t stream() {
 
 namespace {
 
-__global__ void to_f16_rows_kernel(const float* __restrict__ x, int64_t ldx, int64_t m, int64_t k,
-                                   const int32_t* __restrict__ perm, __half* __restrict__ out) {
-  const int64_t row = blockIdx.y;
-  for (int64_t p = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; p < k;
-       p += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    float v = 0.0f;
-    if (row < m) v = x[row * ldx + (perm ? perm[p] : p)];
-    out[row * k + p] = __float2half_rn(v);
-  }
+__global__ void to_f16_kernel(const float* __restrict__ x, int64_t count, __half* __restrict__ out) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    out[i] = __float2half_rn(x[i]);
 }
 
 // One block per row: max |x| (NaN and ±Inf poison the row), then the codes.
@@ -120,11 +116,9 @@ __global__ void quantize_rows_kernel(const float* __restrict__ x, int64_t ldx, i
 
 }  // namespace
 
-void to_f16_rows(const float* x, int64_t ldx, int64_t m, int64_t m_pad, int64_t k, const int32_t* perm, __half* out,
-                 cudaStream_t s) {
+void to_f16(const float* x, int64_t count, __half* out, cudaStream_t s) {
   const int threads = 256;
-  const dim3 grid(static_cast<unsigned>(std::min<int64_t>(ceil_div(k, threads), 1024)), static_cast<unsigned>(m_pad));
-  to_f16_rows_kernel<<<grid, threads, 0, s>>>(x, ldx, m, k, perm, out);
+  to_f16_kernel<<<static_cast<unsigned>(std::min<int64_t>(ceil_div(count, threads), 4096)), threads, 0, s>>>(x, count, out);
 }
 
 void quantize_rows_i8(const float* x, int64_t ldx, int64_t m, int64_t m_pad, int64_t k, int8_t* q, float* scale,

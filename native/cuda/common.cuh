@@ -1,7 +1,6 @@
 // common.cuh — what every CUDA op family shares: error returns, device memory with typed
 // out-of-memory errors, the lock that serializes the CUDA entry points, and the activation
-// conversions (f32 → f16 with an optional input permutation; f32 → int8 per row as the CPU A8
-// kernels quantize).
+// conversions (f32 → f16; f32 → int8 per row as the CPU A8 kernels quantize).
 #pragma once
 
 #include <cuda_fp16.h>
@@ -84,14 +83,12 @@ class DeviceArray {
 
 // Scratch memory reused across calls (grown on demand, never shrunk); slot names one use at a time.
 // Callers hold api_lock().
-enum ScratchSlot { kScratchX = 0, kScratchXq, kScratchXs, kScratchY, kScratchA, kScratchB, kScratchC, kScratchD, kScratchSlots };
+enum ScratchSlot { kScratchX = 0, kScratchXq, kScratchXs, kScratchY, kScratchA, kScratchB, kScratchC, kScratchSlots };
 llmc_status scratch(ScratchSlot slot, size_t bytes, void** ptr);
 
 
-// x f32 [m × k] (row stride ldx, device) → out f16 [m_pad × k] (row stride k), rows m .. m_pad
-// zero; input p of a row is x[perm[p]] when perm (device, k entries) is not NULL.
-void to_f16_rows(const float* x, int64_t ldx, int64_t m, int64_t m_pad, int64_t k, const int32_t* perm, __half* out,
-                 cudaStream_t s);
+// out[i] = f16(x[i]) (round to nearest even) for i < count (device arrays).
+void to_f16(const float* x, int64_t count, __half* out, cudaStream_t s);
 
 // x f32 [m × k] (row stride ldx, device) → codes q [m_pad × k] (row stride k, rows m .. m_pad zero)
 // in [-127, 127] and scale [m_pad]: scale = max|x| / 127, q = round-half-even(x · 127 / max|x|),

@@ -140,9 +140,6 @@ struct Packed {
   std::vector<int32_t> perm;     // w4 act-order: [k]; else empty
 };
 
-// Round to nearest even f32 → f16 bits (overflow → ±Inf, NaN stays NaN).
-uint16_t f16_bits(float x);
-
 // Validate (each names the bad argument) and lay out for the kernels.
 llmc_status pack_w4(const llmc_q4_weights* w, Packed* out);
 llmc_status pack_w8(const llmc_q8_weights* w, Packed* out);

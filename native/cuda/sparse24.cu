@@ -162,7 +162,7 @@ class Sparse24Weights final : public llmc_cuda_weights {
   llmc_status run_f16(int64_t m, const float* x, float* y, cudaStream_t s) const {
     void* xh = nullptr;
     LLMC_TRY(scratch(kScratchB, static_cast<size_t>(m * k) * sizeof(__half), &xh));
-    to_f16_rows(x, k, m, m, k, nullptr, static_cast<__half*>(xh), s);
+    to_f16(x, m * k, static_cast<__half*>(xh), s);
     LLMC_CUDA_TRY(cudaMemsetAsync(y, 0, static_cast<size_t>(m * n) * sizeof(float), s), "sparse24_f16: clearing y");
     Args a = args(m, xh);
     a.y = y;

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "f16_bits.h"
 #include "status.h"
 
 namespace llmc {
@@ -102,7 +103,7 @@ uint32_t a_register(const llmc_s24_weights& w, const Dense& d, int kind, int64_t
     if (j < w.n && gi < w.k / 4) {
       const int nib = cpu_nibble(w.meta, w.k, j, gi);
       const int64_t at = j * w.k + 4 * gi + (sl.kept ? nib >> 2 : nib & 3);
-      v = kind == kF16 ? f32_to_f16(d.f[static_cast<size_t>(at)]) : static_cast<uint8_t>(d.q[static_cast<size_t>(at)]);
+      v = kind == kF16 ? f16_bits(d.f[static_cast<size_t>(at)]) : static_cast<uint8_t>(d.q[static_cast<size_t>(at)]);
     }
     reg |= v << (bits * e);
   }
@@ -129,26 +130,6 @@ void fill_tile(const llmc_s24_weights& w, const Dense& d, int kind, int64_t cb, 
 }
 
 }  // namespace
-
-uint16_t f32_to_f16(float v) {
-  uint32_t x;
-  std::memcpy(&x, &v, sizeof x);
-  const uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7FFFFFFFu;
-  if (ax > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);  // NaN
-  if (ax >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);  // rounds to ±Inf (>= 65520)
-  uint32_t h, rem, half;
-  if (ax >= 0x38800000u) {  // normal f16: rebias the exponent, keep 10 mantissa bits
-    const uint32_t r = ax - (112u << 23);
-    h = r >> 13, rem = r & 0x1FFFu, half = 0x1000u;
-  } else {  // subnormal f16: units of 2^-24
-    const int shift = 126 - static_cast<int>(ax >> 23);
-    if (shift > 24) return static_cast<uint16_t>(sign);
-    const uint32_t m = (ax & 0x7FFFFFu) | 0x800000u;
-    h = m >> shift, rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1);
-  }
-  if (rem > half || (rem == half && (h & 1u))) ++h;  // ties to even; a carry moves into the exponent
-  return static_cast<uint16_t>(sign | h);
-}
 
 llmc_status build_image(const llmc_s24_weights* w, Image* out) {
   if (llmc_status st = check(w)) return st;

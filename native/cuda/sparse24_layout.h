@@ -125,9 +125,6 @@ LLMC_HD Slot meta_slot(int kind, int lane, int w, int c) {
   return {g + 8 * (t & 1), 16 * w + 8 * (t >> 1) + c, 0};
 }
 
-// f32 → f16 bits, round to nearest even (NaN stays NaN, overflow gives ±Inf), as __float2half_rn.
-uint16_t f32_to_f16(float v);
-
 // The device image of packed weights, built on the host.
 struct Image {
   int kind = kF16;

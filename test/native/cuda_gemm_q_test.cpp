@@ -22,6 +22,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../../native/cuda/f16_bits.h"
 #include "../../native/cuda/gemm_q_layout.h"
 #include "llmc.h"
 #include "test_a8_ref.h"
@@ -124,11 +125,11 @@ void check_f16_bits(Rng& rng) {
   for (int i = 0; i < 200000; ++i) xs.push_back(std::ldexp(rng.uniform(), rng.range(-30, 18)));
   int bad = 0;
   for (float x : xs) {
-    const double got = f16_decode(gq::f16_bits(x)), want = f16_round(x);
+    const double got = f16_decode(llmc::f16_bits(x)), want = f16_round(x);
     if (!(got == want && std::signbit(got) == std::signbit(want))) ++bad;
   }
   ++cases;
-  if (!std::isnan(f16_decode(gq::f16_bits(NAN)))) ++bad;
+  if (!std::isnan(f16_decode(llmc::f16_bits(NAN)))) ++bad;
   if (bad) fail("f16_bits: %d of %zu values rounded differently from round-to-nearest-even", bad, xs.size());
 }
 

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../../native/cuda/f16_bits.h"
 #include "../../native/cuda/sparse24_layout.h"
 #include "llmc.h"
 #include "test_a8_ref.h"
@@ -195,7 +196,7 @@ void check_f16_rounding(Rng& rng) {
   int bad = 0;
   for (float v : vals) {
     ++cases;
-    const uint16_t h = dv::f32_to_f16(v);
+    const uint16_t h = llmc::f16_bits(v);
     const double got = f16_to_double(h);
     bool ok;
     if (std::isnan(v)) ok = std::isnan(got);
@@ -383,7 +384,7 @@ void check_replay(Rng& rng, const Layer& L, const dv::Image& img, int64_t m, int
   std::vector<double> xqd, sx;
   if (img.kind == dv::kF16) {
     xh.resize(x.size());
-    for (size_t i = 0; i < x.size(); ++i) xh[i] = dv::f32_to_f16(x[i]);
+    for (size_t i = 0; i < x.size(); ++i) xh[i] = llmc::f16_bits(x[i]);
   } else {
     quantize_rows(x, m, k, k, xqd, sx);
     xq.resize(xqd.size());
