@@ -11,9 +11,10 @@
 //      → acc[2 channel blocks][≤ 4 token tiles][4] (f32 or s32), added atomically into y (f16) or
 //        into an s32 buffer that the epilogue scales by s_x[token] · s_w[channel] (w8a8).
 //
-// Per k-block (256 inputs) a lane loads 8 (f16) or 4 (s8) value vectors and one metadata vector of
-// 16 bytes per channel block, each a coalesced 512-byte warp access: the f16 tiles move 9/16 of
-// the bytes of dense f16 weights. Split-K over the k-blocks gives every SM warps when m is small.
+// Per k-block (256 inputs) and channel block a lane loads 8 (f16) or 4 (s8) value vectors of 16
+// bytes, each a coalesced 512-byte warp access, and its metadata (s8: one vector; f16: two for the
+// lanes t = 0, 1 of each quad, which hold it): the f16 tiles move 9/16 of the bytes of dense f16
+// weights. Split-K over the k-blocks gives every SM warps when m is small.
 #include <algorithm>
 #include <memory>
 #include <type_traits>
@@ -41,17 +42,16 @@ struct Args {
   int32_t* acc;   // i8 kind: acc [m × n] += partial sums
 };
 
-template <int Sel>
+// Both with sparsity selector 0 (sparse24_layout.h: f16 lanes t = 0, 1 of each quad hold the
+// metadata; s8 every lane).
 __device__ __forceinline__ void mma_sp(float (&d)[4], const uint4& a, const uint32_t (&b)[4], uint32_t e) {
   asm("mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.f16.f16.f32 "
-      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9, %10, %11}, {%0, %1, %2, %3}, %12, %13;"
+      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9, %10, %11}, {%0, %1, %2, %3}, %12, 0x0;"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e), "n"(Sel));
+      : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e));
 }
 
-template <int Sel>
 __device__ __forceinline__ void mma_sp(int32_t (&d)[4], const uint4& a, const uint32_t (&b)[4], uint32_t e) {
-  static_assert(Sel == 0, "m16n8k64 s8: every lane of a quad contributes metadata, the selector must be 0");
   asm("mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32 "
       "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9, %10, %11}, {%0, %1, %2, %3}, %12, 0x0;"
       : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
@@ -86,7 +86,9 @@ __global__ void __launch_bounds__(kWarps * 32) sparse24_kernel(Args a) {
 
   Acc acc[kWarpBlocks][Tiles][4] = {};
   for (int64_t kb = kb0; kb < kb1; ++kb) {
-    uint4 av[kWarpBlocks][J], mv[kWarpBlocks];
+    constexpr int V = Kind == kF16 ? 2 : 1;  // metadata vectors per lane (f16: lanes t >= 2 load none)
+    uint4 av[kWarpBlocks][J], mv[kWarpBlocks][V];
+    const int vectors = s24dev::meta_vectors(Kind, lane);
 #pragma unroll
     for (int c = 0; c < kWarpBlocks; ++c) {
       const uint8_t* tile = a.tiles + ((cb0 + c) * a.kblocks + kb) * kTileBytes;
@@ -94,7 +96,10 @@ __global__ void __launch_bounds__(kWarps * 32) sparse24_kernel(Args a) {
 #pragma unroll
       for (int j = 0; j < J; ++j)
         av[c][j] = live ? __ldcs(reinterpret_cast<const uint4*>(tile + s24dev::value_offset(j, lane))) : make_uint4(0, 0, 0, 0);
-      mv[c] = live ? __ldcs(reinterpret_cast<const uint4*>(tile + s24dev::meta_offset(Kind, lane))) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+      for (int v = 0; v < V; ++v)
+        mv[c][v] = live && v < vectors ? __ldcs(reinterpret_cast<const uint4*>(tile + s24dev::meta_offset(Kind, lane, v)))
+                                       : make_uint4(0, 0, 0, 0);
     }
 #pragma unroll
     for (int s = 0; s < J; ++s) {
@@ -105,9 +110,7 @@ __global__ void __launch_bounds__(kWarps * 32) sparse24_kernel(Args a) {
 #pragma unroll
         for (int c = 0; c < kWarpBlocks; ++c) {
           if (cb0 + c >= a.blocks) continue;
-          const uint32_t e = word(mv[c], s24dev::meta_word(Kind, s));
-          if (s24dev::meta_selector(Kind, s) == 0) mma_sp<0>(acc[c][tt], av[c][s], b, e);
-          else if constexpr (Kind == kF16) mma_sp<1>(acc[c][tt], av[c][s], b, e);
+          mma_sp(acc[c][tt], av[c][s], b, word(mv[c][s / 4], s % 4));
         }
       }
     }

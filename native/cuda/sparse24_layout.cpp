@@ -4,7 +4,7 @@
 // kernels in sparse24.cu upload what it builds; the tests replay it without a GPU).
 //
 //   CPU packed                      device image (per 16-channel block cb, 256-input k-block kb)
-//   meta u8 [np/16][kp/8][16]   ─┐   | values: J vectors × 32 lanes × 16 B | metadata: 32 lanes × 16 B |
+//   meta u8 [np/16][kp/8][16]   ─┐   | values: J vectors × 32 lanes × 16 B | metadata: 512 B (f16: 16 lanes × 32 B; i8: 32 × 16 B) |
 //   values (f32 / s8 / int4)    ─┴─▶  (positions from the CPU metadata, values from llmc_s24_unpack)
 #include "sparse24_layout.h"
 
@@ -110,10 +110,10 @@ uint32_t a_register(const llmc_s24_weights& w, const Dense& d, int kind, int64_t
   return reg;
 }
 
-uint32_t meta_register(const llmc_s24_weights& w, int kind, int64_t cb, int64_t kb, int lane, int word) {
+uint32_t meta_register(const llmc_s24_weights& w, int kind, int64_t cb, int64_t kb, int lane, int s) {
   uint32_t reg = 0;
   for (int c = 0; c < 8; ++c) {
-    const Slot sl = meta_slot(kind, lane, word, c);
+    const Slot sl = meta_slot(kind, lane, s, c);
     const int64_t j = cb * kChannels + sl.channel, gi = kb * (kKBlock / 4) + sl.group;
     const int nib = j < w.n && gi < w.k / 4 ? cpu_nibble(w.meta, w.k, j, gi) : kMetaNibble;
     reg |= static_cast<uint32_t>(nib) << (4 * c);
@@ -125,7 +125,8 @@ void fill_tile(const llmc_s24_weights& w, const Dense& d, int kind, int64_t cb, 
   for (int lane = 0; lane < kLanes; ++lane) {
     for (int s = 0; s < mmas(kind); ++s)
       for (int r = 0; r < 4; ++r) put_u32(tile + value_offset(s, lane) + 4 * r, a_register(w, d, kind, cb, kb, lane, s, r));
-    for (int word = 0; word < 4; ++word) put_u32(tile + meta_offset(kind, lane) + 4 * word, meta_register(w, kind, cb, kb, lane, word));
+    for (int s = 0; s < 4 * meta_vectors(kind, lane); ++s)
+      put_u32(tile + meta_offset(kind, lane, s / 4) + 4 * (s % 4), meta_register(w, kind, cb, kb, lane, s));
   }
 }
 

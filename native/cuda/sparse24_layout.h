@@ -15,19 +15,20 @@
 // Tiles, one per (16-channel block cb, k-block kb), stored [cb][kb] (a warp streams along k):
 //
 //   tile = | values: J × 512 bytes                       | metadata: 512 bytes   |
-//          | j = 0: lane 0 (16 B) | lane 1 | … | lane 31 | j = 1 … | lane 0 … lane 31 |
+//          | j = 0: lane 0 (16 B) | lane 1 | … | lane 31 | j = 1 … | f16: 16 × 32 B, i8: 32 × 16 B |
 //
 //   J = 8 (f16) or 4 (i8): vector j of a lane is its four A registers of mma j of the k-block, so
-//   every load is one coalesced 512-byte warp access of 16-byte vectors. The metadata vector of a
-//   lane holds 4 words: f16: word w is k-step w (inputs 64w .. 64w+63): mma 2w with sparsity
-//   selector 0 (lanes t = 0, 1 of each quad contribute) and mma 2w+1 with selector 1 (lanes t = 2,
-//   3); i8: word w is mma w with selector 0 (all lanes contribute).
+//   every load is one coalesced 512-byte warp access of 16-byte vectors. Every mma uses sparsity
+//   selector 0, the one whose thread layout the PTX ISA spells out and GPU-run tests confirm:
+//   f16: lanes t = 0, 1 of each quad contribute; lane 4g + t (t < 2) holds 8 words, word s for
+//   mma s, as two vectors at slot 2g + t of the metadata (32 bytes each; lanes t = 2, 3 load none);
+//   i8: all lanes contribute; the metadata vector of a lane holds 4 words, word s for mma s.
 //
 // Register contents (lane = 4·g + t; "group" = 4 consecutive inputs, the 2:4 chunk; kept values in
 // increasing position, the lower one in the low half / low byte):
 //   f16 A reg r of mma s: channel g + 8·(r & 1), group 8s + t + 4·(r >> 1) of the k-block; two f16.
 //   i8  A reg r of mma s: channel g + 8·(r & 1), groups 16s + 2t + 8·(r >> 1) + {0, 1}; four s8.
-//   f16 metadata word: bits 16h + 4c .. +3 = group 8s + 4·(t & 1) + c of channel g + 8h (s = mma).
+//   f16 metadata word s (lanes t < 2): bits 16h + 4c .. +3 = group 8s + 4t + c of channel g + 8h.
 //   i8  metadata word: bits 4c .. 4c+3 = group 16s + 8·(t >> 1) + c of channel g + 8·(t & 1).
 //   B reg r: token g of the tile, inputs b_k(r, t) + {0, 1} (f16) or + {0 .. 3} (i8).
 //   D element i: channel g + 8·(i >> 1), token 2t + (i & 1).
@@ -58,11 +59,14 @@ LLMC_HD constexpr int64_t tile_bytes(int kind) { return (mmas(kind) + 1) * kLane
 
 // Byte offsets inside a tile of the vector a lane loads.
 LLMC_HD int value_offset(int j, int lane) { return (j * kLanes + lane) * kVectorBytes; }
-LLMC_HD int meta_offset(int kind, int lane) { return mmas(kind) * kLanes * kVectorBytes + lane * kVectorBytes; }
 
-// The metadata word (0..3 of the lane's vector) and sparsity selector of mma s of a k-block.
-LLMC_HD int meta_word(int kind, int s) { return kind == kF16 ? s >> 1 : s; }
-LLMC_HD int meta_selector(int kind, int s) { return kind == kF16 ? s & 1 : 0; }
+// Metadata vectors a lane loads (f16: 2 for lanes t < 2, none for t >= 2; i8: 1), the byte offset of
+// its vector v, and where the word of mma s is: vector s / 4, word s % 4.
+LLMC_HD int meta_vectors(int kind, int lane) { return kind == kI8 ? 1 : (lane & 3) < 2 ? 2 : 0; }
+LLMC_HD int meta_offset(int kind, int lane, int v) {
+  const int slot = kind == kI8 ? lane : 2 * (lane >> 2) + (lane & 1);
+  return mmas(kind) * kLanes * kVectorBytes + (slot * meta_vectors(kind, lane) + v) * kVectorBytes;
+}
 
 // B register r of a lane: the first of its consecutive inputs inside the mma's k range; the token is
 // lane / 4 of the tile.
@@ -118,11 +122,12 @@ LLMC_HD Slot a_slot(int kind, int lane, int s, int r, int e) {
   if (kind == kF16) return {g + 8 * (r & 1), 8 * s + t + 4 * (r >> 1), e};
   return {g + 8 * (r & 1), 16 * s + 2 * t + 8 * (r >> 1) + (e >> 1), e & 1};
 }
-// Nibble c (0..7) of metadata word w of a lane: the channel and group it describes (kept unused).
-LLMC_HD Slot meta_slot(int kind, int lane, int w, int c) {
+// Nibble c (0..7) of the metadata word of mma s of a lane: the channel and group it describes (kept
+// unused). f16: lanes t < 2 only.
+LLMC_HD Slot meta_slot(int kind, int lane, int s, int c) {
   const int g = lane >> 2, t = lane & 3;
-  if (kind == kF16) return {g + 8 * (c >> 2), 8 * (2 * w + (t >> 1)) + 4 * (t & 1) + (c & 3), 0};
-  return {g + 8 * (t & 1), 16 * w + 8 * (t >> 1) + c, 0};
+  if (kind == kF16) return {g + 8 * (c >> 2), 8 * s + 4 * t + (c & 3), 0};
+  return {g + 8 * (t & 1), 16 * s + 8 * (t >> 1) + c, 0};
 }
 
 // The device image of packed weights, built on the host.

@@ -237,11 +237,16 @@ void check_metadata(const Layer& L, const dv::Image& img) {
     for (int64_t kb = 0; kb < img.kblocks(); ++kb) {
       const uint8_t* tile = img.tiles.data() + (cb * img.kblocks() + kb) * tb;
       for (int s = 0; s < J; ++s) {
-        // mma s of the k-block: f16 word s/2 with selector s%2, s8 word s with selector 0
-        const int wsel = kind == dv::kF16 ? s / 2 : s, sel = kind == dv::kF16 ? s % 2 : 0;
+        // mma s of the k-block, selector 0: f16 word s of lanes t = 0, 1 (slot 2g + t, 32 bytes each),
+        // s8 word s of every lane (16 bytes each)
         uint32_t words[32];
-        for (int lane = 0; lane < 32; ++lane) words[lane] = get_u32(tile + J * 512 + lane * 16 + 4 * wsel);
-        const std::vector<int> nib = ptx_metadata(kind, words, sel);
+        for (int lane = 0; lane < 32; ++lane) {
+          const int g = lane >> 2, t = lane & 3;
+          words[lane] = kind == dv::kI8 ? get_u32(tile + J * 512 + lane * 16 + 4 * s)
+                        : t < 2         ? get_u32(tile + J * 512 + (2 * g + t) * 32 + 4 * s)
+                                        : 0xFFFFFFFFu;  // lanes the selector leaves out: never read
+        }
+        const std::vector<int> nib = ptx_metadata(kind, words, 0);
         for (int row = 0; row < 16; ++row)
           for (int c = 0; c < chunks; ++c) {
             const int64_t j = cb * 16 + row, gi = kb * 64 + s * chunks + c;
@@ -337,7 +342,7 @@ Replay replay_kernel(const dv::Image& img, int64_t m, const std::vector<uint16_t
                   uint32_t a[32][4], e[32], b[32][4];
                   for (int lane = 0; lane < 32; ++lane) {
                     for (int r = 0; r < 4; ++r) a[lane][r] = get_u32(tile + dv::value_offset(s, lane) + 4 * r);
-                    e[lane] = get_u32(tile + dv::meta_offset(kind, lane) + 4 * dv::meta_word(kind, s));
+                    e[lane] = s / 4 < dv::meta_vectors(kind, lane) ? get_u32(tile + dv::meta_offset(kind, lane, s / 4) + 4 * (s % 4)) : 0u;
                     const int64_t tok = dv::token0(z, p.tiles, tt) + dv::b_token(lane);
                     for (int r = 0; r < 4; ++r) {
                       const int64_t pk = kb * dv::kKBlock + s * dv::mma_k(kind) + dv::b_k(kind, lane, r);
@@ -350,7 +355,7 @@ Replay replay_kernel(const dv::Image& img, int64_t m, const std::vector<uint16_t
                           b[lane][r] |= static_cast<uint32_t>(static_cast<uint8_t>(xq[static_cast<size_t>(tok * k + pk + q)])) << (8 * q);
                     }
                   }
-                  replay_mma(kind, a, e, dv::meta_selector(kind, s), b, d, meta_ok);
+                  replay_mma(kind, a, e, 0, b, d, meta_ok);  // the kernel's mma_sp: selector 0
                 }
               }
               // the epilogue: lane's D element i (PTX C table) goes where the kernel writes it
