@@ -24,8 +24,8 @@ export function cudaUnavailable(): string | null {
 }
 
 /**
- * Resolves a `device` option. `'cuda'` without a usable GPU is an error (LLMC_UNSUPPORTED, with the
- * reason); `'auto'` falls back to the CPU and says why in `note`.
+ * Resolves a `device` option (`'cpu'`, `'cuda'` or `'auto'`). `'cuda'` without a usable GPU is an
+ * error (LLMC_UNSUPPORTED, with the reason); `'auto'` falls back to the CPU and says why in `note`.
  *
  * @example
  * ```ts
@@ -34,9 +34,9 @@ export function cudaUnavailable(): string | null {
  * ```
  */
 export function resolveDevice(name: string, value: unknown): DeviceChoice {
-  const d = value === undefined ? 'auto' : value;
+  const d = value;
   if (d !== 'cpu' && d !== 'cuda' && d !== 'auto') throw invalidArgument(name, "'cpu', 'cuda' or 'auto'", value);
-  if (d === 'cpu') return { device: 'cpu', note: 'cpu (as requested)' };
+  if (d === 'cpu') return { device: 'cpu', note: 'cpu' };
   const why = cudaUnavailable();
   if (why === null) {
     const dev = native().cudaInfo().device!;

@@ -42,10 +42,11 @@ export interface CompressOptions extends Omit<LoadModelOptions, 'lazy'> {
   /** Replace `output` when it exists. Default false. */
   overwrite?: boolean;
   /**
-   * Where the Hessians and the GPTQ / SparseGPT column loops run: `'cuda'` (an NVIDIA GPU; an error
-   * when none is usable), `'cpu'`, or `'auto'` (default: the GPU when one is usable, else the CPU —
-   * the first progress event, stage `device`, says which and why). The forward passes that
-   * produce the calibration inputs run on the CPU either way.
+   * Where the Hessians and the GPTQ / SparseGPT column loops run: `'cpu'` (default), `'cuda'` (an
+   * NVIDIA GPU; an error when none is usable) or `'auto'` (the GPU when one is usable, else the CPU).
+   * The first progress event, stage `device`, says which and why. The forward passes that produce
+   * the calibration inputs run on the CPU either way. (The default becomes `'auto'` once the CUDA
+   * path has been validated on GPU hardware: README, "GPU (CUDA)".)
    */
   device?: Device;
   /** Measure quality before and after on this text (DESIGN.md section 7 protocol, KL against the original). */
@@ -93,7 +94,7 @@ export async function compress(source: string | Model, options: CompressOptions)
   if (o.output !== undefined && !overwrite && (await stat(o.output as string).then(() => true, () => false)))
     throw invalidArgument('options.output', 'a path that does not exist yet (or overwrite: true)', o.output);
   const spec = resolveSpec(o.scheme, o.quantize, o.prune, o.activations);
-  const device = resolveDevice('options.device', o.device);
+  const device = resolveDevice('options.device', o.device ?? 'cpu');
   const ignore = (o.ignore === undefined ? [] : (o.ignore as unknown[])).map((p, i) => {
     if (p instanceof RegExp) return p;
     if (typeof p === 'string') return new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);

@@ -43,7 +43,7 @@ export function compressCommand(): Command {
     .option('--overwrite', 'replace the output folder')
     .option('--eval-data <file>', 'also report quality before and after on this text')
     .option('--eval-paragraphs <A:B>', 'evaluation paragraphs [A, B)')
-    .option('--device <d>', 'where the Hessians and GPTQ / SparseGPT loops run: auto, cuda or cpu', 'auto')
+    .option('--device <d>', 'where the Hessians and GPTQ / SparseGPT loops run: cpu, cuda or auto', 'cpu')
     .option('--json', 'progress events as JSON lines, then the report')
     .action(async (path: string, opts: Opts) => {
       if (!OUTPUT_FORMATS.includes(opts.format as OutputFormat)) throw invalidArgument('--format', OUTPUT_FORMATS.join(' | '), opts.format);
