@@ -94,6 +94,18 @@ describe('llm-compress bench', () => {
     expect(r.err).toMatch(/Invalid --device: expected cpu or cuda/);
   });
 
+  it.runIf(cudaUnavailable() === null)('bench --device cuda prints GPU rows against the dense f16 kernel', async () => {
+    const r = await cli('bench', '--device', 'cuda', '--kernels', 'w4a16,sparse24_f16,f16', '--m', '1,16', '--shapes', '1024x2048', '--time', '20', '--json');
+    expect(r.code, r.err).toBe(0);
+    const rows = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((x) => `${x.kernel}:${x.m}`)).toEqual(['cuda_w4a16:1', 'cuda_sparse24_f16:1', 'cuda_f16:1', 'cuda_w4a16:16', 'cuda_sparse24_f16:16', 'cuda_f16:16']);
+    for (const row of rows) {
+      expect(row).toMatchObject({ k: 1024, n: 2048, isa: 'cuda', device: expect.any(String) });
+      expect(row.medianMs).toBeGreaterThan(0);
+      expect(row.speedupVsDense).toBeCloseTo(row.denseMs / row.medianMs, 6);
+    }
+  });
+
   it.runIf(cudaUnavailable() !== null)('--device cuda without a GPU exits 1 and says why (bench, compress, eval)', async () => {
     const why = cudaUnavailable()!;
     let r = await cli('bench', '--device', 'cuda');
