@@ -12,7 +12,7 @@ import { toCuda, type CudaWeights } from '../lib/kernels/cuda.js';
 import { packInt4, packInt8 } from '../lib/kernels/quant.js';
 import { pack24 } from '../lib/kernels/sparse24.js';
 import { fillRandom } from './measure.js';
-import type { BenchRow, BenchSettings } from './row.js';
+import type { BenchSettings } from './row.js';
 
 export const CUDA_KERNELS = ['w4a16', 'w8a8', 'sparse24_f16', 'sparse24_w8a8', 'f16'] as const;
 export type CudaBenchKernel = (typeof CUDA_KERNELS)[number];
@@ -65,27 +65,25 @@ export async function benchCuda(kernels: CudaBenchKernel[], s: BenchSettings): P
   const iters = Math.max(10, Math.min(200, Math.round(s.timeMs / 5)));
   for (const { k, n } of s.shapes) {
     if (k % 128 !== 0) continue; // the int4 weights use groups of 128
+    // Each kernel's weights are packed and uploaded once per shape, then timed at every m.
     const dense = await upload('f16', n, k);
+    const uploaded: Array<[CudaBenchKernel, CudaWeights]> = [];
     try {
+      for (const kernel of kernels) uploaded.push([kernel, kernel === 'f16' ? dense : await upload(kernel, n, k)]);
       for (const m of s.ms) {
         const denseMs = median(await dense.bench(m, iters));
-        for (const kernel of kernels) {
-          const w = kernel === 'f16' ? dense : await upload(kernel, n, k);
-          try {
-            const ms = kernel === 'f16' ? denseMs : median(await w.bench(m, iters));
-            const row: BenchRow = {
-              kernel: `cuda_${kernel}`, m, k, n, ...(kernel === 'w4a16' ? { groupSize: 128 } : {}),
-              medianMs: ms, gflops: (2 * m * n * k) / (ms * 1e6), weightGBps: w.deviceBytes / (ms * 1e6),
-              threads: 1, isa: 'cuda', cold: false, samples: iters, device: gpu,
-              denseMs, speedupVsDense: denseMs / ms,
-            };
-            s.onRow(row);
-          } finally {
-            if (w !== dense) w.dispose();
-          }
+        for (const [kernel, w] of uploaded) {
+          const ms = kernel === 'f16' ? denseMs : median(await w.bench(m, iters));
+          s.onRow({
+            kernel: `cuda_${kernel}`, m, k, n, ...(kernel === 'w4a16' ? { groupSize: 128 } : {}),
+            medianMs: ms, gflops: (2 * m * n * k) / (ms * 1e6), weightGBps: w.deviceBytes / (ms * 1e6),
+            threads: 1, isa: 'cuda', cold: false, samples: iters, device: gpu,
+            denseMs, speedupVsDense: denseMs / ms,
+          });
         }
       }
     } finally {
+      for (const [, w] of uploaded) if (w !== dense) w.dispose();
       dense.dispose();
     }
   }

@@ -6,7 +6,6 @@
  * and outputs are host `Float32Array`s, copied in and out per call.
  */
 import { native, type CudaHandle } from '../binding.js';
-import { cudaUnavailable } from '../device.js';
 import { callNative, invalidArgument, LlmcError } from '../errors.js';
 import { checkFloat32Array, checkInteger, checkKnownKeys, checkObject } from '../validate.js';
 import { PackedInt4, PackedInt8, type WeightShape } from './quant.js';
@@ -123,8 +122,6 @@ export interface DenseWeights {
  * ```
  */
 export async function toCuda(weight: PackedInt4 | PackedInt8 | Packed24 | DenseWeights): Promise<CudaWeights> {
-  const why = cudaUnavailable();
-  if (why !== null) throw new LlmcError('LLMC_UNSUPPORTED', `no GPU can be used: ${why}`);
   let upload: () => Promise<CudaHandle>;
   if (weight instanceof PackedInt4) upload = () => native().cudaUploadQ4(weight.data, weight.scale, weight.zero, weight.perm, weight.n, weight.k, weight.groupSize);
   else if (weight instanceof PackedInt8) upload = () => native().cudaUploadQ8(weight.data, weight.scale, weight.n, weight.k);

@@ -15,6 +15,9 @@ llmc_status fail_cuda(cudaError_t err, const char* what) {
 }
 
 llmc_status require_device() {
+  int driver = 0;
+  cudaDriverGetVersion(&driver);
+  if (driver == 0) return llmc::fail(LLMC_UNSUPPORTED, "no usable CUDA device: no NVIDIA driver found");
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess)
