@@ -3,7 +3,10 @@
  * of 128; SparseGPT 2:4), per shape KxN = in × out features. The row has m = rows = out, k = cols =
  * in, n = out; gflops counts the issue's model of the work, 2·out·in² + in³ (column loop and
  * factorizations), and gemmGflops is the fp32 GEMM's own throughput at m = 512 on the same layer,
- * measured in the same run (the baseline: the algorithm should reach half of it).
+ * measured in the same run (the baseline: the algorithm should reach half of it). With device
+ * 'cuda' (`bench --device cuda --kernels gptq,sparsegpt`) the loop runs on the GPU (Hessian upload,
+ * factorizations, column loop and copies included) and the baseline is the CPU loop on the same
+ * layer, same run: `cpuMs` and `speedupVsCpu`.
  */
 import { native } from '../lib/binding.js';
 import { fillRandom, medianMs } from './measure.js';
@@ -18,9 +21,10 @@ function params(kind: 'gptq' | 'sparsegpt', rows: number, cols: number) {
     : { rows, cols, ...q, bits: 0, group: 0, sparsity: 0, pruneN: 2, pruneM: 4 };
 }
 
-export function benchCompress(kind: 'gptq' | 'sparsegpt'): (s: BenchSettings) => Promise<void> {
+export function benchCompress(kind: 'gptq' | 'sparsegpt', device: 'cpu' | 'cuda' = 'cpu'): (s: BenchSettings) => Promise<void> {
   return async (s) => {
     const { isa, threads } = native().runtimeInfo();
+    const gpu = device === 'cuda' ? (native().cudaInfo().device?.name ?? 'unknown GPU') : undefined;
     for (const { k: cols, n: rows } of s.shapes) {
       const x = fillRandom(new Float32Array(TOKENS * cols), 11);
       const h = new Float32Array(cols * cols);
@@ -28,26 +32,32 @@ export function benchCompress(kind: 'gptq' | 'sparsegpt'): (s: BenchSettings) =>
       const w = fillRandom(new Float32Array(rows * cols), 13);
       const p = params(kind, rows, cols);
       const outputs = { weight: new Float32Array(rows * cols) };
-      const t = await medianMs(async () => {
-        const start = performance.now();
-        await native().obsCompress(w, h, p, outputs, 0);
-        return performance.now() - start;
-      }, s.timeMs);
-      // Baseline: the fp32 GEMM at m = 512 on this layer (y = x·Wᵀ).
-      const xm = fillRandom(new Float32Array(512 * cols), 3);
-      const y = new Float32Array(512 * rows);
-      const g = await medianMs(() => native().gemmF32(xm, w, y, 512, rows, cols, false, true, 1, 0, cols, cols, rows), s.timeMs);
+      const time = (on: 0 | 1) =>
+        medianMs(async () => {
+          const start = performance.now();
+          await native().obsCompress(w, h, p, outputs, on);
+          return performance.now() - start;
+        }, s.timeMs);
+      const t = await time(device === 'cuda' ? 1 : 0);
       const flops = 2 * rows * cols * cols + cols ** 3;
-      s.onRow({
-        kernel: kind, m: rows, k: cols, n: rows,
+      const row = {
+        kernel: gpu ? `cuda_${kind}` : kind, m: rows, k: cols, n: rows,
         ...(kind === 'gptq' ? { groupSize: 128 } : {}),
         medianMs: t.medianMs,
         gflops: flops / (t.medianMs * 1e6),
         weightGBps: (rows * cols * 4) / (t.medianMs * 1e6),
-        threads, isa, cold: false,
-        gemmGflops: (2 * 512 * rows * cols) / (g.medianMs * 1e6),
-        samples: t.samples,
-      });
+        cold: false, samples: t.samples,
+      };
+      if (gpu) {
+        const cpu = await time(0);
+        s.onRow({ ...row, threads: 1, isa: 'cuda', device: gpu, cpuMs: cpu.medianMs, speedupVsCpu: cpu.medianMs / t.medianMs });
+        continue;
+      }
+      // Baseline: the fp32 GEMM at m = 512 on this layer (y = x·Wᵀ).
+      const xm = fillRandom(new Float32Array(512 * cols), 3);
+      const y = new Float32Array(512 * rows);
+      const g = await medianMs(() => native().gemmF32(xm, w, y, 512, rows, cols, false, true, 1, 0, cols, cols, rows), s.timeMs);
+      s.onRow({ ...row, threads, isa, gemmGflops: (2 * 512 * rows * cols) / (g.medianMs * 1e6) });
     }
   };
 }

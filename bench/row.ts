@@ -51,6 +51,10 @@ export interface BenchRow {
   path?: 'sparse' | 'dense';
   /** 2:4 float kernels only: milliseconds of the path that was not picked (shows the crossover). */
   otherPathMs?: number;
+  /** GPU gptq / sparsegpt rows: the same layer compressed by the CPU loop, in the same run. */
+  cpuMs?: number;
+  /** cpuMs / medianMs. */
+  speedupVsCpu?: number;
   /** GPU rows (`--device cuda`): the GPU's name. threads is then 1 and isa 'cuda'. */
   device?: string;
   /** Number of timed runs behind the median. */

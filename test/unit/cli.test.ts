@@ -104,6 +104,11 @@ describe('llm-compress bench', () => {
       expect(row.medianMs).toBeGreaterThan(0);
       expect(row.speedupVsDense).toBeCloseTo(row.denseMs / row.medianMs, 6);
     }
+    const g = await cli('bench', '--device', 'cuda', '--kernels', 'gptq', '--shapes', '256x128', '--time', '20', '--json');
+    expect(g.code, g.err).toBe(0);
+    const row = JSON.parse(g.out.trim());
+    expect(row).toMatchObject({ kernel: 'cuda_gptq', k: 256, n: 128, isa: 'cuda' });
+    expect(row.speedupVsCpu).toBeCloseTo(row.cpuMs / row.medianMs, 6);
   });
 
   it.runIf(cudaUnavailable() !== null)('--device cuda without a GPU exits 1 and says why (bench, compress, eval)', async () => {

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 
 import { CUDA_KERNELS, benchCuda, type CudaBenchKernel } from '../../../bench/cuda.js';
+import { benchCompress } from '../../../bench/compress.js';
 import { SUITES, type BenchRow } from '../../../bench/index.js';
 import { resolveDevice } from '../../device.js';
 import { invalidArgument } from '../../errors.js';
@@ -42,7 +43,8 @@ function printRow(r: BenchRow, json: boolean): void {
     r.gemmGflops !== undefined ? `fp32 GEMM m=512 ${r.gemmGflops.toFixed(0)} GFLOP/s (${((100 * r.gflops) / r.gemmGflops).toFixed(0)}%)` : '',
     r.peakGops !== undefined ? `int8 peak ${r.peakGops.toFixed(0)} GOP/s (${((100 * r.gflops) / r.peakGops).toFixed(0)}%)` : '',
     r.speedupVsDense !== undefined && r.device === undefined ? `dense ${r.denseMs!.toFixed(3)} ms: ${r.speedupVsDense.toFixed(2)}x (${r.path} path${r.otherPathMs !== undefined ? `; other path ${r.otherPathMs.toFixed(3)} ms` : ''})` : '',
-    r.device !== undefined ? `${(r.gflops / 1000).toFixed(2)} TFLOP/s, dense f16 ${r.denseMs!.toFixed(3)} ms: ${r.speedupVsDense!.toFixed(2)}x  (${r.device})` : '',
+    r.device !== undefined && r.denseMs !== undefined ? `${(r.gflops / 1000).toFixed(2)} TFLOP/s, dense f16 ${r.denseMs.toFixed(3)} ms: ${r.speedupVsDense!.toFixed(2)}x  (${r.device})` : '',
+    r.cpuMs !== undefined ? `CPU loop ${r.cpuMs.toFixed(1)} ms: ${r.speedupVsCpu!.toFixed(2)}x  (${r.device})` : '',
   ];
   process.stdout.write(`${cols.join('  ')}\n`);
 }
@@ -50,7 +52,7 @@ function printRow(r: BenchRow, json: boolean): void {
 export function benchCommand(): Command {
   return new Command('bench')
     .description('benchmark the kernels on real layer shapes (medians of native timings)')
-    .option('--kernels <list>', `comma-separated kernels: ${Object.keys(SUITES).join(', ')} (gptq and sparsegpt take minutes: not in the default); with --device cuda: ${CUDA_KERNELS.join(', ')} (default all)`)
+    .option('--kernels <list>', `comma-separated kernels: ${Object.keys(SUITES).join(', ')} (gptq and sparsegpt take minutes: not in the default); with --device cuda: ${CUDA_KERNELS.join(', ')} (default all), gptq, sparsegpt`)
     .option('--m <list>', 'batch sizes (rows of activations)', '1,16,128,512')
     .option('--shapes <list>', `comma-separated KxN layer shapes (in x out features) (default ${DEFAULT_SHAPES}; with --device cuda ${CUDA_SHAPES})`)
     .option('--device <d>', 'cpu, or cuda: the GPU kernels against the dense f16 GPU kernel', 'cpu')
@@ -63,10 +65,13 @@ export function benchCommand(): Command {
       if (opts.device === 'cuda') {
         resolveDevice('--device', 'cuda'); // a clear error when no GPU can be used
         const kernels = (opts.kernels ?? CUDA_KERNELS.join(',')).split(',').map((k) => k.trim());
+        const allowed = [...CUDA_KERNELS, 'gptq', 'sparsegpt'];
         for (const k of kernels)
-          if (!(CUDA_KERNELS as readonly string[]).includes(k)) throw invalidArgument('--kernels', `a comma-separated list of ${CUDA_KERNELS.join(', ')} with --device cuda`, k);
+          if (!allowed.includes(k)) throw invalidArgument('--kernels', `a comma-separated list of ${allowed.join(', ')} with --device cuda`, k);
         const settings = { ms: positiveInts('--m', opts.m), shapes: shapes(opts.shapes ?? CUDA_SHAPES), timeMs: positiveInts('--time', opts.time)[0]!, onRow: (r: BenchRow) => printRow(r, !!opts.json) };
-        await benchCuda(kernels as CudaBenchKernel[], settings);
+        const matmuls = kernels.filter((k): k is CudaBenchKernel => (CUDA_KERNELS as readonly string[]).includes(k));
+        if (matmuls.length > 0) await benchCuda(matmuls, settings);
+        for (const k of kernels) if (k === 'gptq' || k === 'sparsegpt') await benchCompress(k, 'cuda')(settings);
         return;
       }
       const kernels = (opts.kernels ?? DEFAULT_KERNELS).split(',').map((k) => k.trim());
