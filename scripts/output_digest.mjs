@@ -33,6 +33,8 @@ const schemes = [
   ['gptq-w4-g64-asym', { scheme: 'W4A16_ASYM', quantize: { groupSize: 64 } }],
   ['gptq-w4-g32-static', { scheme: 'W4A16', quantize: { groupSize: 32, actOrder: 'static' } }],
   ['gptq-w4-g32-dynamic', { scheme: 'W4A16', quantize: { groupSize: 32, actOrder: 'dynamic' } }],
+  ['gptq-w4-row', { scheme: 'W4A16', quantize: { groupSize: 'row' } }],
+  ['gptq-w4-g4', { scheme: 'W4A16', quantize: { groupSize: 4 } }],
   ['gptq-w3-g32', { quantize: { bits: 3, groupSize: 32 } }],
   ['gptq-w8a16', { scheme: 'W8A16' }],
   ['gptq-w8a8', { scheme: 'W8A8' }],
@@ -42,6 +44,7 @@ const schemes = [
   ['wanda-2:4', { prune: { method: 'wanda', structure: '2:4' } }],
   ['magnitude-50', { prune: { method: 'magnitude', sparsity: 0.5 } }],
   ['sparsegpt-2:4-w4-g32', { scheme: 'W4A16_2:4', quantize: { groupSize: 32 } }],
+  ['sparsegpt-2:4-w4-row', { scheme: 'W4A16_2:4', quantize: { groupSize: 'row' } }],
   ['sparsegpt-2:4-w8a8', { scheme: 'W8A8_2:4' }],
 ];
 const formats = ['compressed-tensors', 'gptq', 'gguf'];
