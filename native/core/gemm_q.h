@@ -1,5 +1,5 @@
 // gemm_q.h — packed int8 / int4 weights and the per-ISA kernels of the quantized GEMMs
-// (gemm_q8.cpp and gemm_q4.cpp are the drivers; quant_pack.cpp packs and unpacks).
+// (gemm_q.cpp is the driver of both; quant_pack.cpp packs and unpacks; gemm_q_<isa>.cpp: kernels).
 //
 // Both packed types hold a linear layer's weight W [n × k] (n outputs, k inputs) in blocks of 16
 // output channels, so that one 64-byte vector holds the same few inputs for 16 outputs. Every
@@ -77,7 +77,7 @@ struct Q8Weights {
 
 struct Q4Weights {
   int64_t n, k, group;
-  const uint8_t* data;   // [np/16][kp/8] Q4Block
+  const uint8_t* data;   // [np/16][kp/8][16][4]: 64-byte blocks
   const float* scale;    // [np/16][G][16]
   const uint8_t* zero;   // [np/16][G][16], or null: symmetric (zero 8)
   const int32_t* perm;   // [k], or null: inputs in order
