@@ -29,9 +29,9 @@
 #include <numeric>
 #include <vector>
 
-#include "../core/obs_config.h"
 #include "common.cuh"
 #include "cuda_backend.h"
+#include "obs_config.h"
 #include "obs_rows.h"
 
 namespace llmc {

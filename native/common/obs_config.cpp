@@ -1,5 +1,5 @@
 // obs_config.cpp — validate_obs: llmc_obs_params checked once and turned into ObsConfig, for the
-// CPU compressors (obs.cpp, baselines.cpp) and the GPU loop (native/cuda/gptq.cu).
+// CPU compressors (native/core/obs.cpp, baselines.cpp) and the GPU loop (native/cuda/gptq.cu).
 #include "obs_config.h"
 
 #include "llmc.h"
