@@ -1,11 +1,13 @@
 # CPU-only build of the addon with node-gyp (`npx node-gyp rebuild`), from the same source list
-# as CMakeLists.txt (native/sources.json). The CUDA kernels build only through CMake.
+# as CMakeLists.txt (native/sources.json): common, core and the ISA groups, the addon, and no_cuda
+# for the llmc_cuda_* entry points. The CUDA kernels (and the packers of their layouts, native/pack/)
+# build only through CMake.
 {
   "target_defaults": {
     "cflags!": ["-fno-exceptions"],
     "cflags_cc!": ["-fno-exceptions"],
     "cflags_cc": ["-std=c++17", "-O3", "-fvisibility=hidden"],
-    "include_dirs": ["native/core"],
+    "include_dirs": ["native/include", "native/common", "native/core"],
     "xcode_settings": {
       "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
       "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
@@ -17,7 +19,9 @@
     {
       "target_name": "llmc",
       "sources": [
+        "<!@(node -p \"require('./native/sources.json').common.join(' ')\")",
         "<!@(node -p \"require('./native/sources.json').core.join(' ')\")",
+        "<!@(node -p \"require('./native/sources.json').no_cuda.join(' ')\")",
         "<!@(node -p \"require('./native/sources.json').addon.join(' ')\")"
       ],
       "include_dirs": ["<!(node -p \"require('path').dirname(require.resolve('node-addon-api/package.json'))\")"],

@@ -58,7 +58,7 @@ export interface NativeCudaInfo {
   error?: string;
 }
 
-/** Parameters of the compression algorithms (native/core/llmc.h, llmc_obs_params). */
+/** Parameters of the compression algorithms (native/include/llmc.h, llmc_obs_params). */
 export interface NativeObsParams {
   rows: number; cols: number; bits: number; group: number; symmetric: number; actOrder: number; mse: number;
   damp: number; block: number; sparsity: number; pruneN: number; pruneM: number;
@@ -99,7 +99,7 @@ export interface NativeBinding {
   obsCompress(w: Float32Array, h: Float32Array, params: NativeObsParams, outputs: NativeObsOutputs, device: 0 | 1): Promise<number>;
   rtn(w: Float32Array, params: NativeObsParams, outputs: NativeObsOutputs): Promise<number>;
   prune(w: Float32Array, norms: Float32Array | null, params: NativeObsParams, outputs: NativeObsOutputs): Promise<number>;
-  /** Ops of a LLaMA forward pass (native/core/llmc.h); each resolves to its milliseconds. */
+  /** Ops of a LLaMA forward pass (native/include/llmc.h); each resolves to its milliseconds. */
   rmsnorm(x: Float32Array, w: Float32Array, rows: number, dim: number, eps: number, out: Float32Array): Promise<number>;
   rope(x: Float32Array, rows: number, heads: number, headDim: number, pos: Int32Array, theta: number, style: 0 | 1): Promise<number>;
   attention(

@@ -1,5 +1,5 @@
 // gemm_q.h — packed int8 / int4 weights and the per-ISA kernels of the quantized GEMMs
-// (gemm_q8.cpp and gemm_q4.cpp are the drivers; quant_pack.cpp packs and unpacks).
+// (gemm_q.cpp is the driver of both; quant_pack.cpp packs and unpacks; gemm_q_<isa>.cpp: kernels).
 //
 // Both packed types hold a linear layer's weight W [n × k] (n outputs, k inputs) in blocks of 16
 // output channels, so that one 64-byte vector holds the same few inputs for 16 outputs. Every
@@ -51,13 +51,12 @@ namespace llmc {
 namespace q {
 
 // ---- packed blocks ---------------------------------------------------------------------------
+// One block [16][4] u8 is 64 bytes, one vector: 16 channels × 4 inputs (int8, q + 128) or 16
+// channels × 8 inputs (int4, two nibbles per byte). The kernels address blocks by byte offset
+// (block b of a 16-channel row at data + b·64), the form their vector loads take.
 constexpr int kBlockN = 16;   // output channels per block
 constexpr int kQuad = 4;      // inputs per dword (int8 vpdpbusd unit)
 constexpr int kOctet = 8;     // inputs per byte pair of nibbles (int4)
-struct Q8Block { uint8_t q[kBlockN][kQuad]; };   // 16 channels × 4 inputs, q + 128
-struct Q4Block { uint8_t q[kBlockN][kQuad]; };   // 16 channels × 8 inputs, two nibbles per byte
-static_assert(sizeof(Q8Block) == 64, "one int8 block is one 64-byte vector");
-static_assert(sizeof(Q4Block) == 64, "one int4 block is one 64-byte vector");
 
 inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 // Group sizes the int4 type takes: 32, 64 or 128 inputs dividing k, or k itself (one group per row).
@@ -70,7 +69,7 @@ inline int64_t scale_index(int64_t j, int64_t t, int64_t G) { return ((j / kBloc
 // A view of packed weights (all pointers borrowed).
 struct Q8Weights {
   int64_t n, k;
-  const uint8_t* data;  // [np/16][kp/4] Q8Block
+  const uint8_t* data;  // [np/16][kp/4][16][4]: 64-byte blocks
   const float* scale;   // [np]
   int64_t kp() const { return round_up(k, kQuad); }
   int64_t np() const { return round_up(n, kBlockN); }
@@ -78,7 +77,7 @@ struct Q8Weights {
 
 struct Q4Weights {
   int64_t n, k, group;
-  const uint8_t* data;   // [np/16][kp/8] Q4Block
+  const uint8_t* data;   // [np/16][kp/8][16][4]: 64-byte blocks
   const float* scale;    // [np/16][G][16]
   const uint8_t* zero;   // [np/16][G][16], or null: symmetric (zero 8)
   const int32_t* perm;   // [k], or null: inputs in order

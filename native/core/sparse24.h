@@ -28,6 +28,8 @@
 //   int4 [np/16][kp/16][16][4]  two octets per 64 bytes: byte (c, r) holds u = q + 8 of kept value r
 //                               of octet 2s in its low nibble and of octet 2s+1 in its high nibble
 //                               (symmetric codes q in [-8, 7]; W = scale[t][j] · q, t = p / group).
+//   Per 16-channel block: f32 256 bytes per octet (four 64-byte vectors), int8 64 bytes per octet,
+//   int4 64 bytes per pair of octets (one vector each); the kernels address them by these offsets.
 //   scale: int8 f32 [np]; int4 f32 [np/16][G][16] block-major as in gemm_q.h (G = k / group,
 //          group 32, 64, 128 or k); f32 none.
 //   wsum:  int8 only, i32 [np]: Σ of the channel's stored codes (see the A8 kernels below).
@@ -57,13 +59,6 @@ namespace s24 {
 constexpr int kBlockN = 16;  // output channels per block
 constexpr int kOctet = 8;    // inputs per metadata byte (two groups of 4)
 constexpr int kMaxRows = 8;  // rows per pass of the rows kernels and of the A8 tiles
-
-struct F32Octet { float v[4][kBlockN]; };       // 16 channels × 4 kept values, value-major
-struct I8Octet { int8_t v[kBlockN][4]; };       // 16 channels × 4 kept codes, channel-major
-struct I4Pair { uint8_t v[kBlockN][4]; };       // 16 channels × 4 kept codes × 2 octets (nibbles)
-static_assert(sizeof(F32Octet) == 256, "four 64-byte vectors per f32 octet");
-static_assert(sizeof(I8Octet) == 64, "one 64-byte vector per int8 octet");
-static_assert(sizeof(I4Pair) == 64, "one 64-byte vector per pair of int4 octets");
 
 inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 

@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <mutex>
 
-#include "../core/status.h"
 #include "llmc.h"
+#include "status.h"
 
 namespace llmc {
 namespace cuda {

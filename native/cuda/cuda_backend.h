@@ -1,6 +1,6 @@
-// cuda_backend.h — what the CUDA translation units export to the core (plain C++, no CUDA types).
-// native/core/cuda_api.cpp forwards the llmc_cuda_* entry points of llmc.h here when the binary is
-// built with CUDA; these functions check for a device and take the lock themselves.
+// cuda_backend.h — what the CUDA translation units export to c_api.cpp (plain C++, no CUDA types),
+// which forwards the llmc_cuda_* entry points of llmc.h here; these functions check for a device
+// and take the lock themselves.
 #pragma once
 
 #include "llmc.h"

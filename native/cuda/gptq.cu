@@ -1,5 +1,5 @@
 // gptq.cu — GPTQ / SparseGPT (the OBS column loop) on the device, with the contract of
-// llmc_obs_compress (native/core/gptq.cpp is the reference: same checks, same order of work, same
+// llmc_obs_compress (native/core/obs.cpp is the reference: same checks, same order of work, same
 // quantizer, same masks).
 //
 // Device data (row-major; "packed" = columns in act-order, identity without it):
@@ -18,7 +18,7 @@
 // of w²/d² (obs_rows.h), block_rows_kernel (one warp per row, the block in shared memory: see
 // obs_rows.h), then W[:, i2:] −= E · U[i1:i2, i2:] with the fp32 GEMM of hessian.cu. The host only
 // launches; it waits once after the Hessian checks (symmetry, diagonal: needed for the act-order
-// permutation and the damping, computed on the host exactly as gptq.cpp does), once for the
+// permutation and the damping, computed on the host exactly as obs.cpp does), once for the
 // Cholesky status, and once for the outputs.
 //
 // Work: the lazy GEMM is rows · cols² multiply-adds (the roofline: fp32 FFMA rate), the in-block
@@ -29,9 +29,9 @@
 #include <numeric>
 #include <vector>
 
-#include "../core/obs_config.h"
 #include "common.cuh"
 #include "cuda_backend.h"
+#include "obs_config.h"
 #include "obs_rows.h"
 
 namespace llmc {
@@ -282,7 +282,7 @@ llmc_status rows_launch_shape(int64_t count, int* warps, size_t* smem) {
   return LLMC_OK;
 }
 
-// What the host decides from diag(H) (gptq.cpp): dead inputs, the act-order permutation, damping.
+// What the host decides from diag(H) (obs.cpp): dead inputs, the act-order permutation, damping.
 struct HostPlan {
   std::vector<uint8_t> dead;
   std::vector<int32_t> perm, inverse;

@@ -22,7 +22,7 @@
 // and the least error at the lowest step), which gives exactly the serial result of quantizer.h.
 //
 // Unstructured masks: the smallest round(sparsity · count · rows) of w²/d² over the block, ties to
-// the lower index j·rows + r (gptq.cpp), by a radix select on the key (order bits of the score:
+// the lower index j·rows + r (obs.cpp), by a radix select on the key (order bits of the score:
 // 32 bits, then the index: idx_bytes bytes), 8 bits per pass from the most significant.
 //
 // Numerics: every product that meets an addition is written mul_rn (no FMA contraction by nvcc),

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <vector>
 
-#include "../core/status.h"
 #include "cuda_backend.h"
+#include "status.h"
 
 namespace {
 

@@ -22,8 +22,8 @@
 #include <cstring>
 #include <vector>
 
-#include "../../native/cuda/f16_bits.h"
-#include "../../native/cuda/gemm_q_layout.h"
+#include "../../native/pack/f16_bits.h"
+#include "../../native/pack/gemm_q_layout.h"
 #include "llmc.h"
 #include "test_a8_ref.h"
 #include "test_rng.h"

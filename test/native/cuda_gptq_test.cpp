@@ -142,7 +142,7 @@ void check_select(Rng& rng) {
           if (k < 1) continue;
           ++cases;
           const std::vector<uint8_t> got = replay_select(sb, rows, count, static_cast<uint64_t>(k));
-          // reference: gptq.cpp's order (score, then index j·rows + r), the first k
+          // reference: obs.cpp's order (score, then index j·rows + r), the first k
           std::vector<int64_t> order(static_cast<size_t>(len));
           std::iota(order.begin(), order.end(), int64_t{0});
           auto key_index = [&](int64_t t) { return (t % count) * rows + t / count; };
@@ -180,7 +180,7 @@ void check_nm_lanes(Rng& rng) {
       for (int l = 0; l < obs::kWarp; ++l) obs::lane_nm_mask(scores.data(), pm, pn, l, mask.data());
       std::vector<int> order(static_cast<size_t>(pm));
       std::iota(order.begin(), order.end(), 0);
-      auto score = [&](int k) { return seg[k] * seg[k] / (udiag[k * 3] * udiag[k * 3]); };  // gptq.cpp's N:M score
+      auto score = [&](int k) { return seg[k] * seg[k] / (udiag[k * 3] * udiag[k * 3]); };  // obs.cpp's N:M score
       std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return score(a) < score(b); });
       std::vector<uint8_t> want(static_cast<size_t>(pm), 0);
       for (int i = 0; i < pn; ++i) want[static_cast<size_t>(order[static_cast<size_t>(i)])] = 1;

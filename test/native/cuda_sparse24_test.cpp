@@ -1,5 +1,5 @@
 // cuda_sparse24_test.cpp — the test and benchmark program of the 2:4 sparse tensor core kernels
-// (native/cuda/sparse24.cu, layout and index maps in native/cuda/sparse24_layout.h). No GPU needed
+// (native/cuda/sparse24.cu, layout and index maps in native/pack/sparse24_layout.h). No GPU needed
 // for the first three parts:
 //   cuda_sparse24_test check   1. f32 → f16 rounding of the converter against a float64 search
 //                              2. the metadata words of the device image, decoded with the PTX
@@ -21,8 +21,8 @@
 #include <cstring>
 #include <vector>
 
-#include "../../native/cuda/f16_bits.h"
-#include "../../native/cuda/sparse24_layout.h"
+#include "../../native/pack/f16_bits.h"
+#include "../../native/pack/sparse24_layout.h"
 #include "llmc.h"
 #include "test_a8_ref.h"
 #include "test_rng.h"

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "../core/status.h"
 #include "f16_bits.h"
+#include "status.h"
 
 namespace llmc {
 namespace gq {

@@ -1,6 +1,7 @@
-// llmc.h — the C-style interface of the native core of llm-compress-native.
+// llmc.h — the C-style interface of the native library of llm-compress-native: the CPU kernels and
+// compressors (native/core/) and the CUDA kernels (native/cuda/).
 //
-// The core knows nothing about Node: every entry point takes plain pointers and sizes, returns an
+// The native code knows nothing about Node: every entry point takes plain pointers and sizes, returns an
 // llmc_status, and on failure leaves a human-readable message in a thread-local buffer
 // (llmc_last_error). The addon (native/addon/) copies JS arguments into plain structs, calls these
 // functions off the main thread and turns a non-OK status into a typed JS error.

@@ -1,5 +1,5 @@
 // sparse24_layout.h — the device layout of 2:4 sparse weights for the sparse tensor cores (mma.sp),
-// the per-lane index maps the kernel (sparse24.cu) uses, and the host converter from the CPU packed
+// the per-lane index maps the kernel (native/cuda/sparse24.cu) uses, and the host converter from the CPU packed
 // format (native/core/sparse24.h). The LLMC_HD functions are shared by nvcc and plain C++, so that
 // test/native/cuda_sparse24_test.cpp replays every lane of the kernel on the CPU.
 //

@@ -1,7 +1,7 @@
 // sparse24_layout.cpp — the host side of the 2:4 sparse tensor core kernels: the checks of
 // llmc_s24_weights and the conversion of the CPU packed format (native/core/sparse24.h) into the
 // lane-ordered tiles drawn in sparse24_layout.h. Plain C++, built on every platform (the CUDA
-// kernels in sparse24.cu upload what it builds; the tests replay it without a GPU).
+// kernels in native/cuda/sparse24.cu upload what it builds; the tests replay it without a GPU).
 //
 //   CPU packed                      device image (per 16-channel block cb, 256-input k-block kb)
 //   meta u8 [np/16][kp/8][16]   ─┐   | values: J vectors × 32 lanes × 16 B | metadata: 512 B (f16: 16 lanes × 32 B; i8: 32 × 16 B) |

@@ -1,5 +1,5 @@
 // f16_bits.h — f32 → IEEE half bits on the host, rounded to nearest even as __float2half_rn does
-// (overflow → ±Inf, NaN stays NaN): the packers of native/cuda/*_layout.cpp store f16 weights and
+// (overflow → ±Inf, NaN stays NaN): the packers of native/pack/*_layout.cpp store f16 weights and
 // scales with it.
 #pragma once
 

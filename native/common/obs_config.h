@@ -1,5 +1,6 @@
 // obs_config.h — the checked parameters of the OBS column loop (GPTQ, SparseGPT) and its baselines:
-// llmc_obs_params validated once, for the CPU loop (gptq.cpp) and the GPU one (native/cuda/gptq.cu).
+// llmc_obs_params validated once (obs_config.cpp), for the CPU loop (native/core/obs.cpp), the
+// baselines (native/core/baselines.cpp) and the GPU loop (native/cuda/gptq.cu).
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
-// gemm_q_layout.h — the device layouts of the dense tensor-core GEMMs (gemm_q.cu: w4a16, w8a8, f16),
-// their host packers (gemm_q_layout.cpp, plain C++ built on every platform) and the per-lane index
-// maps and math that both the kernels and test/native/cuda_gemm_q_test.cpp use (LLMC_HD).
+// gemm_q_layout.h — the device layouts of the dense tensor-core GEMMs (native/cuda/gemm_q.cu:
+// w4a16, w8a8, f16), their host packers (gemm_q_layout.cpp, plain C++ built on every platform) and
+// the per-lane index maps and math that both the kernels and test/native/cuda_gemm_q_test.cpp use
+// (LLMC_HD).
 //
 // One warp owns a slab of 64 output columns (8 mma n8-tiles) and walks k in chunks; one chunk is
 // 4 × 16 bytes per lane (2 KB per warp), the B fragments of all 8 tiles already in register order:
