@@ -1,6 +1,6 @@
 // `npm run check:gyp` — checks that binding.gyp (the node-gyp build of the CPU addon) still builds the
 // sources that CMakeLists.txt builds: node-gyp configures a copy of package.json, binding.gyp and native/
-// in a temporary folder (so that it never touches cmake-js's build/), and every file of the
+// in a temporary folder (so that it never touches cmake-js's build/), and every file of the CPU
 // native/sources.json groups for this architecture must be an object of the generated makefiles.
 // It compiles nothing: the sources are compiled once, by CMake (`npm run build:native`); run
 // `npm run build:native:gyp` by hand to compile with node-gyp when changing flags or include folders.
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sources = JSON.parse(readFileSync(join(root, 'native/sources.json'), 'utf8'));
-const groups = ['core', 'addon', ...(arch() === 'x64' ? ['x86_avx2', 'x86_avx512'] : []), ...(arch() === 'arm64' ? ['arm_neon'] : [])];
+const groups = ['common', 'core', 'no_cuda', 'addon', ...(arch() === 'x64' ? ['x86_avx2', 'x86_avx512'] : []), ...(arch() === 'arm64' ? ['arm_neon'] : [])];
 const dir = mkdtempSync(join(tmpdir(), 'llmc-gyp-'));
 try {
   for (const f of ['package.json', 'binding.gyp', 'native']) cpSync(join(root, f), join(dir, f), { recursive: true });
