@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../../lib/binding.js';
-import { compress, LlmcError } from '../../lib/index.js';
+import { compress } from '../../lib/index.js';
 import { QuantLinear } from '../../lib/model/quant_linear.js';
+import { expectError } from '../helpers/errors.js';
 
 const shared = join(packageRoot(), '..', 'shared');
 const model = join(shared, 'models', 'stories260K', 'stories260K.bin');
@@ -22,13 +23,6 @@ async function bpb(options: Parameters<typeof compress>[1]) {
   const { report, model: m } = await compress(model, { ...options, calibration, evaluate: evaluateOn });
   m.dispose();
   return report;
-}
-
-async function expectError(p: Promise<unknown>, code: string, message: RegExp) {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(LlmcError);
-  expect((e as LlmcError).code).toBe(code);
-  expect((e as LlmcError).message).toMatch(message);
 }
 
 describe.skipIf(!have)('compress() on stories260K', () => {

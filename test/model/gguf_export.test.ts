@@ -23,11 +23,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { packageRoot } from '../../lib/binding.js';
 import { main } from '../../lib/cli/program.js';
-import { compress, generateTokens, LlmcError, loadModel, type Model } from '../../lib/index.js';
+import { compress, generateTokens, loadModel, type Model } from '../../lib/index.js';
 import { loadGgufTensors, readGgufHeader } from '../../lib/formats/gguf.js';
 import { ggufName, saveGguf } from '../../lib/formats/gguf_write.js';
 import { dequantizeCodes } from '../../lib/formats/packed_codes.js';
 import { QuantLinear } from '../../lib/model/quant_linear.js';
+import { expectError } from '../helpers/errors.js';
 
 const shared = join(packageRoot(), '..', 'shared');
 const stories = join(shared, 'models', 'stories260K');
@@ -159,13 +160,6 @@ async function expectSameWeights(file: string, model: Model): Promise<void> {
     expect(t.shape).toEqual([lin.outFeatures, lin.inFeatures]);
     expect(Buffer.from(t.data.buffer).equals(Buffer.from(want.buffer)), `${name}: weights differ`).toBe(true);
   }
-}
-
-async function expectError(p: Promise<unknown>, code: string, message: RegExp) {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(LlmcError);
-  expect((e as LlmcError).code).toBe(code);
-  expect((e as LlmcError).message).toMatch(message);
 }
 
 describe.skipIf(!have)('GGUF export (stories260K)', () => {

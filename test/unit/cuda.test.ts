@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 
 import { native, packageRoot } from '../../lib/binding.js';
 import { cudaUnavailable } from '../../lib/device.js';
-import { compress, cudaInfo, evaluate, kernels, LlmcError, loadModel, resolveDevice } from '../../lib/index.js';
+import { compress, cudaInfo, evaluate, kernels, loadModel, resolveDevice } from '../../lib/index.js';
+import { expectError } from '../helpers/errors.js';
 import { correlatedInputs } from '../helpers/obs_ref.js';
 import { randomInt4, randomInt8 } from '../helpers/quant_ref.js';
 import { Rng } from '../helpers/random.js';
@@ -32,20 +33,12 @@ describe('device selection', () => {
     expect(() => resolveDevice('options.device', 'gpu')).toThrow(/options\.device.*'cpu', 'cuda' or 'auto'/);
   });
 
-  it.runIf(noGpu !== null)("without a GPU, 'auto' picks the CPU and says why; 'cuda' is a typed error with the reason", () => {
+  it.runIf(noGpu !== null)("without a GPU, 'auto' picks the CPU and says why; 'cuda' is a typed error with the reason", async () => {
     const auto = resolveDevice('options.device', 'auto');
     expect(auto.device).toBe('cpu');
     expect(auto.note).toContain(noGpu!);
-    let err: unknown;
-    try {
-      resolveDevice('options.device', 'cuda');
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(LlmcError);
-    expect((err as LlmcError).code).toBe('LLMC_UNSUPPORTED');
-    expect((err as LlmcError).message).toContain(noGpu!);
-    expect((err as LlmcError).argument).toBe('options.device');
+    const err = await expectError(() => resolveDevice('options.device', 'cuda'), 'LLMC_UNSUPPORTED', 'options.device');
+    expect(err.message).toContain(noGpu!);
   });
 
   it.runIf(noGpu !== null)('without a GPU the CUDA entry points fail with LLMC_UNSUPPORTED, never crash', async () => {

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { availableIsaLevels, kernels, LlmcError, runtimeInfo, setIsa, setThreads } from '../../lib/index.js';
+import { availableIsaLevels, kernels, runtimeInfo, setIsa, setThreads } from '../../lib/index.js';
 import { native } from '../../lib/binding.js';
+import { expectError } from '../helpers/errors.js';
 import { firstMismatch, gemmRef } from '../helpers/gemm_ref.js';
 import { Rng } from '../helpers/random.js';
 
@@ -116,18 +117,14 @@ describe('gemm argument validation', () => {
   const a = new Float32Array(6);
   const b = new Float32Array(12);
   async function expectInvalid(p: Promise<unknown>, argument: string) {
-    const err = await p.then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(LlmcError);
-    expect((err as LlmcError).code).toBe('LLMC_INVALID_ARGUMENT');
-    expect((err as LlmcError).argument).toBe(argument);
-    expect((err as LlmcError).message).toContain(argument);
+    const err = await expectError(p, 'LLMC_INVALID_ARGUMENT', argument);
+    expect(err.message).toContain(argument);
   }
 
   it('rejects wrong lengths, naming the array and the expected length', async () => {
     await expectInvalid(kernels.gemm(a, b, { m: 2, n: 4, k: 4 }), 'a');
     await expectInvalid(kernels.gemm(new Float32Array(8), b, { m: 2, n: 4, k: 4 }), 'b');
-    const err = (await kernels.gemm(a, b, { m: 2, n: 4, k: 4 }).catch((e: unknown) => e)) as LlmcError;
-    expect(err.message).toMatch(/expected a Float32Array of length 8, got Float32Array of length 6/);
+    await expectError(kernels.gemm(a, b, { m: 2, n: 4, k: 4 }), 'LLMC_INVALID_ARGUMENT', 'a', /expected a Float32Array of length 8, got Float32Array of length 6/);
   });
 
   it('rejects arrays that are not Float32Array', async () => {

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { loadLlama2c } from '../../lib/formats/llama2c.js';
-import { LlmcError, loadModel } from '../../lib/index.js';
+import { loadModel } from '../../lib/index.js';
 import { LlamaModel } from '../../lib/model/llama.js';
 import { Rng } from '../helpers/random.js';
+import { expectError } from '../helpers/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'llmc-model-'));
 
@@ -20,13 +21,6 @@ function checkpoint(vocab: number, extraFloats = 0, dropFloats = 0): Buffer {
   [dim, hidden, L, heads, kvHeads, vocab, seq].forEach((v, i) => head.writeInt32LE(v, 4 * i));
   const body = new Rng(5).float32(floats + extraFloats - dropFloats);
   return Buffer.concat([head, Buffer.from(body.buffer)]);
-}
-
-async function expectError(p: Promise<unknown>, code: string, message: RegExp) {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(LlmcError);
-  expect((e as LlmcError).code).toBe(code);
-  expect((e as LlmcError).message).toMatch(message);
 }
 
 describe('llama2.c checkpoints', () => {

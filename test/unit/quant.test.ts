@@ -1,8 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { availableIsaLevels, kernels, LlmcError, runtimeInfo, setIsa } from '../../lib/index.js';
+import { availableIsaLevels, kernels, runtimeInfo, setIsa } from '../../lib/index.js';
 import { checkMatmul, randomInt4, randomInt8 } from '../helpers/quant_ref.js';
 import { Rng } from '../helpers/random.js';
+import { expectError } from '../helpers/errors.js';
 
 const levels = availableIsaLevels();
 const initial = runtimeInfo();
@@ -16,13 +17,6 @@ function activations(rng: Rng, m: number, k: number): Float32Array {
 }
 
 const MS = [1, 2, 3, 4, 5, 7, 13, 40];
-
-async function expectError(p: Promise<unknown>, code: string, argument?: string) {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(LlmcError);
-  expect((e as LlmcError).code).toBe(code);
-  if (argument) expect((e as LlmcError).argument).toBe(argument);
-}
 
 describe('packInt8 / packInt4', () => {
   it('round-trips int8 codes and scales exactly (odd n and k, -128 and 127)', async () => {

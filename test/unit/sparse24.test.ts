@@ -1,8 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { availableIsaLevels, kernels, LlmcError, runtimeInfo, setIsa } from '../../lib/index.js';
+import { availableIsaLevels, kernels, runtimeInfo, setIsa } from '../../lib/index.js';
 import { checkMatmul, type RefWeight } from '../helpers/quant_ref.js';
 import { Rng } from '../helpers/random.js';
+import { expectError } from '../helpers/errors.js';
 
 const levels = availableIsaLevels();
 const initial = runtimeInfo();
@@ -70,14 +71,6 @@ function activations(rng: Rng, m: number, k: number): Float32Array {
   const x = rng.float32(m * k);
   for (let i = 0; i < x.length; i += 29) x[i] = x[i]! * 25;
   return x;
-}
-
-async function expectError(p: Promise<unknown>, code: string, argument?: string, message?: RegExp) {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(LlmcError);
-  expect((e as LlmcError).code).toBe(code);
-  if (argument) expect((e as LlmcError).argument).toBe(argument);
-  if (message) expect((e as LlmcError).message).toMatch(message);
 }
 
 const MS = [1, 2, 3, 5, 8, 9, 13, 40];
