@@ -1,6 +1,5 @@
 // lib/formats on small synthetic safetensors and GGUF files written here, valid and corrupted.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,8 +17,9 @@ import {
 } from '../../lib/formats/index.js';
 import type { LlamaConfig, Weights } from '../../lib/model/types.js';
 import { expectError } from '../helpers/errors.js';
+import { tempDir } from '../helpers/paths.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'llmc-formats-'));
+const dir = tempDir('formats');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let fileCount = 0;
 
