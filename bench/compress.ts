@@ -9,7 +9,8 @@
  * layer, same run: `cpuMs` and `speedupVsCpu`.
  */
 import { native } from '../lib/binding.js';
-import { fillRandom, medianMs } from './measure.js';
+import { medianMs } from './measure.js';
+import { fillRandom } from './random.js';
 import type { BenchSettings } from './row.js';
 
 const TOKENS = 4096;

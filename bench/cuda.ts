@@ -11,7 +11,7 @@ import { native } from '../lib/binding.js';
 import { toCuda, type CudaWeights } from '../lib/kernels/cuda.js';
 import { packInt4, packInt8 } from '../lib/kernels/quant.js';
 import { pack24 } from '../lib/kernels/sparse24.js';
-import { fillRandom } from './measure.js';
+import { fillRandom, randomScales } from './random.js';
 import type { BenchSettings } from './row.js';
 
 export const CUDA_KERNELS = ['w4a16', 'w8a8', 'sparse24_f16', 'sparse24_w8a8', 'f16'] as const;
@@ -38,7 +38,7 @@ function codes(count: number, lo: number, hi: number, sparse: boolean, seed: num
 
 async function upload(kernel: CudaBenchKernel, n: number, k: number): Promise<CudaWeights> {
   const shape = { n, k };
-  const scales = (count: number) => fillRandom(new Float32Array(count), 5).map((x) => 0.01 + Math.abs(x) * 0.01);
+  const scales = (count: number) => randomScales(count, 5);
   switch (kernel) {
     case 'f16':
       return toCuda({ weight: fillRandom(new Float32Array(n * k), 7), shape });

@@ -5,7 +5,8 @@
  * (peakGflops, the baseline).
  */
 import { native } from '../lib/binding.js';
-import { coldCopies, fillRandom, medianMs } from './measure.js';
+import { coldCopies, medianMs } from './measure.js';
+import { fillRandom } from './random.js';
 import type { BenchSettings } from './row.js';
 
 export async function benchGemmF32(s: BenchSettings): Promise<void> {

@@ -9,7 +9,8 @@
  */
 import { native } from '../lib/binding.js';
 import { packInt4, packInt8, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
-import { coldCopies, fillRandom, medianMs } from './measure.js';
+import { coldCopies, medianMs } from './measure.js';
+import { fillRandom, randomCodes, randomScales } from './random.js';
 import type { BenchSettings } from './row.js';
 
 /** Inputs per int4 group for a layer with k inputs: 128 where it divides k, else 64, 32, or k. */
@@ -29,27 +30,13 @@ export const QUANT_KINDS: Record<string, Kind> = {
   w4a8: { bits: 4, a8: true },
 };
 
-/** Random codes: uniform over the type's range (a real layer's codes are as dense). */
-function codes(count: number, lo: number, hi: number, seed: number): Int8Array {
-  const q = new Int8Array(count);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < count; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    q[i] = lo + ((s >>> 0) % (hi - lo + 1));
-  }
-  return q;
-}
-
 async function packed(kind: Kind, n: number, k: number): Promise<PackedInt8 | PackedInt4> {
   if (kind.bits === 8) {
-    const scale = fillRandom(new Float32Array(n), 5).map((v) => 0.01 + Math.abs(v) * 0.01);
-    return packInt8(codes(n * k, -128, 127, 9), scale, { n, k });
+    return packInt8(randomCodes(n * k, -128, 127, 9), randomScales(n, 5), { n, k });
   }
   const group = groupFor(k);
-  const scale = fillRandom(new Float32Array((n * k) / group), 5).map((v) => 0.01 + Math.abs(v) * 0.01);
-  return packInt4(codes(n * k, -8, 7, 9), scale, { n, k }, { groupSize: group === k ? 'row' : (group as 32 | 64 | 128) });
+  const scale = randomScales((n * k) / group, 5);
+  return packInt4(randomCodes(n * k, -8, 7, 9), scale, { n, k }, { groupSize: group === k ? 'row' : (group as 32 | 64 | 128) });
 }
 
 function copy(w: PackedInt8 | PackedInt4): PackedInt8 | PackedInt4 {

@@ -11,7 +11,8 @@
 import { native, type S24Weights } from '../lib/binding.js';
 import { packInt4, packInt8, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
 import { pack24, type Packed24 } from '../lib/kernels/sparse24.js';
-import { coldCopies, fillRandom, medianMs } from './measure.js';
+import { coldCopies, medianMs } from './measure.js';
+import { fillRandom, randomScales, Rng } from './random.js';
 import type { BenchSettings } from './row.js';
 
 type Kind = 32 | 8 | 4;
@@ -26,13 +27,8 @@ function groupFor(k: number): number {
 function sparseValues(n: number, k: number, kind: Kind, seed: number): Float32Array | Int8Array {
   const out = kind === 32 ? new Float32Array(n * k) : new Int8Array(n * k);
   const pairs = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]] as const;
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s >>> 0;
-  };
+  const rng = new Rng(seed >>> 0 || 1);
+  const next = () => rng.u32();
   const hi = kind === 8 ? 127 : 7;
   for (let g = 0; g < (n * k) / 4; g++) {
     const [a, b] = pairs[next() % 6]!;
@@ -54,12 +50,12 @@ async function makePair(kind: Kind, n: number, k: number): Promise<Pair> {
   if (kind === 32) return { sparse: await pack24(v as Float32Array, { n, k }), dense: v as Float32Array };
   const q = v as Int8Array;
   if (kind === 8) {
-    const scale = fillRandom(new Float32Array(n), 5).map((x) => 0.01 + Math.abs(x) * 0.01);
+    const scale = randomScales(n, 5);
     return { sparse: await pack24(q, scale, { n, k }, { bits: 8 }), dense: await packInt8(q, scale, { n, k }) };
   }
   const group = groupFor(k);
   const gs = group === k ? 'row' : (group as 32 | 64 | 128);
-  const scale = fillRandom(new Float32Array((n * k) / group), 5).map((x) => 0.01 + Math.abs(x) * 0.01);
+  const scale = randomScales((n * k) / group, 5);
   return { sparse: await pack24(q, scale, { n, k }, { bits: 4, groupSize: gs }), dense: await packInt4(q, scale, { n, k }, { groupSize: gs }) };
 }
 

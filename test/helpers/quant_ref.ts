@@ -1,5 +1,5 @@
 /** Float64 references for the quantized kernels: dequantized weights, and the kernels' int8 activation quantization replicated bit for bit. */
-import type { Rng } from './random.js';
+import type { Rng } from '../../bench/random.js';
 
 export interface RefWeight {
   n: number;
@@ -8,6 +8,13 @@ export interface RefWeight {
   w: Float64Array;
   /** |terms| the kernels may sum per weight: scale · (|stored code| + zero), for error bounds. */
   mag: Float64Array;
+}
+
+/** Activations [m × k]: uniform with outlier channels (every 29th value × 25, as real layer inputs have), never zeros. */
+export function activations(rng: Rng, m: number, k: number): Float32Array {
+  const x = rng.float32(m * k);
+  for (let i = 0; i < x.length; i += 29) x[i] = x[i]! * 25;
+  return x;
 }
 
 /** Round half to even, as the kernels' float → int conversion does. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { kernels } from '../../lib/index.js';
+import { Rng } from '../../bench/random.js';
 import { correlatedInputs, dampedHessian, gaussian, gptqReference, layerError, quadraticLoss } from '../helpers/obs_ref.js';
-import { Rng } from '../helpers/random.js';
 import { expectError } from '../helpers/errors.js';
 
 function gaussianF32(rng: Rng, n: number, scale = 1): Float32Array {

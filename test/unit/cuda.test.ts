@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { native } from '../../lib/binding.js';
 import { cudaUnavailable } from '../../lib/device.js';
 import { compress, cudaInfo, kernels, resolveDevice } from '../../lib/index.js';
+import { Rng } from '../../bench/random.js';
 import { expectError } from '../helpers/errors.js';
 import { correlatedInputs } from '../helpers/obs_ref.js';
 import { randomInt4, randomInt8 } from '../helpers/quant_ref.js';
-import { Rng } from '../helpers/random.js';
 
 const noGpu = cudaUnavailable();
 if (noGpu !== null) console.log(`GPU tests skipped: ${noGpu}`);

@@ -2,9 +2,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { availableIsaLevels, kernels, runtimeInfo, setIsa, setThreads } from '../../lib/index.js';
 import { native } from '../../lib/binding.js';
+import { Rng } from '../../bench/random.js';
 import { expectError } from '../helpers/errors.js';
 import { firstMismatch, gemmRef } from '../helpers/gemm_ref.js';
-import { Rng } from '../helpers/random.js';
 
 const levels = availableIsaLevels();
 const initial = runtimeInfo();

@@ -10,7 +10,7 @@ import {
 } from '../../lib/formats/gguf_write.js';
 import { halfToFloat } from '../../lib/formats/safetensors.js';
 import { floatToHalf } from '../../lib/formats/safetensors_write.js';
-import { Rng } from '../helpers/random.js';
+import { Rng } from '../../bench/random.js';
 import { tempDir } from '../helpers/paths.js';
 
 const dir = tempDir('gguf-unit');

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadLlama2c } from '../../lib/formats/llama2c.js';
 import { loadModel } from '../../lib/index.js';
 import { LlamaModel } from '../../lib/model/llama.js';
-import { Rng } from '../helpers/random.js';
+import { Rng } from '../../bench/random.js';
 import { expectError } from '../helpers/errors.js';
 import { tempDir } from '../helpers/paths.js';
 

@@ -1,20 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { availableIsaLevels, kernels, runtimeInfo, setIsa } from '../../lib/index.js';
-import { checkMatmul, randomInt4, randomInt8 } from '../helpers/quant_ref.js';
-import { Rng } from '../helpers/random.js';
+import { Rng } from '../../bench/random.js';
+import { activations, checkMatmul, randomInt4, randomInt8 } from '../helpers/quant_ref.js';
 import { expectError } from '../helpers/errors.js';
 
 const levels = availableIsaLevels();
 const initial = runtimeInfo();
 afterAll(() => setIsa(initial.isa));
-
-// Activations: uniform with outlier channels (as real layer inputs have), never zeros.
-function activations(rng: Rng, m: number, k: number): Float32Array {
-  const x = rng.float32(m * k);
-  for (let i = 0; i < x.length; i += 29) x[i] = x[i]! * 25;
-  return x;
-}
 
 const MS = [1, 2, 3, 4, 5, 7, 13, 40];
 

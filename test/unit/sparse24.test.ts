@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { availableIsaLevels, kernels, runtimeInfo, setIsa } from '../../lib/index.js';
-import { checkMatmul, type RefWeight } from '../helpers/quant_ref.js';
-import { Rng } from '../helpers/random.js';
+import { Rng } from '../../bench/random.js';
+import { activations, checkMatmul, type RefWeight } from '../helpers/quant_ref.js';
 import { expectError } from '../helpers/errors.js';
 
 const levels = availableIsaLevels();
@@ -65,12 +65,6 @@ function refOf(n: number, k: number, dense: (j: number, p: number) => number): R
       mag[j * k + p] = Math.abs(w[j * k + p]!);
     }
   return { n, k, w, mag };
-}
-
-function activations(rng: Rng, m: number, k: number): Float32Array {
-  const x = rng.float32(m * k);
-  for (let i = 0; i < x.length; i += 29) x[i] = x[i]! * 25;
-  return x;
 }
 
 const MS = [1, 2, 3, 5, 8, 9, 13, 40];

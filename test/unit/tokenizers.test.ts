@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LlmcError } from '../../lib/errors.js';
 import { mergePairs, type PairMerge } from '../../lib/tokenizers/llama2c.js';
 import { Llama2cTokenizer, loadHfTokenizer, loadLlama2cTokenizer } from '../../lib/tokenizers/index.js';
-import { Rng } from '../helpers/random.js';
+import { Rng } from '../../bench/random.js';
 import { tempDir } from '../helpers/paths.js';
 
 const root = tempDir('tokenizers');
