@@ -47,13 +47,15 @@ export function quantizeRows(x: Float32Array, m: number, k: number): { xq: Float
 }
 
 /**
- * Checks y against x·Wᵀ in float64 (x quantized first when a8). Returns the first mismatch as a
- * message, or undefined. Rows with non-finite activations must be all NaN (a8) or non-finite (float).
+ * Checks y against x·Wᵀ in float64 (x quantized first when a8), every element within
+ * |y − want| <= budget(k)·Σ_p mag·|x| (`budget`: the kernel's ERROR_BUDGET of bench/cases/index.ts).
+ * Returns the first mismatch as a message, or undefined. Rows with non-finite activations must be
+ * all NaN (a8) or non-finite (float).
  */
-export function checkMatmul(y: Float32Array, x: Float32Array, ref: RefWeight, m: number, a8: boolean): string | undefined {
+export function checkMatmul(y: Float32Array, x: Float32Array, ref: RefWeight, m: number, a8: boolean, budget: (k: number) => number): string | undefined {
   const { n, k, w, mag } = ref;
   const q = a8 ? quantizeRows(x, m, k) : undefined;
-  const eps = 2 ** -23;
+  const tol = budget(k);
   for (let i = 0; i < m; i++) {
     let rowFinite = true;
     for (let p = 0; p < k; p++) if (!Number.isFinite(x[i * k + p]!)) rowFinite = false;
@@ -70,7 +72,7 @@ export function checkMatmul(y: Float32Array, x: Float32Array, ref: RefWeight, m:
         want += w[j * k + p]! * xv;
         bound += mag[j * k + p]! * Math.abs(xv);
       }
-      bound *= 8 * eps * (Math.sqrt(k) + 10);
+      bound *= tol;
       if (!(Math.abs(got - want) <= bound + 1e-30)) return `y[${i},${j}] = ${got}, want ${want} (bound ${bound})`;
     }
   }
