@@ -9,9 +9,9 @@
  */
 import { native } from '../lib/binding.js';
 import { packInt4, packInt8, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
-import { GEMM_Q_CASES, GEMM_Q_KERNELS, groupFor, type GemmQKernel } from './cases/gemm_q.js';
+import { GEMM_Q_CASES, GEMM_Q_KERNELS, inputsPerGroup, type GemmQKernel } from './cases/gemm_q.js';
 import { perfCases } from './cases/index.js';
-import { coldCopies, medianMs } from './measure.js';
+import { coldCopies, medianMs, withArrays } from './measure.js';
 import { fillRandom, randomCodes, randomScales } from './random.js';
 import type { BenchSettings } from './row.js';
 
@@ -26,10 +26,7 @@ async function packed(kind: Kind, n: number, k: number, group: number): Promise<
 }
 
 function copy(w: PackedInt8 | PackedInt4): PackedInt8 | PackedInt4 {
-  return Object.assign(Object.create(Object.getPrototypeOf(w) as object) as object, w, {
-    data: Uint8Array.from(w.data),
-    scale: Float32Array.from(w.scale),
-  }) as PackedInt8 | PackedInt4;
+  return withArrays(w, { data: Uint8Array.from(w.data), scale: Float32Array.from(w.scale) });
 }
 
 function run(w: PackedInt8 | PackedInt4, a8: boolean, x: Float32Array, m: number, y: Float32Array): Promise<number> {
@@ -43,7 +40,7 @@ export function benchQuant(name: GemmQKernel): (s: BenchSettings) => Promise<voi
     const { isa, threads } = native().runtimeInfo();
     for (const c of perfCases(GEMM_Q_CASES.filter((c) => c.bits === kind.bits), s)) {
       const { k, n, ms } = c;
-      const group = c.group === 'row' ? k : (c.group ?? groupFor(k));
+      const group = inputsPerGroup(c);
       const maxM = Math.max(...ms);
       const weights = [await packed(kind, n, k, group)];
       const bytes = weights[0]!.data.byteLength + weights[0]!.scale.byteLength;

@@ -18,3 +18,8 @@ export async function medianMs(run: () => Promise<number>, timeMs: number): Prom
 export function coldCopies(bytes: number): number {
   return Math.max(2, Math.ceil(COLD_BYTES / bytes));
 }
+
+/** A copy of packed weights `w` (same class and fields) holding `arrays`: fresh copies of its arrays, for cold rotation. */
+export function withArrays<T extends object>(w: T, arrays: Partial<T>): T {
+  return Object.assign(Object.create(Object.getPrototypeOf(w) as object) as object, w, arrays) as T;
+}

@@ -11,10 +11,10 @@
 import { native, type S24Weights } from '../lib/binding.js';
 import { packInt4, packInt8, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
 import { pack24, type Packed24 } from '../lib/kernels/sparse24.js';
-import { groupFor } from './cases/gemm_q.js';
+import { inputsPerGroup } from './cases/gemm_q.js';
 import { perfCases } from './cases/index.js';
 import { SPARSE24_CASES, SPARSE24_KERNELS } from './cases/sparse24.js';
-import { coldCopies, medianMs } from './measure.js';
+import { coldCopies, medianMs, withArrays } from './measure.js';
 import { fillRandom, randomScales, Rng } from './random.js';
 import type { BenchSettings } from './row.js';
 
@@ -56,15 +56,12 @@ async function makePair(kind: Kind, n: number, k: number, group: number): Promis
 }
 
 function copySparse(w: Packed24): Packed24 {
-  return Object.assign(Object.create(Object.getPrototypeOf(w) as object) as object, w, {
-    meta: Uint8Array.from(w.meta),
-    values: Uint8Array.from(w.values),
-  }) as Packed24;
+  return withArrays(w, { meta: Uint8Array.from(w.meta), values: Uint8Array.from(w.values) });
 }
 
 function copyDense(w: Pair['dense']): Pair['dense'] {
   if (w instanceof Float32Array) return Float32Array.from(w);
-  return Object.assign(Object.create(Object.getPrototypeOf(w) as object) as object, w, { data: Uint8Array.from(w.data) }) as Pair['dense'];
+  return withArrays(w, { data: Uint8Array.from(w.data) });
 }
 
 function runDense(w: Pair['dense'], kind: Kind, x: Float32Array, m: number, n: number, k: number, y: Float32Array): Promise<number> {
@@ -89,7 +86,7 @@ export function benchSparse24(name: keyof typeof SPARSE24_KERNELS): (s: BenchSet
     for (const c of perfCases(SPARSE24_CASES.filter((c) => c.bits === kind), s)) {
       const { k, n, ms } = c;
       if (k % 4 !== 0) continue;
-      const group = c.group === 'row' ? k : (c.group ?? groupFor(k));
+      const group = inputsPerGroup(c);
       const maxM = Math.max(...ms);
       const first = await makePair(kind, n, k, group);
       const sparse = [first.sparse];

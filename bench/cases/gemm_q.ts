@@ -38,6 +38,11 @@ export function groupFor(k: number): number {
   return [128, 64, 32].find((g) => k % g === 0) ?? k;
 }
 
+/** A case's int4 inputs per group: its group ('row': k), else groupFor(k). */
+export function inputsPerGroup(c: { k: number; group?: GroupSize }): number {
+  return c.group === 'row' ? c.k : (c.group ?? groupFor(c.k));
+}
+
 /** A case's int4 group size as packInt4 / pack24 take it: its group, else groupFor(k). */
 export function groupSizeOf(c: { k: number; group?: GroupSize }): GroupSize {
   const g = c.group ?? groupFor(c.k);

@@ -79,6 +79,18 @@ export function checkMatmul(y: Float32Array, x: Float32Array, ref: RefWeight, m:
   return undefined;
 }
 
+/** The reference of a weight given by its dense values w[j, p] (no codes: mag = |w|). */
+export function denseRef(n: number, k: number, dense: (j: number, p: number) => number): RefWeight {
+  const w = new Float64Array(n * k);
+  const mag = new Float64Array(n * k);
+  for (let j = 0; j < n; j++)
+    for (let p = 0; p < k; p++) {
+      w[j * k + p] = dense(j, p);
+      mag[j * k + p] = Math.abs(w[j * k + p]!);
+    }
+  return { n, k, w, mag };
+}
+
 /** Random int8 codes in [-128, 127] with some at the edges, and positive scales (channel 1 all zero). */
 export function randomInt8(rng: Rng, n: number, k: number): { q: Int8Array; scale: Float32Array; ref: RefWeight } {
   const q = new Int8Array(n * k);

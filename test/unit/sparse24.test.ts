@@ -5,7 +5,7 @@ import { groupSizeOf } from '../../bench/cases/gemm_q.js';
 import { casesFor, ERROR_BUDGET } from '../../bench/cases/index.js';
 import { SPARSE24_CASES } from '../../bench/cases/sparse24.js';
 import { Rng } from '../../bench/random.js';
-import { activations, checkMatmul, type RefWeight } from '../helpers/quant_ref.js';
+import { activations, checkMatmul, denseRef } from '../helpers/quant_ref.js';
 import { expectError } from '../helpers/errors.js';
 
 const levels = availableIsaLevels();
@@ -57,17 +57,6 @@ function scales(rng: Rng, count: number): Float32Array {
   const s = new Float32Array(count);
   for (let i = 0; i < count; i++) s[i] = 0.001 + 0.05 * rng.next();
   return s;
-}
-
-function refOf(n: number, k: number, dense: (j: number, p: number) => number): RefWeight {
-  const w = new Float64Array(n * k);
-  const mag = new Float64Array(n * k);
-  for (let j = 0; j < n; j++)
-    for (let p = 0; p < k; p++) {
-      w[j * k + p] = dense(j, p);
-      mag[j * k + p] = Math.abs(w[j * k + p]!);
-    }
-  return { n, k, w, mag };
 }
 
 // Check mode of the 2:4 kernels' case table (bench/cases/sparse24.ts).
@@ -171,7 +160,7 @@ describe.each(levels)('2:4 matmul on ISA level %s', (isa) => {
     for (const { n, k, ms } of CASES.filter((c) => c.bits === 32)) {
       const w = sparseF32(rng, n, k);
       const p = await kernels.pack24(w, { n, k });
-      const ref = refOf(n, k, (j, i) => w[j * k + i]!);
+      const ref = denseRef(n, k, (j, i) => w[j * k + i]!);
       for (const m of ms)
         for (const path of ['auto', 'sparse', 'dense'] as const) {
           const x = activations(rng, m, k);
@@ -189,7 +178,7 @@ describe.each(levels)('2:4 matmul on ISA level %s', (isa) => {
       const q = sparseCodes(rng, n, k, 8);
       const s = scales(rng, n);
       const p = await kernels.pack24(q, s, { n, k }, { bits: 8 });
-      const ref = refOf(n, k, (j, i) => s[j]! * q[j * k + i]!);
+      const ref = denseRef(n, k, (j, i) => s[j]! * q[j * k + i]!);
       for (const m of ms) {
         const x = activations(rng, m, k);
         if (m > 2) x[2 * k + 1] = Number.NaN;
@@ -211,7 +200,7 @@ describe.each(levels)('2:4 matmul on ISA level %s', (isa) => {
       const s = scales(rng, (n * k) / group);
       const p = await kernels.pack24(q, s, { n, k }, { bits: 4, groupSize: gs });
       const G = k / group;
-      const ref = refOf(n, k, (j, i) => s[j * G + Math.floor(i / group)]! * q[j * k + i]!);
+      const ref = denseRef(n, k, (j, i) => s[j * G + Math.floor(i / group)]! * q[j * k + i]!);
       for (const m of ms)
         for (const path of ['sparse', 'dense'] as const) {
           const x = activations(rng, m, k);
