@@ -9,7 +9,9 @@
  * layer, same run: `cpuMs` and `speedupVsCpu`.
  */
 import { native } from '../lib/binding.js';
-import { fillRandom, medianMs } from './measure.js';
+import { LAYER_SHAPES } from './cases/index.js';
+import { medianMs } from './measure.js';
+import { fillRandom } from './random.js';
 import type { BenchSettings } from './row.js';
 
 const TOKENS = 4096;
@@ -25,7 +27,7 @@ export function benchCompress(kind: 'gptq' | 'sparsegpt', device: 'cpu' | 'cuda'
   return async (s) => {
     const { isa, threads } = native().runtimeInfo();
     const gpu = device === 'cuda' ? (native().cudaInfo().device?.name ?? 'unknown GPU') : undefined;
-    for (const { k: cols, n: rows } of s.shapes) {
+    for (const { k: cols, n: rows } of s.shapes ?? LAYER_SHAPES) {
       const x = fillRandom(new Float32Array(TOKENS * cols), 11);
       const h = new Float32Array(cols * cols);
       await native().hessianUpdate(h, cols, 0, x, TOKENS, 0);

@@ -11,7 +11,8 @@ import { native } from '../lib/binding.js';
 import { toCuda, type CudaWeights } from '../lib/kernels/cuda.js';
 import { packInt4, packInt8 } from '../lib/kernels/quant.js';
 import { pack24 } from '../lib/kernels/sparse24.js';
-import { fillRandom } from './measure.js';
+import { BENCH_MS, LAYER_SHAPES } from './cases/index.js';
+import { fillRandom, randomScales } from './random.js';
 import type { BenchSettings } from './row.js';
 
 export const CUDA_KERNELS = ['w4a16', 'w8a8', 'sparse24_f16', 'sparse24_w8a8', 'f16'] as const;
@@ -38,7 +39,7 @@ function codes(count: number, lo: number, hi: number, sparse: boolean, seed: num
 
 async function upload(kernel: CudaBenchKernel, n: number, k: number): Promise<CudaWeights> {
   const shape = { n, k };
-  const scales = (count: number) => fillRandom(new Float32Array(count), 5).map((x) => 0.01 + Math.abs(x) * 0.01);
+  const scales = (count: number) => randomScales(count, 5);
   switch (kernel) {
     case 'f16':
       return toCuda({ weight: fillRandom(new Float32Array(n * k), 7), shape });
@@ -63,14 +64,14 @@ function median(xs: Float64Array): number {
 export async function benchCuda(kernels: CudaBenchKernel[], s: BenchSettings): Promise<void> {
   const gpu = native().cudaInfo().device?.name ?? 'unknown GPU';
   const iters = Math.max(10, Math.min(200, Math.round(s.timeMs / 5)));
-  for (const { k, n } of s.shapes) {
+  for (const { k, n } of s.shapes ?? LAYER_SHAPES) {
     if (k % 128 !== 0) continue; // the int4 weights use groups of 128
     // Each kernel's weights are packed and uploaded once per shape, then timed at every m.
     const dense = await upload('f16', n, k);
     const uploaded: Array<[CudaBenchKernel, CudaWeights]> = [];
     try {
       for (const kernel of kernels) uploaded.push([kernel, kernel === 'f16' ? dense : await upload(kernel, n, k)]);
-      for (const m of s.ms) {
+      for (const m of s.ms ?? BENCH_MS) {
         const denseMs = median(await dense.bench(m, iters));
         for (const [kernel, w] of uploaded) {
           const ms = kernel === 'f16' ? denseMs : median(await w.bench(m, iters));

@@ -1,6 +1,6 @@
 /**
  * `w8a16`, `w8a8`, `w4a16`, `w4a8`: the quantized GEMMs in the linear-layer layout, y[m×n] = x[m×k] ·
- * dequant(W)ᵀ, int4 with symmetric groups of 128 (64 or 32 when k is not a multiple of 128, one
+ * dequant(W)ᵀ, on the perf cases of bench/cases/gemm_q.ts; int4 with symmetric groups of 128 (64 or 32 when k is not a multiple of 128, one
  * group per row when it is not a multiple of 32: groupSize says which). weightGBps counts the packed bytes (codes and
  * scales). m = 1 is measured cold (weights rotated over >= 256 MiB of copies) beside a plain
  * streaming read of the same copies (readGBps); m > 1 warm, beside the peak of the instructions the
@@ -9,54 +9,24 @@
  */
 import { native } from '../lib/binding.js';
 import { packInt4, packInt8, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
-import { coldCopies, fillRandom, medianMs } from './measure.js';
+import { GEMM_Q_CASES, GEMM_Q_KERNELS, inputsPerGroup, type GemmQKernel } from './cases/gemm_q.js';
+import { perfCases } from './cases/index.js';
+import { coldCopies, medianMs, withArrays } from './measure.js';
+import { fillRandom, randomCodes, randomScales } from './random.js';
 import type { BenchSettings } from './row.js';
 
-/** Inputs per int4 group for a layer with k inputs: 128 where it divides k, else 64, 32, or k. */
-function groupFor(k: number): number {
-  return [128, 64, 32].find((g) => k % g === 0) ?? k;
-}
+type Kind = (typeof GEMM_Q_KERNELS)[GemmQKernel];
 
-interface Kind {
-  bits: 4 | 8;
-  a8: boolean;
-}
-
-export const QUANT_KINDS: Record<string, Kind> = {
-  w8a16: { bits: 8, a8: false },
-  w8a8: { bits: 8, a8: true },
-  w4a16: { bits: 4, a8: false },
-  w4a8: { bits: 4, a8: true },
-};
-
-/** Random codes: uniform over the type's range (a real layer's codes are as dense). */
-function codes(count: number, lo: number, hi: number, seed: number): Int8Array {
-  const q = new Int8Array(count);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < count; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    q[i] = lo + ((s >>> 0) % (hi - lo + 1));
-  }
-  return q;
-}
-
-async function packed(kind: Kind, n: number, k: number): Promise<PackedInt8 | PackedInt4> {
+async function packed(kind: Kind, n: number, k: number, group: number): Promise<PackedInt8 | PackedInt4> {
   if (kind.bits === 8) {
-    const scale = fillRandom(new Float32Array(n), 5).map((v) => 0.01 + Math.abs(v) * 0.01);
-    return packInt8(codes(n * k, -128, 127, 9), scale, { n, k });
+    return packInt8(randomCodes(n * k, -128, 127, 9), randomScales(n, 5), { n, k });
   }
-  const group = groupFor(k);
-  const scale = fillRandom(new Float32Array((n * k) / group), 5).map((v) => 0.01 + Math.abs(v) * 0.01);
-  return packInt4(codes(n * k, -8, 7, 9), scale, { n, k }, { groupSize: group === k ? 'row' : (group as 32 | 64 | 128) });
+  const scale = randomScales((n * k) / group, 5);
+  return packInt4(randomCodes(n * k, -8, 7, 9), scale, { n, k }, { groupSize: group === k ? 'row' : (group as 32 | 64 | 128) });
 }
 
 function copy(w: PackedInt8 | PackedInt4): PackedInt8 | PackedInt4 {
-  return Object.assign(Object.create(Object.getPrototypeOf(w) as object) as object, w, {
-    data: Uint8Array.from(w.data),
-    scale: Float32Array.from(w.scale),
-  }) as PackedInt8 | PackedInt4;
+  return withArrays(w, { data: Uint8Array.from(w.data), scale: Float32Array.from(w.scale) });
 }
 
 function run(w: PackedInt8 | PackedInt4, a8: boolean, x: Float32Array, m: number, y: Float32Array): Promise<number> {
@@ -64,17 +34,19 @@ function run(w: PackedInt8 | PackedInt4, a8: boolean, x: Float32Array, m: number
   return native().q4Matmul(w.data, w.scale, w.zero, w.perm, w.n, w.k, w.groupSize, a8, x, m, y);
 }
 
-export function benchQuant(name: string): (s: BenchSettings) => Promise<void> {
-  const kind = QUANT_KINDS[name]!;
+export function benchQuant(name: GemmQKernel): (s: BenchSettings) => Promise<void> {
+  const kind = GEMM_Q_KERNELS[name];
   return async (s) => {
     const { isa, threads } = native().runtimeInfo();
-    for (const { k, n } of s.shapes) {
-      const maxM = Math.max(...s.ms);
-      const weights = [await packed(kind, n, k)];
+    for (const c of perfCases(GEMM_Q_CASES.filter((c) => c.bits === kind.bits), s)) {
+      const { k, n, ms } = c;
+      const group = inputsPerGroup(c);
+      const maxM = Math.max(...ms);
+      const weights = [await packed(kind, n, k, group)];
       const bytes = weights[0]!.data.byteLength + weights[0]!.scale.byteLength;
       const x = fillRandom(new Float32Array(maxM * k), 3);
       const y = new Float32Array(maxM * n);
-      for (const m of s.ms) {
+      for (const m of ms) {
         const cold = m === 1;
         if (cold) while (weights.length < coldCopies(bytes)) weights.push(copy(weights[0]!));
         let next = 0;
@@ -93,7 +65,7 @@ export function benchQuant(name: string): (s: BenchSettings) => Promise<void> {
         }
         s.onRow({
           kernel: name, m, k, n,
-          ...(kind.bits === 4 ? { groupSize: groupFor(k) } : {}),
+          ...(kind.bits === 4 ? { groupSize: group } : {}),
           medianMs: t.medianMs,
           gflops: (2 * m * n * k) / (t.medianMs * 1e6),
           weightGBps: bytes / (t.medianMs * 1e6),

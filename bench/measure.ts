@@ -19,14 +19,7 @@ export function coldCopies(bytes: number): number {
   return Math.max(2, Math.ceil(COLD_BYTES / bytes));
 }
 
-/** Fills an array with uniform values in [-1, 1) (random data: zeros would flatter some kernels). */
-export function fillRandom(a: Float32Array, seed = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < a.length; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    a[i] = (s >>> 0) / 2 ** 31 - 1;
-  }
-  return a;
+/** A copy of packed weights `w` (same class and fields) holding `arrays`: fresh copies of its arrays, for cold rotation. */
+export function withArrays<T extends object>(w: T, arrays: Partial<T>): T {
+  return Object.assign(Object.create(Object.getPrototypeOf(w) as object) as object, w, arrays) as T;
 }

@@ -62,10 +62,10 @@ export interface BenchRow {
 }
 
 export interface BenchSettings {
-  /** Batch sizes (rows of activations). */
-  ms: number[];
-  /** (k, n) pairs: inner dimension and output features. */
-  shapes: Array<{ k: number; n: number }>;
+  /** Batch sizes (rows of activations) from --m; undefined: those of each kernel's perf cases (bench/cases/). */
+  ms?: number[];
+  /** (k, n) pairs from --shapes (inner dimension and output features); undefined: each kernel's perf cases. */
+  shapes?: Array<{ k: number; n: number }>;
   /** Minimum milliseconds spent timing each row. */
   timeMs: number;
   /** Called with each row as soon as it is measured. */

@@ -1,8 +1,8 @@
 /**
  * `sparse24_f32`, `sparse24_w8a8`, `sparse24_w4a16`: 2:4 sparse weights (exactly 2 nonzeros in every
  * 4 inputs, random positions) against the dense kernel of the same precision on the 2:4 matrix's
- * dense equivalent, measured in the same run on the same shapes and m: f32 → the fp32 GEMM, w8a8 →
- * dense w8a8, w4a16 → dense w4a16 (symmetric groups of 128, 64 or 32 as the dense bench). Each row
+ * dense equivalent, measured in the same run on the same shapes and m (the perf cases of
+ * bench/cases/sparse24.ts): f32 → the fp32 GEMM, w8a8 → dense w8a8, w4a16 → dense w4a16 (symmetric groups of 128, 64 or 32 as the dense bench). Each row
  * carries `speedupVsDense` = dense ms / 2:4 ms and `denseMs`; `path` says which 2:4 path `matmul`
  * picked ('sparse': the 2:4 kernels, 'dense': the fp32 GEMM on panels expanded from the 2:4
  * values) and, for the float kernels, `otherPathMs` times the path it did not pick (the crossover).
@@ -11,28 +11,21 @@
 import { native, type S24Weights } from '../lib/binding.js';
 import { packInt4, packInt8, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
 import { pack24, type Packed24 } from '../lib/kernels/sparse24.js';
-import { coldCopies, fillRandom, medianMs } from './measure.js';
+import { inputsPerGroup } from './cases/gemm_q.js';
+import { perfCases } from './cases/index.js';
+import { SPARSE24_CASES, SPARSE24_KERNELS } from './cases/sparse24.js';
+import { coldCopies, medianMs, withArrays } from './measure.js';
+import { fillRandom, randomScales, Rng } from './random.js';
 import type { BenchSettings } from './row.js';
 
 type Kind = 32 | 8 | 4;
-
-export const SPARSE24_KINDS: Record<string, Kind> = { sparse24_f32: 32, sparse24_w8a8: 8, sparse24_w4a16: 4 };
-
-function groupFor(k: number): number {
-  return [128, 64, 32].find((g) => k % g === 0) ?? k;
-}
 
 /** A 2:4 pattern with exactly 2 nonzeros per group (as pruning leaves it), nonzero values. */
 function sparseValues(n: number, k: number, kind: Kind, seed: number): Float32Array | Int8Array {
   const out = kind === 32 ? new Float32Array(n * k) : new Int8Array(n * k);
   const pairs = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]] as const;
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s >>> 0;
-  };
+  const rng = new Rng(seed >>> 0 || 1);
+  const next = () => rng.u32();
   const hi = kind === 8 ? 127 : 7;
   for (let g = 0; g < (n * k) / 4; g++) {
     const [a, b] = pairs[next() % 6]!;
@@ -49,30 +42,26 @@ interface Pair {
   dense: Float32Array | PackedInt8 | PackedInt4;
 }
 
-async function makePair(kind: Kind, n: number, k: number): Promise<Pair> {
+async function makePair(kind: Kind, n: number, k: number, group: number): Promise<Pair> {
   const v = sparseValues(n, k, kind, 9);
   if (kind === 32) return { sparse: await pack24(v as Float32Array, { n, k }), dense: v as Float32Array };
   const q = v as Int8Array;
   if (kind === 8) {
-    const scale = fillRandom(new Float32Array(n), 5).map((x) => 0.01 + Math.abs(x) * 0.01);
+    const scale = randomScales(n, 5);
     return { sparse: await pack24(q, scale, { n, k }, { bits: 8 }), dense: await packInt8(q, scale, { n, k }) };
   }
-  const group = groupFor(k);
   const gs = group === k ? 'row' : (group as 32 | 64 | 128);
-  const scale = fillRandom(new Float32Array((n * k) / group), 5).map((x) => 0.01 + Math.abs(x) * 0.01);
+  const scale = randomScales((n * k) / group, 5);
   return { sparse: await pack24(q, scale, { n, k }, { bits: 4, groupSize: gs }), dense: await packInt4(q, scale, { n, k }, { groupSize: gs }) };
 }
 
 function copySparse(w: Packed24): Packed24 {
-  return Object.assign(Object.create(Object.getPrototypeOf(w) as object) as object, w, {
-    meta: Uint8Array.from(w.meta),
-    values: Uint8Array.from(w.values),
-  }) as Packed24;
+  return withArrays(w, { meta: Uint8Array.from(w.meta), values: Uint8Array.from(w.values) });
 }
 
 function copyDense(w: Pair['dense']): Pair['dense'] {
   if (w instanceof Float32Array) return Float32Array.from(w);
-  return Object.assign(Object.create(Object.getPrototypeOf(w) as object) as object, w, { data: Uint8Array.from(w.data) }) as Pair['dense'];
+  return withArrays(w, { data: Uint8Array.from(w.data) });
 }
 
 function runDense(w: Pair['dense'], kind: Kind, x: Float32Array, m: number, n: number, k: number, y: Float32Array): Promise<number> {
@@ -90,21 +79,23 @@ function bytesOf(w: Packed24): number {
   return w.byteLength;
 }
 
-export function benchSparse24(name: string): (s: BenchSettings) => Promise<void> {
-  const kind = SPARSE24_KINDS[name]!;
+export function benchSparse24(name: keyof typeof SPARSE24_KERNELS): (s: BenchSettings) => Promise<void> {
+  const kind = SPARSE24_KERNELS[name];
   return async (s) => {
     const { isa, threads } = native().runtimeInfo();
-    for (const { k, n } of s.shapes) {
+    for (const c of perfCases(SPARSE24_CASES.filter((c) => c.bits === kind), s)) {
+      const { k, n, ms } = c;
       if (k % 4 !== 0) continue;
-      const maxM = Math.max(...s.ms);
-      const first = await makePair(kind, n, k);
+      const group = inputsPerGroup(c);
+      const maxM = Math.max(...ms);
+      const first = await makePair(kind, n, k, group);
       const sparse = [first.sparse];
       const dense = [first.dense];
       const sBytes = bytesOf(first.sparse);
       const dBytes = first.dense instanceof Float32Array ? first.dense.byteLength : first.dense.byteLength;
       const x = fillRandom(new Float32Array(maxM * k), 3);
       const y = new Float32Array(maxM * n);
-      for (const m of s.ms) {
+      for (const m of ms) {
         const cold = m === 1;
         if (cold) {
           while (sparse.length < coldCopies(sBytes)) sparse.push(copySparse(sparse[0]!));
@@ -122,7 +113,7 @@ export function benchSparse24(name: string): (s: BenchSettings) => Promise<void>
         }
         s.onRow({
           kernel: name, m, k, n,
-          ...(kind === 4 ? { groupSize: groupFor(k) } : {}),
+          ...(kind === 4 ? { groupSize: group } : {}),
           medianMs: t.medianMs,
           gflops: (2 * m * n * k) / (t.medianMs * 1e6),
           weightGBps: sBytes / (t.medianMs * 1e6),

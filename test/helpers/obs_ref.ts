@@ -1,5 +1,5 @@
 /** Float64 references for the compression algorithms, and correlated test data. */
-import type { Rng } from './random.js';
+import type { Rng } from '../../bench/random.js';
 
 /** Standard normal samples (Box-Muller). */
 export function gaussian(rng: Rng, n: number): Float64Array {

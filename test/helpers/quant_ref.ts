@@ -1,5 +1,5 @@
 /** Float64 references for the quantized kernels: dequantized weights, and the kernels' int8 activation quantization replicated bit for bit. */
-import type { Rng } from './random.js';
+import type { Rng } from '../../bench/random.js';
 
 export interface RefWeight {
   n: number;
@@ -8,6 +8,13 @@ export interface RefWeight {
   w: Float64Array;
   /** |terms| the kernels may sum per weight: scale · (|stored code| + zero), for error bounds. */
   mag: Float64Array;
+}
+
+/** Activations [m × k]: uniform with outlier channels (every 29th value × 25, as real layer inputs have), never zeros. */
+export function activations(rng: Rng, m: number, k: number): Float32Array {
+  const x = rng.float32(m * k);
+  for (let i = 0; i < x.length; i += 29) x[i] = x[i]! * 25;
+  return x;
 }
 
 /** Round half to even, as the kernels' float → int conversion does. */
@@ -40,13 +47,15 @@ export function quantizeRows(x: Float32Array, m: number, k: number): { xq: Float
 }
 
 /**
- * Checks y against x·Wᵀ in float64 (x quantized first when a8). Returns the first mismatch as a
- * message, or undefined. Rows with non-finite activations must be all NaN (a8) or non-finite (float).
+ * Checks y against x·Wᵀ in float64 (x quantized first when a8), every element within
+ * |y − want| <= budget(k)·Σ_p mag·|x| (`budget`: the kernel's ERROR_BUDGET of bench/cases/index.ts).
+ * Returns the first mismatch as a message, or undefined. Rows with non-finite activations must be
+ * all NaN (a8) or non-finite (float).
  */
-export function checkMatmul(y: Float32Array, x: Float32Array, ref: RefWeight, m: number, a8: boolean): string | undefined {
+export function checkMatmul(y: Float32Array, x: Float32Array, ref: RefWeight, m: number, a8: boolean, budget: (k: number) => number): string | undefined {
   const { n, k, w, mag } = ref;
   const q = a8 ? quantizeRows(x, m, k) : undefined;
-  const eps = 2 ** -23;
+  const tol = budget(k);
   for (let i = 0; i < m; i++) {
     let rowFinite = true;
     for (let p = 0; p < k; p++) if (!Number.isFinite(x[i * k + p]!)) rowFinite = false;
@@ -63,11 +72,23 @@ export function checkMatmul(y: Float32Array, x: Float32Array, ref: RefWeight, m:
         want += w[j * k + p]! * xv;
         bound += mag[j * k + p]! * Math.abs(xv);
       }
-      bound *= 8 * eps * (Math.sqrt(k) + 10);
+      bound *= tol;
       if (!(Math.abs(got - want) <= bound + 1e-30)) return `y[${i},${j}] = ${got}, want ${want} (bound ${bound})`;
     }
   }
   return undefined;
+}
+
+/** The reference of a weight given by its dense values w[j, p] (no codes: mag = |w|). */
+export function denseRef(n: number, k: number, dense: (j: number, p: number) => number): RefWeight {
+  const w = new Float64Array(n * k);
+  const mag = new Float64Array(n * k);
+  for (let j = 0; j < n; j++)
+    for (let p = 0; p < k; p++) {
+      w[j * k + p] = dense(j, p);
+      mag[j * k + p] = Math.abs(w[j * k + p]!);
+    }
+  return { n, k, w, mag };
 }
 
 /** Random int8 codes in [-128, 127] with some at the edges, and positive scales (channel 1 all zero). */

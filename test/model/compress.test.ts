@@ -1,18 +1,16 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
-import { compress, LlmcError } from '../../lib/index.js';
+import { compress } from '../../lib/index.js';
 import { QuantLinear } from '../../lib/model/quant_linear.js';
+import { expectError } from '../helpers/errors.js';
+import { haveShared, SHARED, STORIES, tempDir, TEXT } from '../helpers/paths.js';
 
-const shared = join(packageRoot(), '..', 'shared');
-const model = join(shared, 'models', 'stories260K', 'stories260K.bin');
-const text = join(shared, 'text', 'tinystories_val.txt');
-const have = existsSync(model) && existsSync(text);
-if (!have) console.warn(`skipping the compression pipeline tests: ${shared} is not beside the repository`);
+const model = join(STORIES, 'stories260K.bin');
+const text = TEXT;
+const have = haveShared('the compression pipeline tests', model, text);
 
 // Calibration per DESIGN §7 (fewer windows to keep the test fast); eval on paragraphs [0, 200).
 const calibration = { file: text, paragraphs: [1000, 4300] as [number, number], samples: 32, seqLen: 256 };
@@ -22,13 +20,6 @@ async function bpb(options: Parameters<typeof compress>[1]) {
   const { report, model: m } = await compress(model, { ...options, calibration, evaluate: evaluateOn });
   m.dispose();
   return report;
-}
-
-async function expectError(p: Promise<unknown>, code: string, message: RegExp) {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(LlmcError);
-  expect((e as LlmcError).code).toBe(code);
-  expect((e as LlmcError).message).toMatch(message);
 }
 
 describe.skipIf(!have)('compress() on stories260K', () => {
@@ -71,7 +62,7 @@ describe.skipIf(!have)('compress() on stories260K', () => {
   });
 
   it('refuses bad input with clear errors, writing nothing', async () => {
-    const parent = mkdtempSync(join(tmpdir(), 'llmc-bad-'));
+    const parent = tempDir('bad');
     const output = join(parent, 'out');
     await expectError(compress(model, { scheme: 'W5' as never, output }), 'LLMC_INVALID_ARGUMENT', /options\.scheme/);
     await expectError(compress(model, { scheme: 'W4A16', calibration, output }), 'LLMC_INVALID_ARGUMENT', /groupSize.*divisor of the 64 inputs/); // default group 128
@@ -80,7 +71,7 @@ describe.skipIf(!have)('compress() on stories260K', () => {
     await expectError(compress(model, { scheme: 'W4A16', quantize: { groupSize: 'row' }, output }), 'LLMC_INVALID_ARGUMENT', /options\.calibration/);
     await expectError(compress(model, { quantize: { method: 'gptq' }, prune: { method: 'wanda', sparsity: 0.5 }, calibration, output }), 'LLMC_INVALID_ARGUMENT', /options\.quantize\.method/);
     await expectError(compress(model, { scheme: 'W4A16', quantize: { groupSize: 'row' }, calibration, output, format: 'onnx' as never }), 'LLMC_INVALID_ARGUMENT', /options\.format/);
-    await expectError(compress(join(shared, 'nope.bin'), { scheme: '2:4', calibration, output }), 'LLMC_INVALID_ARGUMENT', /path/);
+    await expectError(compress(join(SHARED, 'nope.bin'), { scheme: '2:4', calibration, output }), 'LLMC_INVALID_ARGUMENT', /path/);
     const garbage = join(parent, 'garbage.bin');
     writeFileSync(garbage, Buffer.alloc(100, 7));
     await expectError(compress(garbage, { quantize: { method: 'rtn', groupSize: 'row' }, output }), 'LLMC_INVALID_ARGUMENT', /garbage\.bin/);

@@ -1,10 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
 import { packInt32, unpackInt32 } from '../../lib/formats/compressed_tensors.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from '../../lib/formats/safetensors.js';
 import { compress, evaluate, LlmcError, loadModel } from '../../lib/index.js';
@@ -12,10 +10,11 @@ import { Packed24F32, Packed24Int4 } from '../../lib/kernels/sparse24.js';
 import { Sparse24Linear } from '../../lib/model/sparse24_linear.js';
 import { QuantLinear } from '../../lib/model/quant_linear.js';
 import { toHalfRope } from '../../lib/model/rope_order.js';
+import { haveShared, STORIES, tempDir, TEXT, TINY656 } from '../helpers/paths.js';
 
-const shared = join(packageRoot(), '..', 'shared');
-const tiny = join(shared, 'models', 'tinystories-656k');
-const text = join(shared, 'text', 'tinystories_val.txt');
+const tiny = TINY656;
+const text = TEXT;
+const haveTiny = haveShared('the tinystories-656k output tests', tiny, text);
 
 describe('compressed-tensors packing', () => {
   it('packs along rows and columns as compressed-tensors does (first value in the low bits, codes offset to unsigned)', () => {
@@ -31,9 +30,9 @@ describe('compressed-tensors packing', () => {
   });
 });
 
-describe.skipIf(!existsSync(tiny) || !existsSync(text))('compress() with output (tinystories-656k)', () => {
+describe.skipIf(!haveTiny)('compress() with output (tinystories-656k)', () => {
   it('an aborted run writes nothing', async () => {
-    const parent = mkdtempSync(join(tmpdir(), 'llmc-ct-'));
+    const parent = tempDir('ct');
     const ac = new AbortController();
     let n = 0;
     const run = compress(tiny, { quantize: { method: 'rtn', bits: 4, groupSize: 32 }, prependSpace: false, output: join(parent, 'out'), signal: ac.signal, onProgress: () => ++n === 3 && ac.abort() });
@@ -48,7 +47,7 @@ describe.skipIf(!existsSync(tiny) || !existsSync(text))('compress() with output 
     ['W8A8 per channel', { scheme: 'W8A8' as const }],
   ] as const) {
     it(`${label}: the written folder loads back onto the packed kernels and evaluates exactly as in memory`, async () => {
-      const out = join(mkdtempSync(join(tmpdir(), 'llmc-ct-')), 'model');
+      const out = join(tempDir('ct'), 'model');
       const { model } = await compress(tiny, { ...options, prependSpace: false, calibration, output: out });
       const files = readdirSync(out).sort();
       expect(files).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'tokenizer.json']));
@@ -73,10 +72,10 @@ describe.skipIf(!existsSync(tiny) || !existsSync(text))('compress() with output 
   }
 });
 
-describe.skipIf(!existsSync(tiny) || !existsSync(text))('2:4 sparse compressed-tensors output (tinystories-656k)', () => {
+describe.skipIf(!haveTiny)('2:4 sparse compressed-tensors output (tinystories-656k)', () => {
   const calibration = { file: text, paragraphs: [1000, 4300] as [number, number], samples: 16, seqLen: 256 };
   it('a pruned-only model is stored sparse-24-bitmask: the file decodes (packbits, little bit order) to the model\'s weights; loads back exactly', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'llmc-24-')), 'model');
+    const out = join(tempDir('24'), 'model');
     const { model } = await compress(tiny, { prune: { method: 'magnitude', structure: '2:4' }, prependSpace: false, output: out });
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).quantization_config;
     expect(cfg.quant_method).toBe('compressed-tensors');
@@ -108,7 +107,7 @@ describe.skipIf(!existsSync(tiny) || !existsSync(text))('2:4 sparse compressed-t
   });
 
   it('a pruned and quantized model keeps its packed codes and names its 2:4 layers in sparsity_config (format dense)', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'llmc-24-')), 'model');
+    const out = join(tempDir('24'), 'model');
     const { model } = await compress(tiny, { scheme: 'W4A16_2:4', quantize: { groupSize: 32 }, prependSpace: false, output: out, calibration });
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).quantization_config;
     expect(cfg).toMatchObject({ format: 'pack-quantized', sparsity_config: { format: 'dense', sparsity_structure: '2:4' } });
@@ -125,16 +124,16 @@ describe.skipIf(!existsSync(tiny) || !existsSync(text))('2:4 sparse compressed-t
   });
 });
 
-const stories = join(shared, 'models', 'stories260K', 'stories260K.bin');
-const storiesText = join(shared, 'text', 'tinystories_val.txt');
+const stories = join(STORIES, 'stories260K.bin');
+const haveStories = haveShared('the llama2.c to Hugging Face test', stories, TEXT);
 
-describe.skipIf(!existsSync(stories) || !existsSync(storiesText))('a llama2.c source written as a Hugging Face folder (stories260K)', () => {
+describe.skipIf(!haveStories)('a llama2.c source written as a Hugging Face folder (stories260K)', () => {
   it('Q/K rows converted to rotate_half order compute what the interleaved model did', async () => {
     const a = await loadModel(stories);
-    const before = await evaluate(a, { file: storiesText, paragraphs: [0, 30] });
+    const before = await evaluate(a, { file: TEXT, paragraphs: [0, 30] });
     await toHalfRope(a);
     expect(a.config.ropeStyle).toBe('half');
-    const after = await evaluate(a, { file: storiesText, paragraphs: [0, 30] });
+    const after = await evaluate(a, { file: TEXT, paragraphs: [0, 30] });
     expect(after.tokens).toBe(before.tokens);
     expect(Math.abs(after.nll - before.nll) / before.nll).toBeLessThan(1e-6);
     a.dispose();
@@ -142,19 +141,19 @@ describe.skipIf(!existsSync(stories) || !existsSync(storiesText))('a llama2.c so
 
   for (const format of ['compressed-tensors', 'gptq'] as const) {
     it(`GPTQ W4A16 per channel as ${format}: config.json and tokenizer.bin written, loads back and evaluates exactly as in memory`, async () => {
-      const out = join(mkdtempSync(join(tmpdir(), 'llmc-l2c-')), 'model');
+      const out = join(tempDir('l2c'), 'model');
       const { model } = await compress(stories, {
         scheme: 'W4A16', quantize: { groupSize: 'row' }, output: out, format,
-        calibration: { file: storiesText, paragraphs: [1000, 4300], samples: 16, seqLen: 256 },
+        calibration: { file: TEXT, paragraphs: [1000, 4300], samples: 16, seqLen: 256 },
       });
       expect(readdirSync(out).sort()).toEqual(format === 'gptq' ? ['config.json', 'model.safetensors', 'quantize_config.json', 'tokenizer.bin'] : ['config.json', 'model.safetensors', 'tokenizer.bin']);
       const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
       expect(cfg).toMatchObject({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: model.config.dim, num_hidden_layers: model.config.nLayers, bos_token_id: 1, eos_token_id: 2 });
-      expect(readFileSync(join(out, 'tokenizer.bin'))).toEqual(readFileSync(join(shared, 'models', 'stories260K', 'tok512.bin')));
+      expect(readFileSync(join(out, 'tokenizer.bin'))).toEqual(readFileSync(join(STORIES, 'tok512.bin')));
       const back = await loadModel(out);
       expect(back.config).toEqual(model.config);
-      const a = await evaluate(model, { file: storiesText, paragraphs: [0, 30] });
-      const b = await evaluate(back, { file: storiesText, paragraphs: [0, 30] });
+      const a = await evaluate(model, { file: TEXT, paragraphs: [0, 30] });
+      const b = await evaluate(back, { file: TEXT, paragraphs: [0, 30] });
       expect(b.nll).toBe(a.nll);
       back.dispose();
       model.dispose();

@@ -4,19 +4,16 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
 import { loadGguf, loadHfModel } from '../../lib/formats/index.js';
 import { evaluate, loadModel } from '../../lib/index.js';
 import { DenseLinear } from '../../lib/model/linear.js';
 import type { Weights } from '../../lib/model/types.js';
+import { haveShared, STORIES, TINY656 } from '../helpers/paths.js';
 
-const models = join(packageRoot(), '..', 'shared', 'models');
-const hfDir = join(models, 'tinystories-656k');
-const storiesDir = join(models, 'stories260K');
-const haveHf = existsSync(join(hfDir, 'model.safetensors'));
-const haveGguf = existsSync(join(storiesDir, 'stories260K.gguf'));
-if (!haveHf) console.warn(`skipping tinystories-656k tests: ${hfDir} is absent`);
-if (!haveGguf) console.warn(`skipping stories260K.gguf tests: ${storiesDir} is absent`);
+const hfDir = TINY656;
+const storiesDir = STORIES;
+const haveHf = haveShared('the tinystories-656k tests', join(hfDir, 'model.safetensors'));
+const haveGguf = haveShared('the stories260K.gguf tests', join(storiesDir, 'stories260K.gguf'));
 
 /** Reads a llama2.c checkpoint (legacy header) into canonical names, for comparison only. */
 function readLlama2c(path: string): Weights {

@@ -15,27 +15,25 @@
  * or equal for at least 20 tokens up to a near tie (our top two within the tolerance) that the
  * activation rounding breaks the other way.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
 import { main } from '../../lib/cli/program.js';
-import { compress, generateTokens, LlmcError, loadModel, type Model } from '../../lib/index.js';
+import { compress, generateTokens, loadModel, type Model } from '../../lib/index.js';
 import { loadGgufTensors, readGgufHeader } from '../../lib/formats/gguf.js';
 import { ggufName, saveGguf } from '../../lib/formats/gguf_write.js';
 import { dequantizeCodes } from '../../lib/formats/packed_codes.js';
 import { QuantLinear } from '../../lib/model/quant_linear.js';
+import { expectError } from '../helpers/errors.js';
+import { haveShared, STORIES, tempDir, TEXT, TINY656 } from '../helpers/paths.js';
 
-const shared = join(packageRoot(), '..', 'shared');
-const stories = join(shared, 'models', 'stories260K');
+const stories = STORIES;
 const storiesBin = join(stories, 'stories260K.bin');
-const tiny656 = join(shared, 'models', 'tinystories-656k');
-const text = join(shared, 'text', 'tinystories_val.txt');
-const have = existsSync(storiesBin) && existsSync(text);
-if (!have) console.warn(`skipping the GGUF export tests: ${shared} (models and text) is not beside the repository`);
+const tiny656 = TINY656;
+const text = TEXT;
+const have = haveShared('the GGUF export tests', storiesBin, text);
 
 // node-llama-cpp's prebuilt llama.cpp for this platform (an optional dependency): without it, skip.
 let nlc: typeof import('node-llama-cpp') | undefined;
@@ -53,7 +51,7 @@ let dir: string;
 let llama: Awaited<ReturnType<typeof import('node-llama-cpp').getLlama>> | undefined;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'llmc-gguf-'));
+  dir = tempDir('gguf');
   if (have && nlc) {
     try {
       // CPU only, never build or download: the prebuilt binary or nothing.
@@ -159,13 +157,6 @@ async function expectSameWeights(file: string, model: Model): Promise<void> {
     expect(t.shape).toEqual([lin.outFeatures, lin.inFeatures]);
     expect(Buffer.from(t.data.buffer).equals(Buffer.from(want.buffer)), `${name}: weights differ`).toBe(true);
   }
-}
-
-async function expectError(p: Promise<unknown>, code: string, message: RegExp) {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(LlmcError);
-  expect((e as LlmcError).code).toBe(code);
-  expect((e as LlmcError).message).toMatch(message);
 }
 
 describe.skipIf(!have)('GGUF export (stories260K)', () => {
@@ -275,7 +266,7 @@ describe.skipIf(!have)('GGUF export (stories260K)', () => {
   });
 });
 
-describe.skipIf(!existsSync(tiny656))('GGUF export (tinystories-656k, Hugging Face)', () => {
+describe.skipIf(!haveShared('the GGUF export test of tinystories-656k', tiny656))('GGUF export (tinystories-656k, Hugging Face)', () => {
   it('F32: Q/K rows reordered for ggml rope and the BPE vocabulary as a llama vocabulary: llama.cpp agrees with our runtime', async () => {
     const model = await loadModel(tiny656, { prependSpace: false });
     const file = join(dir, 'tiny.gguf');

@@ -1,19 +1,17 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
 import { dequantizeCodes } from '../../lib/formats/packed_codes.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes, type SafetensorsHeader } from '../../lib/formats/safetensors.js';
 import { compress, evaluate, loadModel } from '../../lib/index.js';
 import { QuantLinear } from '../../lib/model/quant_linear.js';
 import { Sparse24Linear } from '../../lib/model/sparse24_linear.js';
+import { haveShared, tempDir, TEXT, TINY656 } from '../helpers/paths.js';
 
-const shared = join(packageRoot(), '..', 'shared');
-const tiny = join(shared, 'models', 'tinystories-656k');
-const text = join(shared, 'text', 'tinystories_val.txt');
+const tiny = TINY656;
+const text = TEXT;
 
 async function i32(h: SafetensorsHeader, name: string): Promise<Int32Array> {
   const b = await readTensorBytes(h, name);
@@ -48,7 +46,7 @@ async function dequantizeFromFile(h: SafetensorsHeader, layer: string, bits: num
   return { w, n, k };
 }
 
-describe.skipIf(!existsSync(tiny) || !existsSync(text))('GPTQ v1 output (tinystories-656k)', () => {
+describe.skipIf(!haveShared('the GPTQ v1 output tests', tiny, text))('GPTQ v1 output (tinystories-656k)', () => {
   const calibration = { file: text, paragraphs: [1000, 4300] as [number, number], samples: 16, seqLen: 256 };
   for (const [label, options, bits, groupSize, descAct, sym] of [
     ['W4A16 g32 symmetric, act-order', { scheme: 'W4A16' as const, quantize: { groupSize: 32, actOrder: 'dynamic' as const } }, 4, 32, true, true],
@@ -57,7 +55,7 @@ describe.skipIf(!existsSync(tiny) || !existsSync(text))('GPTQ v1 output (tinysto
     ['SparseGPT 2:4 + W4 g32', { scheme: 'W4A16_2:4' as const, quantize: { groupSize: 32 } }, 4, 32, false, true],
   ] as const) {
     it(`${label}: the folder follows the v1 layout, loads back onto the packed kernels and evaluates exactly as in memory`, async () => {
-      const out = join(mkdtempSync(join(tmpdir(), 'llmc-gptq-')), 'model');
+      const out = join(tempDir('gptq'), 'model');
       const { model } = await compress(tiny, { ...options, prependSpace: false, calibration, output: out, format: 'gptq' });
       expect(readdirSync(out).sort()).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'quantize_config.json', 'tokenizer.json']));
       const qc = JSON.parse(readFileSync(join(out, 'quantize_config.json'), 'utf8'));
@@ -88,7 +86,7 @@ describe.skipIf(!existsSync(tiny) || !existsSync(text))('GPTQ v1 output (tinysto
   }
 
   it('refuses, before compressing and writing anything, schemes GPTQ v1 cannot hold', async () => {
-    const parent = mkdtempSync(join(tmpdir(), 'llmc-gptq-'));
+    const parent = tempDir('gptq');
     let events = 0;
     const onProgress = () => events++;
     for (const options of [{ scheme: 'W8A8' as const }, { scheme: '2:4' as const }, { quantize: { method: 'rtn' as const, bits: 3, groupSize: 32 } }, { quantize: { method: 'rtn' as const, bits: 8, groupSize: 32 } }]) {

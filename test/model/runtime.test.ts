@@ -1,17 +1,14 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
 import { evaluate, generate, loadModel } from '../../lib/index.js';
+import { haveShared, STORIES, TEXT, TINY656 } from '../helpers/paths.js';
 
-const shared = join(packageRoot(), '..', 'shared');
-const stories = join(shared, 'models', 'stories260K');
-const tiny656 = join(shared, 'models', 'tinystories-656k');
-const text = join(shared, 'text', 'tinystories_val.txt');
-const have = existsSync(stories) && existsSync(text);
-if (!have) console.warn(`skipping the real-model tests: ${shared} (models and text) is not beside the repository`);
+const stories = STORIES;
+const tiny656 = TINY656;
+const text = TEXT;
+const have = haveShared('the stories260K runtime tests', stories, text);
 
 const close = (got: number, want: number, rel = 1e-4) => expect(Math.abs(got - want) / want, `${got} vs ${want}`).toBeLessThan(rel);
 
@@ -52,7 +49,7 @@ describe.skipIf(!have)('stories260K (llama2.c .bin + tok512.bin)', () => {
   });
 });
 
-describe.skipIf(!existsSync(tiny656) || !existsSync(text))('tinystories-656k (Hugging Face folder)', () => {
+describe.skipIf(!haveShared('the tinystories-656k runtime tests', tiny656, text))('tinystories-656k (Hugging Face folder)', () => {
   it('greedy generation reproduces the known text; evaluate the reference numbers (no leading ▁)', async () => {
     const model = await loadModel(tiny656, { prependSpace: false });
     const out = await generate(model, '', { maxTokens: 40, temperature: 0 });

@@ -1,14 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
 import { loadHfTokenizer, loadLlama2cTokenizer, type Tokenizer } from '../../lib/tokenizers/index.js';
+import { haveShared, SHARED, STORIES, TEXT, TINY656 } from '../helpers/paths.js';
 
-const shared = join(packageRoot(), '..', 'shared');
-const textPath = join(shared, 'text', 'tinystories_val.txt');
-if (!existsSync(shared)) console.warn(`tokenizer model tests skipped: ${shared} (the shared models and text) is absent`);
+const textPath = TEXT;
 
 /** Paragraphs of the quality protocol: split on blank lines, trimmed, non-empty. */
 function paragraphs(): string[] {
@@ -31,9 +29,9 @@ function expectReadmeCount(tok: Tokenizer, paras: string[], natsPerToken: number
   expect(Math.abs(scored / ((bitsPerByte * bytes * Math.LN2) / natsPerToken) - 1)).toBeLessThan(2e-4);
 }
 
-describe.skipIf(!existsSync(shared))('tokenizers on the real files of ../shared', () => {
+describe.skipIf(!haveShared('the tokenizer tests on real files', SHARED))('tokenizers on the real files of ../shared', () => {
   it('tok512.bin (llama2.c) round-trips paragraphs and encodes the file', async () => {
-    const tok = await loadLlama2cTokenizer(join(shared, 'models', 'stories260K', 'tok512.bin'), 512);
+    const tok = await loadLlama2cTokenizer(join(STORIES, 'tok512.bin'), 512);
     const paras = paragraphs();
     for (const p of paras.slice(0, 50)) {
       const text = tok.decode(tok.encode(p));
@@ -52,7 +50,7 @@ describe.skipIf(!existsSync(shared))('tokenizers on the real files of ../shared'
   });
 
   it('tinystories-656k tokenizer.json round-trips paragraphs without the prepended ▁', async () => {
-    const tok = await loadHfTokenizer(join(shared, 'models', 'tinystories-656k', 'tokenizer.json'), { prependSpace: false });
+    const tok = await loadHfTokenizer(join(TINY656, 'tokenizer.json'), { prependSpace: false });
     expect([tok.vocabSize, tok.bos, tok.eos, tok.prependSpace]).toEqual([2048, 1, 2, false]);
     expect([tok.piece(1), tok.piece(2)]).toEqual(['<|start_story|>', '<|end_story|>']);
     const paras = paragraphs();
@@ -68,7 +66,7 @@ describe.skipIf(!existsSync(shared))('tokenizers on the real files of ../shared'
     expectReadmeCount(tok, paras.slice(0, 200), 4.05187, 1.3189);
     expectReadmeCount(tok, paras, 4.09635, 1.4619);
     // With the file's own normalizer the text starts with '▁'.
-    const withPrefix = await loadHfTokenizer(join(shared, 'models', 'tinystories-656k', 'tokenizer.json'));
+    const withPrefix = await loadHfTokenizer(join(TINY656, 'tokenizer.json'));
     expect(withPrefix.piece(withPrefix.encode('Once')[0]!).startsWith('▁')).toBe(true);
     expect(withPrefix.decode(withPrefix.encode(paras[0]!))).toBe(paras[0]);
   });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../../lib/binding.js';
+import { scaledTimeout } from '../helpers/timeout.js';
 
 // The C++ test programs built beside the addon (CMake: one per test/native/*_test.cpp): each checks
 // every ISA path of its op family against float64 references, with no Node in between.
@@ -23,7 +24,7 @@ describe('native test programs', () => {
     it(`${name}: ${what}`, () => {
       const exe = join(packageRoot(), 'build', 'tests', process.platform === 'win32' ? `${name}.exe` : name);
       expect(existsSync(exe), `${exe} is missing: run npm run build:native`).toBe(true);
-      const r = spawnSync(exe, ['check'], { encoding: 'utf8', timeout: 600_000 });
+      const r = spawnSync(exe, ['check'], { encoding: 'utf8', timeout: scaledTimeout(600_000) });
       expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     });
   }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
-import { kernels, LlmcError } from '../../lib/index.js';
+import { kernels } from '../../lib/index.js';
+import { Rng } from '../../bench/random.js';
 import { correlatedInputs, dampedHessian, gaussian, gptqReference, layerError, quadraticLoss } from '../helpers/obs_ref.js';
-import { Rng } from '../helpers/random.js';
+import { expectError } from '../helpers/errors.js';
 
 function gaussianF32(rng: Rng, n: number, scale = 1): Float32Array {
   return Float32Array.from(gaussian(rng, n), (v) => v * scale);
@@ -12,14 +13,6 @@ function identity(n: number): Float32Array {
   const h = new Float32Array(n * n);
   for (let i = 0; i < n; i++) h[i * n + i] = 1;
   return h;
-}
-
-async function expectError(p: Promise<unknown>, code: string, argument?: string, message?: RegExp) {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(LlmcError);
-  expect((e as LlmcError).code).toBe(code);
-  if (argument) expect((e as LlmcError).argument).toBe(argument);
-  if (message) expect((e as LlmcError).message).toMatch(message);
 }
 
 // A small layer with a Hessian from correlated inputs, shared by several tests.

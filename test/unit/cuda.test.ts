@@ -1,18 +1,14 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-
 import { describe, expect, it } from 'vitest';
 
-import { native, packageRoot } from '../../lib/binding.js';
+import { native } from '../../lib/binding.js';
 import { cudaUnavailable } from '../../lib/device.js';
-import { compress, cudaInfo, evaluate, kernels, LlmcError, loadModel, resolveDevice } from '../../lib/index.js';
+import { compress, cudaInfo, kernels, resolveDevice } from '../../lib/index.js';
+import { Rng } from '../../bench/random.js';
+import { expectError } from '../helpers/errors.js';
 import { correlatedInputs } from '../helpers/obs_ref.js';
 import { randomInt4, randomInt8 } from '../helpers/quant_ref.js';
-import { Rng } from '../helpers/random.js';
 
 const noGpu = cudaUnavailable();
-const stories = join(packageRoot(), '..', 'shared', 'models', 'stories260K', 'stories260K.bin');
-const text = join(packageRoot(), '..', 'shared', 'text', 'tinystories_val.txt');
 if (noGpu !== null) console.log(`GPU tests skipped: ${noGpu}`);
 
 /** max |a − b| / max |b|: the error of a GPU result against the CPU kernel's, normalized. */
@@ -32,20 +28,12 @@ describe('device selection', () => {
     expect(() => resolveDevice('options.device', 'gpu')).toThrow(/options\.device.*'cpu', 'cuda' or 'auto'/);
   });
 
-  it.runIf(noGpu !== null)("without a GPU, 'auto' picks the CPU and says why; 'cuda' is a typed error with the reason", () => {
+  it.runIf(noGpu !== null)("without a GPU, 'auto' picks the CPU and says why; 'cuda' is a typed error with the reason", async () => {
     const auto = resolveDevice('options.device', 'auto');
     expect(auto.device).toBe('cpu');
     expect(auto.note).toContain(noGpu!);
-    let err: unknown;
-    try {
-      resolveDevice('options.device', 'cuda');
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(LlmcError);
-    expect((err as LlmcError).code).toBe('LLMC_UNSUPPORTED');
-    expect((err as LlmcError).message).toContain(noGpu!);
-    expect((err as LlmcError).argument).toBe('options.device');
+    const err = await expectError(() => resolveDevice('options.device', 'cuda'), 'LLMC_UNSUPPORTED', 'options.device');
+    expect(err.message).toContain(noGpu!);
   });
 
   it.runIf(noGpu !== null)('without a GPU the CUDA entry points fail with LLMC_UNSUPPORTED, never crash', async () => {
@@ -66,23 +54,8 @@ describe('device selection', () => {
     await expect(kernels.hessian(rng.float32(64 * 3), { tokens: 3, features: 64 }, { device: 'cuda' })).rejects.toMatchObject({ code: 'LLMC_UNSUPPORTED' });
   });
 
-  it.runIf(noGpu !== null)("compress() with device 'cuda' fails before any work; 'auto' reports the CPU in its first progress event", async () => {
-    const model = stories;
-    const events: Array<{ stage: string; note?: string }> = [];
+  it.runIf(noGpu !== null)("compress() with device 'cuda' fails before any work", async () => {
     await expect(compress('no/such/model', { scheme: 'W8A16', quantize: { method: 'rtn' }, device: 'cuda' })).rejects.toMatchObject({ code: 'LLMC_UNSUPPORTED' });
-    if (!existsSync(model)) return; // the real model is not here: the device check above is what this test needs
-    const { report, model: m } = await compress(model, { scheme: 'W8A16', quantize: { method: 'rtn' }, device: 'auto', onProgress: (e) => events.push(e) });
-    m.dispose();
-    expect(report.device).toBe('cpu');
-    expect(events[0]).toMatchObject({ stage: 'device', device: 'cpu' });
-    expect(events[0]!.note).toContain('no CUDA device');
-  });
-
-  it.runIf(noGpu !== null && existsSync(stories))("loadModel: device 'cuda' without a GPU is a typed error, 'auto' stays on the CPU", async () => {
-    await expect(loadModel(stories, { device: 'cuda' })).rejects.toMatchObject({ code: 'LLMC_UNSUPPORTED', argument: 'options.device' });
-    const m = await loadModel(stories, { device: 'auto' });
-    expect(m.device).toBe('cpu');
-    m.dispose();
   });
 
   it('cudaInfo says whether kernels were compiled and why no device is usable', () => {
@@ -179,16 +152,5 @@ describe.skipIf(noGpu !== null)('CUDA kernels against the CPU kernels (normalize
     for (let g = 0; g < s.mask.length; g += 4) expect(s.mask[g]! + s.mask[g + 1]! + s.mask[g + 2]! + s.mask[g + 3]!).toBe(2);
     const sc = await kernels.sparsegpt(W, hc, { rows, cols }, { structure: '2:4' });
     expect(Math.abs(s.loss - sc.loss) / sc.loss).toBeLessThan(1e-2);
-  });
-
-  it.runIf(existsSync(stories))('a model with its linear layers on the GPU scores as on the CPU (dense layers as f16)', async () => {
-    const cpu = await loadModel(stories);
-    const gpu = await loadModel(stories, { device: 'cuda' });
-    expect(gpu.device).toBe('cuda');
-    const a = await evaluate(cpu, { file: text, paragraphs: [0, 20] });
-    const b = await evaluate(gpu, { file: text, paragraphs: [0, 20] });
-    expect(Math.abs(b.bitsPerByte - a.bitsPerByte) / a.bitsPerByte).toBeLessThan(5e-3);
-    cpu.dispose();
-    gpu.dispose();
   });
 });

@@ -1,11 +1,9 @@
 // lib/formats on small synthetic safetensors and GGUF files written here, valid and corrupted.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { LlmcError } from '../../lib/errors.js';
 import {
   dequantizeGgml,
   expectedShapes,
@@ -18,8 +16,10 @@ import {
   readSafetensorsHeader,
 } from '../../lib/formats/index.js';
 import type { LlamaConfig, Weights } from '../../lib/model/types.js';
+import { expectError } from '../helpers/errors.js';
+import { tempDir } from '../helpers/paths.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'llmc-formats-'));
+const dir = tempDir('formats');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let fileCount = 0;
 
@@ -27,13 +27,6 @@ function writeTemp(bytes: Uint8Array, name = `f${fileCount++}.bin`): string {
   const path = join(dir, name);
   writeFileSync(path, bytes);
   return path;
-}
-
-async function expectError(p: Promise<unknown> | (() => unknown), code: string, message: RegExp) {
-  const e = await (typeof p === 'function' ? Promise.resolve().then(p) : p).then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(LlmcError);
-  expect((e as LlmcError).code).toBe(code);
-  expect((e as LlmcError).message).toMatch(message);
 }
 
 const f32Bytes = (values: number[]) => new Uint8Array(Float32Array.from(values).buffer);

@@ -1,9 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { availableIsaLevels, kernels, LlmcError, runtimeInfo, setIsa, setThreads } from '../../lib/index.js';
+import { availableIsaLevels, kernels, runtimeInfo, setIsa, setThreads } from '../../lib/index.js';
 import { native } from '../../lib/binding.js';
+import { GEMM_F32_CASES } from '../../bench/cases/gemm_f32.js';
+import { casesFor, ERROR_BUDGET } from '../../bench/cases/index.js';
+import { Rng } from '../../bench/random.js';
+import { expectError } from '../helpers/errors.js';
 import { firstMismatch, gemmRef } from '../helpers/gemm_ref.js';
-import { Rng } from '../helpers/random.js';
 
 const levels = availableIsaLevels();
 const initial = runtimeInfo();
@@ -12,14 +15,10 @@ afterAll(() => {
   setThreads(initial.threads);
 });
 
-// [m, n, k]: m = 1 (GEMV path), odd sizes, k not a multiple of any vector width, tiny and large
-// enough to cross the kc / nc / mc cache blocks.
-const SHAPES: Array<[number, number, number]> = [
-  [1, 1, 1], [1, 3, 5], [1, 17, 33], [1, 100, 257], [1, 1000, 1023], [1, 257, 4099],
-  [2, 7, 3], [3, 15, 17], [5, 33, 31], [7, 64, 64], [13, 31, 129], [16, 100, 100],
-  [17, 129, 65], [31, 257, 300], [64, 65, 513], [65, 70, 90], [127, 130, 257], [129, 1000, 1100], [300, 97, 1030],
-  [1, 1, 2000], [2000, 3, 1], [4, 1, 5000],
-];
+// Check mode of the fp32 GEMM's case table (bench/cases/gemm_f32.ts), one entry per case and m.
+const CASES = casesFor(GEMM_F32_CASES, 'check').flatMap((c) => c.ms.map((m) => ({ ...c, m })));
+const PLAIN = CASES.filter((c) => !c.alphaBeta);
+const ALPHA_BETA = CASES.filter((c) => c.alphaBeta);
 const TRANS: Array<[boolean, boolean]> = [[false, true], [false, false], [true, false], [true, true]];
 
 async function check(rng: Rng, m: number, n: number, k: number, transA: boolean, transB: boolean, alpha = 1, beta = 0) {
@@ -30,7 +29,7 @@ async function check(rng: Rng, m: number, n: number, k: number, transA: boolean,
   const c = await kernels.gemm(a, b, { m, n, k }, { transA, transB, alpha, beta, out });
   expect(c).toBe(out);
   const ref = gemmRef(a, b, m, n, k, transA, transB, alpha, beta, c0);
-  const bad = firstMismatch(c, ref, k);
+  const bad = firstMismatch(c, ref, ERROR_BUDGET.f32(k));
   expect(bad, `m=${m} n=${n} k=${k} transA=${transA} transB=${transB} alpha=${alpha} beta=${beta}: ${bad}`).toBeUndefined();
 }
 
@@ -38,14 +37,14 @@ describe.each(levels)('gemm on ISA level %s', (isa) => {
   it('matches a float64 reference on every element, all shapes, default layout (x·Wᵀ)', async () => {
     setIsa(isa);
     const rng = new Rng(11);
-    for (const [m, n, k] of SHAPES) await check(rng, m, n, k, false, true);
+    for (const { m, n, k } of PLAIN) await check(rng, m, n, k, false, true);
   });
 
   it('matches the reference for every transpose combination', async () => {
     setIsa(isa);
     const rng = new Rng(12);
     for (const [ta, tb] of TRANS) {
-      for (const [m, n, k] of SHAPES.filter(([m, n, k]) => m * n * k < 40_000_000)) await check(rng, m, n, k, ta, tb);
+      for (const { m, n, k } of PLAIN.filter(({ m, n, k }) => m * n * k < 40_000_000)) await check(rng, m, n, k, ta, tb);
     }
   });
 
@@ -53,7 +52,7 @@ describe.each(levels)('gemm on ISA level %s', (isa) => {
     setIsa(isa);
     const rng = new Rng(13);
     for (const [ta, tb] of TRANS) {
-      for (const [m, n, k] of [[1, 33, 65], [9, 40, 70], [70, 130, 300]] as const) {
+      for (const { m, n, k } of ALPHA_BETA) {
         await check(rng, m, n, k, ta, tb, 0.75, 0.5);
         await check(rng, m, n, k, ta, tb, -2, 1);
         await check(rng, m, n, k, ta, tb, 1.5, 0);
@@ -71,8 +70,8 @@ describe.each(levels)('gemm on ISA level %s', (isa) => {
     setThreads(1);
     try {
       const one = await kernels.gemm(a, b, { m, n, k });
-      expect(firstMismatch(one, gemmRef(a, b, m, n, k, false, true, 1, 0), k)).toBeUndefined();
-      expect(firstMismatch(many, gemmRef(a, b, m, n, k, false, true, 1, 0), k)).toBeUndefined();
+      expect(firstMismatch(one, gemmRef(a, b, m, n, k, false, true, 1, 0), ERROR_BUDGET.f32(k))).toBeUndefined();
+      expect(firstMismatch(many, gemmRef(a, b, m, n, k, false, true, 1, 0), ERROR_BUDGET.f32(k))).toBeUndefined();
     } finally {
       setThreads(initial.threads);
     }
@@ -89,7 +88,7 @@ describe('gemm from many callers at once', () => {
     const results = await Promise.all(cases.map((c) => kernels.gemm(c.a, c.b, c)));
     results.forEach((c, i) => {
       const { m, n, k, a, b } = cases[i]!;
-      expect(firstMismatch(c, gemmRef(a, b, m, n, k, false, true, 1, 0), k), `call ${i}`).toBeUndefined();
+      expect(firstMismatch(c, gemmRef(a, b, m, n, k, false, true, 1, 0), ERROR_BUDGET.f32(k)), `call ${i}`).toBeUndefined();
     });
   });
 });
@@ -116,18 +115,14 @@ describe('gemm argument validation', () => {
   const a = new Float32Array(6);
   const b = new Float32Array(12);
   async function expectInvalid(p: Promise<unknown>, argument: string) {
-    const err = await p.then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(LlmcError);
-    expect((err as LlmcError).code).toBe('LLMC_INVALID_ARGUMENT');
-    expect((err as LlmcError).argument).toBe(argument);
-    expect((err as LlmcError).message).toContain(argument);
+    const err = await expectError(p, 'LLMC_INVALID_ARGUMENT', argument);
+    expect(err.message).toContain(argument);
   }
 
   it('rejects wrong lengths, naming the array and the expected length', async () => {
     await expectInvalid(kernels.gemm(a, b, { m: 2, n: 4, k: 4 }), 'a');
     await expectInvalid(kernels.gemm(new Float32Array(8), b, { m: 2, n: 4, k: 4 }), 'b');
-    const err = (await kernels.gemm(a, b, { m: 2, n: 4, k: 4 }).catch((e: unknown) => e)) as LlmcError;
-    expect(err.message).toMatch(/expected a Float32Array of length 8, got Float32Array of length 6/);
+    await expectError(kernels.gemm(a, b, { m: 2, n: 4, k: 4 }), 'LLMC_INVALID_ARGUMENT', 'a', /expected a Float32Array of length 8, got Float32Array of length 6/);
   });
 
   it('rejects arrays that are not Float32Array', async () => {

@@ -1,5 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,9 +10,10 @@ import {
 } from '../../lib/formats/gguf_write.js';
 import { halfToFloat } from '../../lib/formats/safetensors.js';
 import { floatToHalf } from '../../lib/formats/safetensors_write.js';
-import { Rng } from '../helpers/random.js';
+import { Rng } from '../../bench/random.js';
+import { tempDir } from '../helpers/paths.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'llmc-gguf-unit-'));
+const dir = tempDir('gguf-unit');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const h = (x: number) => halfToFloat(floatToHalf(x));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { native } from '../../lib/binding.js';
-import { Rng } from '../helpers/random.js';
+import { Rng } from '../../bench/random.js';
 
 // Float64 references of the forward-pass ops on random data (odd sizes), every element checked.
 const close = (got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) => {

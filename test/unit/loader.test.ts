@@ -1,11 +1,11 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import type { LlmcError } from '../../lib/errors.js';
 import { compareVersions, CUDA_PLATFORMS, platformPackage, PREBUILT_PLATFORMS } from '../../lib/platform.js';
+import { tempDir } from '../helpers/paths.js';
 
 // Each test loads a fresh copy of the loader so that its one-time cache starts empty.
 async function freshLoader() {
@@ -28,7 +28,7 @@ const VERSION = '9.8.7';
  * `version`, and `cudaInfo()` for the CUDA probe in a child process.
  */
 function fakeRoot() {
-  const root = mkdtempSync(join(tmpdir(), 'llmc-loader-'));
+  const root = tempDir('loader');
   writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'llm-compress-native', version: VERSION }));
   const addPackage = (
     name: string,
@@ -89,7 +89,7 @@ describe('native loader (the real addon of this checkout)', () => {
   });
 
   it('says why a file that is not an addon cannot be loaded', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'llmc-loader-'));
+    const dir = tempDir('loader');
     const fake = join(dir, 'llmc.node');
     writeFileSync(fake, 'not a shared library');
     process.env.LLMC_NATIVE_PATH = fake;
@@ -130,7 +130,7 @@ describe('native loader: candidate order (fake candidates in a temp folder)', ()
     expect(local.source).toBe('local build');
     expect(local.tried.map((c) => c.source)).toEqual(['local build', 'CUDA package', 'platform package']);
 
-    const override = join(mkdtempSync(join(tmpdir(), 'llmc-loader-')), 'override.js');
+    const override = join(tempDir('loader'), 'override.js');
     writeFileSync(override, `module.exports = { version: ${JSON.stringify(packageVersion())} };`);
     const chosen = await findIn(root, { nvidia: true, nativePath: override });
     expect(chosen.source).toBe('LLMC_NATIVE_PATH');

@@ -1,15 +1,16 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { loadLlama2c } from '../../lib/formats/llama2c.js';
-import { LlmcError, loadModel } from '../../lib/index.js';
+import { loadModel } from '../../lib/index.js';
 import { LlamaModel } from '../../lib/model/llama.js';
-import { Rng } from '../helpers/random.js';
+import { Rng } from '../../bench/random.js';
+import { expectError } from '../helpers/errors.js';
+import { tempDir } from '../helpers/paths.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'llmc-model-'));
+const dir = tempDir('model');
 
 // A tiny llama2.c checkpoint: dim 8, hidden 12, 2 layers, 2 heads, 1 kv head, vocab 10, seq 6.
 function checkpoint(vocab: number, extraFloats = 0, dropFloats = 0): Buffer {
@@ -20,13 +21,6 @@ function checkpoint(vocab: number, extraFloats = 0, dropFloats = 0): Buffer {
   [dim, hidden, L, heads, kvHeads, vocab, seq].forEach((v, i) => head.writeInt32LE(v, 4 * i));
   const body = new Rng(5).float32(floats + extraFloats - dropFloats);
   return Buffer.concat([head, Buffer.from(body.buffer)]);
-}
-
-async function expectError(p: Promise<unknown>, code: string, message: RegExp) {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(LlmcError);
-  expect((e as LlmcError).code).toBe(code);
-  expect((e as LlmcError).message).toMatch(message);
 }
 
 describe('llama2.c checkpoints', () => {
@@ -63,12 +57,12 @@ describe('loadModel', () => {
     await expectError(loadModel(join(dir, 'nope')), 'LLMC_INVALID_ARGUMENT', /Invalid path/);
     writeFileSync(join(dir, 'x.onnx'), 'x');
     await expectError(loadModel(join(dir, 'x.onnx')), 'LLMC_UNSUPPORTED', /unknown model format/);
-    const lone = mkdtempSync(join(tmpdir(), 'llmc-lone-'));
+    const lone = tempDir('lone');
     writeFileSync(join(lone, 'model.bin'), checkpoint(10));
     await expectError(loadModel(join(lone, 'model.bin')), 'LLMC_INVALID_ARGUMENT', /no llama2\.c tokenizer/);
     await expectError(loadModel(lone, { prependSpace: 'no' } as never), 'LLMC_INVALID_ARGUMENT', /options\.prependSpace/);
     // A Hugging Face folder whose weights file is missing: the error names the file.
-    const hf = mkdtempSync(join(tmpdir(), 'llmc-hf-'));
+    const hf = tempDir('hf');
     writeFileSync(join(hf, 'config.json'), JSON.stringify({ model_type: 'llama', hidden_size: 8, intermediate_size: 12, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 10, rms_norm_eps: 1e-5 }));
     await expectError(loadModel(hf), 'LLMC_INVALID_ARGUMENT', /safetensors/);
   });

@@ -1,28 +1,19 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { availableIsaLevels, kernels, LlmcError, runtimeInfo, setIsa } from '../../lib/index.js';
-import { checkMatmul, randomInt4, randomInt8 } from '../helpers/quant_ref.js';
-import { Rng } from '../helpers/random.js';
+import { availableIsaLevels, kernels, runtimeInfo, setIsa } from '../../lib/index.js';
+import { gemmQKernel, GEMM_Q_CASES, groupSizeOf } from '../../bench/cases/gemm_q.js';
+import { casesFor, ERROR_BUDGET } from '../../bench/cases/index.js';
+import { Rng } from '../../bench/random.js';
+import { activations, checkMatmul, randomInt4, randomInt8 } from '../helpers/quant_ref.js';
+import { expectError } from '../helpers/errors.js';
 
 const levels = availableIsaLevels();
 const initial = runtimeInfo();
 afterAll(() => setIsa(initial.isa));
 
-// Activations: uniform with outlier channels (as real layer inputs have), never zeros.
-function activations(rng: Rng, m: number, k: number): Float32Array {
-  const x = rng.float32(m * k);
-  for (let i = 0; i < x.length; i += 29) x[i] = x[i]! * 25;
-  return x;
-}
-
-const MS = [1, 2, 3, 4, 5, 7, 13, 40];
-
-async function expectError(p: Promise<unknown>, code: string, argument?: string) {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(LlmcError);
-  expect((e as LlmcError).code).toBe(code);
-  if (argument) expect((e as LlmcError).argument).toBe(argument);
-}
+// Check mode of the quantized GEMMs' case table (bench/cases/gemm_q.ts).
+const INT8_CASES = casesFor(GEMM_Q_CASES, 'check').filter((c) => c.bits === 8);
+const INT4_CASES = casesFor(GEMM_Q_CASES, 'check').filter((c) => c.bits === 4);
 
 describe('packInt8 / packInt4', () => {
   it('round-trips int8 codes and scales exactly (odd n and k, -128 and 127)', async () => {
@@ -62,16 +53,17 @@ describe.each(levels)('quantized matmul on ISA level %s', (isa) => {
   it('w8a16 and w8a8 match a float64 reference of the dequantized weights', async () => {
     setIsa(isa);
     const rng = new Rng(3);
-    for (const [n, k] of [[1, 5], [17, 33], [33, 64], [70, 257]] as const) {
+    for (const { n, k, ms } of INT8_CASES) {
       const { q, scale, ref } = randomInt8(rng, n, k);
       const w = await kernels.packInt8(q, scale, { n, k });
-      for (const m of MS) {
+      for (const m of ms) {
         const x = activations(rng, m, k);
         for (const a8 of [false, true]) {
+          const kernel = gemmQKernel(8, a8);
           const y = await kernels.matmul(x, w, { activations: a8 ? 'int8' : 'float' });
           expect(y.length).toBe(m * n);
-          const bad = checkMatmul(y, x, ref, m, a8);
-          expect(bad, `${isa} w8${a8 ? 'a8' : 'a16'} m=${m} n=${n} k=${k}: ${bad}`).toBeUndefined();
+          const bad = checkMatmul(y, x, ref, m, a8, ERROR_BUDGET[kernel]);
+          expect(bad, `${isa} ${kernel} m=${m} n=${n} k=${k}: ${bad}`).toBeUndefined();
         }
       }
     }
@@ -80,18 +72,21 @@ describe.each(levels)('quantized matmul on ISA level %s', (isa) => {
   it('w4a16 and w4a8 match a float64 reference: groups, zero points, act-order, one group per row', async () => {
     setIsa(isa);
     const rng = new Rng(4);
-    for (const [n, k, gs] of [[17, 64, 32], [33, 256, 128], [16, 192, 64], [9, 40, 'row']] as const) {
+    for (const c of INT4_CASES) {
+      const { n, k, ms } = c;
+      const gs = groupSizeOf(c);
       for (const symmetric of [true, false]) {
         for (const actOrder of gs === 'row' ? [false] : [false, true]) {
           const group = gs === 'row' ? k : gs;
           const { q, scale, zeroPoint, gIdx, ref } = randomInt4(rng, n, k, group, symmetric, actOrder);
           const w = await kernels.packInt4(q, scale, { n, k }, { groupSize: gs, ...(zeroPoint ? { zeroPoint } : {}), ...(gIdx ? { gIdx } : {}) });
-          for (const m of MS) {
+          for (const m of ms) {
             const x = activations(rng, m, k);
             for (const a8 of [false, true]) {
+              const kernel = gemmQKernel(4, a8);
               const y = await kernels.matmul(x, w, { activations: a8 ? 'int8' : 'float' });
-              const bad = checkMatmul(y, x, ref, m, a8);
-              expect(bad, `${isa} w4${a8 ? 'a8' : 'a16'} sym=${symmetric} actOrder=${actOrder} m=${m} n=${n} k=${k} g=${gs}: ${bad}`).toBeUndefined();
+              const bad = checkMatmul(y, x, ref, m, a8, ERROR_BUDGET[kernel]);
+              expect(bad, `${isa} ${kernel} sym=${symmetric} actOrder=${actOrder} m=${m} n=${n} k=${k} g=${gs}: ${bad}`).toBeUndefined();
             }
           }
         }
@@ -114,8 +109,9 @@ describe.each(levels)('quantized matmul on ISA level %s', (isa) => {
     for (const [w, ref] of [[w8, i8.ref], [w4, i4.ref]] as const) {
       for (const a8 of [false, true]) {
         const y = await kernels.matmul(x, w, { activations: a8 ? 'int8' : 'float' });
-        const bad = checkMatmul(y, x, ref, 6, a8);
-        expect(bad, `${isa} w${w.bits}${a8 ? 'a8' : 'a16'}: ${bad}`).toBeUndefined();
+        const kernel = gemmQKernel(w.bits, a8);
+        const bad = checkMatmul(y, x, ref, 6, a8, ERROR_BUDGET[kernel]);
+        expect(bad, `${isa} ${kernel}: ${bad}`).toBeUndefined();
       }
     }
   });
@@ -132,7 +128,7 @@ describe.each(levels)('quantized matmul on ISA level %s', (isa) => {
     for (let p = 0; p < k; p++) x[2 * k + p] = p % 2 ? 3 : -3; // row 2: every code at ±127
     const y = await kernels.matmul(x, w, { activations: 'int8' });
     expect(Array.from(y.subarray(0, n)).every((v) => v === 0)).toBe(true);
-    expect(checkMatmul(y, x, ref, 3, true)).toBeUndefined();
+    expect(checkMatmul(y, x, ref, 3, true, ERROR_BUDGET.w8a8)).toBeUndefined();
   });
 });
 

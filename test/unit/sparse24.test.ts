@@ -1,8 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { availableIsaLevels, kernels, LlmcError, runtimeInfo, setIsa } from '../../lib/index.js';
-import { checkMatmul, type RefWeight } from '../helpers/quant_ref.js';
-import { Rng } from '../helpers/random.js';
+import { availableIsaLevels, kernels, runtimeInfo, setIsa } from '../../lib/index.js';
+import { groupSizeOf } from '../../bench/cases/gemm_q.js';
+import { casesFor, ERROR_BUDGET } from '../../bench/cases/index.js';
+import { SPARSE24_CASES } from '../../bench/cases/sparse24.js';
+import { Rng } from '../../bench/random.js';
+import { activations, checkMatmul, denseRef } from '../helpers/quant_ref.js';
+import { expectError } from '../helpers/errors.js';
 
 const levels = availableIsaLevels();
 const initial = runtimeInfo();
@@ -55,32 +59,8 @@ function scales(rng: Rng, count: number): Float32Array {
   return s;
 }
 
-function refOf(n: number, k: number, dense: (j: number, p: number) => number): RefWeight {
-  const w = new Float64Array(n * k);
-  const mag = new Float64Array(n * k);
-  for (let j = 0; j < n; j++)
-    for (let p = 0; p < k; p++) {
-      w[j * k + p] = dense(j, p);
-      mag[j * k + p] = Math.abs(w[j * k + p]!);
-    }
-  return { n, k, w, mag };
-}
-
-function activations(rng: Rng, m: number, k: number): Float32Array {
-  const x = rng.float32(m * k);
-  for (let i = 0; i < x.length; i += 29) x[i] = x[i]! * 25;
-  return x;
-}
-
-async function expectError(p: Promise<unknown>, code: string, argument?: string, message?: RegExp) {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(LlmcError);
-  expect((e as LlmcError).code).toBe(code);
-  if (argument) expect((e as LlmcError).argument).toBe(argument);
-  if (message) expect((e as LlmcError).message).toMatch(message);
-}
-
-const MS = [1, 2, 3, 5, 8, 9, 13, 40];
+// Check mode of the 2:4 kernels' case table (bench/cases/sparse24.ts).
+const CASES = casesFor(SPARSE24_CASES, 'check');
 
 describe('pack24', () => {
   it('round-trips f32, int8 and int4 weights exactly (odd n, k edge sizes)', async () => {
@@ -177,15 +157,15 @@ describe.each(levels)('2:4 matmul on ISA level %s', (isa) => {
   it('sparse24_f32 matches a float64 reference of the dense matrix on both paths', async () => {
     setIsa(isa);
     const rng = new Rng(21);
-    for (const [n, k] of [[1, 4], [17, 36], [33, 100], [16, 264]] as const) {
+    for (const { n, k, ms } of CASES.filter((c) => c.bits === 32)) {
       const w = sparseF32(rng, n, k);
       const p = await kernels.pack24(w, { n, k });
-      const ref = refOf(n, k, (j, i) => w[j * k + i]!);
-      for (const m of MS)
+      const ref = denseRef(n, k, (j, i) => w[j * k + i]!);
+      for (const m of ms)
         for (const path of ['auto', 'sparse', 'dense'] as const) {
           const x = activations(rng, m, k);
           const y = await kernels.matmul(x, p, { path });
-          const bad = checkMatmul(y, x, ref, m, false);
+          const bad = checkMatmul(y, x, ref, m, false, ERROR_BUDGET.sparse24_f32);
           expect(bad, `${isa} f32 ${path} m=${m} n=${n} k=${k}: ${bad}`).toBeUndefined();
         }
     }
@@ -194,16 +174,16 @@ describe.each(levels)('2:4 matmul on ISA level %s', (isa) => {
   it('sparse24_w8a8 matches a float64 reference (activations quantized as the dense w8a8)', async () => {
     setIsa(isa);
     const rng = new Rng(22);
-    for (const [n, k] of [[1, 8], [17, 36], [33, 256]] as const) {
+    for (const { n, k, ms } of CASES.filter((c) => c.bits === 8)) {
       const q = sparseCodes(rng, n, k, 8);
       const s = scales(rng, n);
       const p = await kernels.pack24(q, s, { n, k }, { bits: 8 });
-      const ref = refOf(n, k, (j, i) => s[j]! * q[j * k + i]!);
-      for (const m of MS) {
+      const ref = denseRef(n, k, (j, i) => s[j]! * q[j * k + i]!);
+      for (const m of ms) {
         const x = activations(rng, m, k);
         if (m > 2) x[2 * k + 1] = Number.NaN;
         const y = await kernels.matmul(x, p);
-        const bad = checkMatmul(y, x, ref, m, true);
+        const bad = checkMatmul(y, x, ref, m, true, ERROR_BUDGET.sparse24_w8a8);
         expect(bad, `${isa} w8a8 m=${m} n=${n} k=${k}: ${bad}`).toBeUndefined();
       }
     }
@@ -212,19 +192,21 @@ describe.each(levels)('2:4 matmul on ISA level %s', (isa) => {
   it('sparse24_w4a16 matches a float64 reference: groups of 32 / 128 and one per row, both paths, Inf rows', async () => {
     setIsa(isa);
     const rng = new Rng(23);
-    for (const [n, k, gs] of [[1, 32, 32], [17, 256, 128], [19, 20, 'row'], [45, 96, 32]] as const) {
+    for (const c of CASES.filter((c) => c.bits === 4)) {
+      const { n, k, ms } = c;
+      const gs = groupSizeOf(c);
       const group = gs === 'row' ? k : gs;
       const q = sparseCodes(rng, n, k, 4);
       const s = scales(rng, (n * k) / group);
       const p = await kernels.pack24(q, s, { n, k }, { bits: 4, groupSize: gs });
       const G = k / group;
-      const ref = refOf(n, k, (j, i) => s[j * G + Math.floor(i / group)]! * q[j * k + i]!);
-      for (const m of MS)
+      const ref = denseRef(n, k, (j, i) => s[j * G + Math.floor(i / group)]! * q[j * k + i]!);
+      for (const m of ms)
         for (const path of ['sparse', 'dense'] as const) {
           const x = activations(rng, m, k);
           if (m > 3) x[3 * k + 2] = Number.POSITIVE_INFINITY;
           const y = await kernels.matmul(x, p, { path });
-          const bad = checkMatmul(y, x, ref, m, false);
+          const bad = checkMatmul(y, x, ref, m, false, ERROR_BUDGET.sparse24_w4a16);
           expect(bad, `${isa} w4a16 ${path} m=${m} n=${n} k=${k} group=${gs}: ${bad}`).toBeUndefined();
         }
     }

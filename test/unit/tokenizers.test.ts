@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -7,9 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { LlmcError } from '../../lib/errors.js';
 import { mergePairs, type PairMerge } from '../../lib/tokenizers/llama2c.js';
 import { Llama2cTokenizer, loadHfTokenizer, loadLlama2cTokenizer } from '../../lib/tokenizers/index.js';
-import { Rng } from '../helpers/random.js';
+import { Rng } from '../../bench/random.js';
+import { tempDir } from '../helpers/paths.js';
 
-const root = mkdtempSync(join(tmpdir(), 'llmc-tokenizers-'));
+const root = tempDir('tokenizers');
 let folders = 0;
 
 /** Writes files into a fresh folder; returns the path of the first. */

@@ -3,12 +3,15 @@ import { Command } from 'commander';
 
 import { CUDA_KERNELS, benchCuda, type CudaBenchKernel } from '../../../bench/cuda.js';
 import { benchCompress } from '../../../bench/compress.js';
+import { BENCH_MS, LAYER_SHAPES } from '../../../bench/cases/index.js';
 import { SUITES, type BenchRow } from '../../../bench/index.js';
 import { resolveDevice } from '../../device.js';
 import { invalidArgument } from '../../errors.js';
 import { setIsa, setThreads, type IsaLevel } from '../../runtime.js';
 
-const DEFAULT_SHAPES = '4096x4096,4096x11008,11008x4096';
+// Without --shapes / --m the CPU kernels run the perf cases of their tables (bench/cases/).
+const DEFAULT_SHAPES = LAYER_SHAPES.map(({ k, n }) => `${k}x${n}`).join(',');
+const DEFAULT_MS = BENCH_MS.join(',');
 const DEFAULT_KERNELS = 'f32,w8a16,w8a8,w4a16,w4a8';
 const CUDA_SHAPES = '8192x8192,4096x11008,11008x4096';
 
@@ -53,14 +56,14 @@ export function benchCommand(): Command {
   return new Command('bench')
     .description('benchmark the kernels on real layer shapes (medians of native timings)')
     .option('--kernels <list>', `comma-separated kernels: ${Object.keys(SUITES).join(', ')} (gptq and sparsegpt take minutes: not in the default); with --device cuda: ${CUDA_KERNELS.join(', ')} (default all), gptq, sparsegpt`)
-    .option('--m <list>', 'batch sizes (rows of activations)', '1,16,128,512')
-    .option('--shapes <list>', `comma-separated KxN layer shapes (in x out features) (default ${DEFAULT_SHAPES}; with --device cuda ${CUDA_SHAPES})`)
+    .option('--m <list>', `batch sizes (rows of activations) (default: the kernels' perf cases in bench/cases/, ${DEFAULT_MS})`)
+    .option('--shapes <list>', `comma-separated KxN layer shapes (in x out features) (default: the kernels' perf cases in bench/cases/, ${DEFAULT_SHAPES}; with --device cuda ${CUDA_SHAPES})`)
     .option('--device <d>', 'cpu, or cuda: the GPU kernels against the dense f16 GPU kernel', 'cpu')
     .option('--time <ms>', 'minimum time spent timing each row', '500')
     .option('--threads <n>', 'threads of the pool (default: all cores)')
     .option('--isa <level>', 'force an ISA level: scalar, neon, avx2, avx512')
     .option('--json', 'one JSON object per line (the stable contract)')
-    .action(async (opts: { kernels?: string; m: string; shapes?: string; time: string; threads?: string; isa?: string; device: string; json?: boolean }) => {
+    .action(async (opts: { kernels?: string; m?: string; shapes?: string; time: string; threads?: string; isa?: string; device: string; json?: boolean }) => {
       if (opts.device !== 'cpu' && opts.device !== 'cuda') throw invalidArgument('--device', 'cpu or cuda', opts.device);
       if (opts.device === 'cuda') {
         resolveDevice('--device', 'cuda'); // a clear error when no GPU can be used
@@ -68,7 +71,7 @@ export function benchCommand(): Command {
         const allowed = [...CUDA_KERNELS, 'gptq', 'sparsegpt'];
         for (const k of kernels)
           if (!allowed.includes(k)) throw invalidArgument('--kernels', `a comma-separated list of ${allowed.join(', ')} with --device cuda`, k);
-        const settings = { ms: positiveInts('--m', opts.m), shapes: shapes(opts.shapes ?? CUDA_SHAPES), timeMs: positiveInts('--time', opts.time)[0]!, onRow: (r: BenchRow) => printRow(r, !!opts.json) };
+        const settings = { ms: positiveInts('--m', opts.m ?? DEFAULT_MS), shapes: shapes(opts.shapes ?? CUDA_SHAPES), timeMs: positiveInts('--time', opts.time)[0]!, onRow: (r: BenchRow) => printRow(r, !!opts.json) };
         const matmuls = kernels.filter((k): k is CudaBenchKernel => (CUDA_KERNELS as readonly string[]).includes(k));
         if (matmuls.length > 0) await benchCuda(matmuls, settings);
         for (const k of kernels) if (k === 'gptq' || k === 'sparsegpt') await benchCompress(k, 'cuda')(settings);
@@ -78,11 +81,11 @@ export function benchCommand(): Command {
       for (const k of kernels) {
         if (!(k in SUITES)) throw invalidArgument('--kernels', `a comma-separated list of ${Object.keys(SUITES).join(', ')}`, k);
       }
-      const ms = positiveInts('--m', opts.m);
+      const ms = opts.m === undefined ? undefined : positiveInts('--m', opts.m);
       const timeMs = positiveInts('--time', opts.time)[0]!;
       if (opts.threads !== undefined) setThreads(positiveInts('--threads', opts.threads)[0]!);
       if (opts.isa !== undefined) setIsa(opts.isa as IsaLevel);
-      const settings = { ms, shapes: shapes(opts.shapes ?? DEFAULT_SHAPES), timeMs, onRow: (r: BenchRow) => printRow(r, !!opts.json) };
+      const settings = { ms, shapes: opts.shapes === undefined ? undefined : shapes(opts.shapes), timeMs, onRow: (r: BenchRow) => printRow(r, !!opts.json) };
       for (const k of kernels) await SUITES[k]!(settings);
     });
 }
