@@ -4,7 +4,7 @@
  * same copies (readGBps, the baseline); m > 1 warm, beside the FMA peak measured right after
  * (peakGflops, the baseline).
  */
-import { native } from '../lib/binding.js';
+import { native } from '../lib/native/loader.js';
 import { coldCopies, fillRandom, medianMs } from './measure.js';
 import type { BenchSettings } from './row.js';
 

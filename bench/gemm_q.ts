@@ -7,7 +7,7 @@
  * kernel runs on, measured right after: the fp32 FMA peak (peakGflops) for float activations, the
  * int8 dot-product peak (peakGops) for int8 activations.
  */
-import { native } from '../lib/binding.js';
+import { native } from '../lib/native/loader.js';
 import { packInt4, packInt8, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
 import { coldCopies, fillRandom, medianMs } from './measure.js';
 import type { BenchSettings } from './row.js';

@@ -8,7 +8,8 @@
  * values) and, for the float kernels, `otherPathMs` times the path it did not pick (the crossover).
  * m = 1 is cold for both (weights rotated over >= 256 MiB of copies), weightGBps counts packed bytes.
  */
-import { native, type S24Weights } from '../lib/binding.js';
+import type { S24Weights } from '../lib/native/contract.js';
+import { native } from '../lib/native/loader.js';
 import { packInt4, packInt8, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
 import { pack24, type Packed24 } from '../lib/kernels/sparse24.js';
 import { coldCopies, fillRandom, medianMs } from './measure.js';

@@ -3,7 +3,8 @@
  * magnitude and Wanda, and the Hessian they need. W is a linear layer's weight `[rows × cols]` =
  * `[out × in]` (row-major); H its inputs' Hessian `[cols × cols]`, H = 2/n · Σ x·xᵀ.
  */
-import { native, type NativeObsParams } from '../binding.js';
+import { native } from '../native/loader.js';
+import type { NativeObsParams } from '../native/contract.js';
 import { deviceCode, resolveDevice, type Device } from '../device.js';
 import { callNative, invalidArgument } from '../errors.js';
 import { checkBoolean, checkFiniteNumber, checkFloat32Array, checkInteger, checkKnownKeys, checkObject } from '../validate.js';

@@ -2,7 +2,7 @@
  * Packed int8 / int4 weights and the quantized matrix multiplications that run them
  * (w8a16, w8a8, w4a16, w4a8). Layouts are drawn in native/core/gemm_q.h; packing is exact both ways.
  */
-import { native } from '../binding.js';
+import { native } from '../native/loader.js';
 import { fromNative, invalidArgument } from '../errors.js';
 import { checkFloat32Array, checkInteger, checkKnownKeys, checkObject, checkTypedArray } from '../validate.js';
 

@@ -4,7 +4,7 @@
  * `sparse24_w4a16`) and their exports to compressed-tensors' `sparse-24-bitmask` and to NVIDIA's
  * sparse tensor core metadata. The packed layout is drawn in native/core/sparse24.h.
  */
-import { native } from '../binding.js';
+import { native } from '../native/loader.js';
 import { callNative, fromNative, invalidArgument, LlmcError } from '../errors.js';
 import { checkFloat32Array, checkInteger, checkKnownKeys, checkObject, checkTypedArray } from '../validate.js';
 import { matmul as denseMatmul, PackedInt4, PackedInt8, type MatmulOptions, type WeightShape } from './quant.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
+import { packageRoot } from '../../lib/native/loader.js';
 import { compress, LlmcError } from '../../lib/index.js';
 import { QuantLinear } from '../../lib/model/quant_linear.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
+import { packageRoot } from '../../lib/native/loader.js';
 import { packInt32, unpackInt32 } from '../../lib/formats/compressed_tensors.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from '../../lib/formats/safetensors.js';
 import { compress, evaluate, LlmcError, loadModel } from '../../lib/index.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
+import { packageRoot } from '../../lib/native/loader.js';
 import { loadGguf, loadHfModel } from '../../lib/formats/index.js';
 import { evaluate, loadModel } from '../../lib/index.js';
 import { DenseLinear } from '../../lib/model/linear.js';

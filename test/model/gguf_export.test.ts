@@ -21,7 +21,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
+import { packageRoot } from '../../lib/native/loader.js';
 import { main } from '../../lib/cli/program.js';
 import { compress, generateTokens, LlmcError, loadModel, type Model } from '../../lib/index.js';
 import { loadGgufTensors, readGgufHeader } from '../../lib/formats/gguf.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
+import { packageRoot } from '../../lib/native/loader.js';
 import { dequantizeCodes } from '../../lib/formats/packed_codes.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes, type SafetensorsHeader } from '../../lib/formats/safetensors.js';
 import { compress, evaluate, loadModel } from '../../lib/index.js';

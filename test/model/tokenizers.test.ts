@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
+import { packageRoot } from '../../lib/native/loader.js';
 import { loadHfTokenizer, loadLlama2cTokenizer, type Tokenizer } from '../../lib/tokenizers/index.js';
 
 const shared = join(packageRoot(), '..', 'shared');

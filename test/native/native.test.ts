@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
+import { packageRoot } from '../../lib/native/loader.js';
 
 // The C++ test programs built beside the addon (CMake: one per test/native/*_test.cpp): each checks
 // every ISA path of its op family against float64 references, with no Node in between.

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it, vi } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
+import { packageRoot } from '../../lib/native/loader.js';
 import { cudaUnavailable } from '../../lib/device.js';
 import { main } from '../../lib/cli/program.js';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { native, packageRoot } from '../../lib/binding.js';
+import { native, packageRoot } from '../../lib/native/loader.js';
 import { cudaUnavailable } from '../../lib/device.js';
 import { compress, cudaInfo, evaluate, kernels, LlmcError, loadModel, resolveDevice } from '../../lib/index.js';
 import { correlatedInputs } from '../helpers/obs_ref.js';

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { availableIsaLevels, kernels, LlmcError, runtimeInfo, setIsa, setThreads } from '../../lib/index.js';
-import { native } from '../../lib/binding.js';
+import { native } from '../../lib/native/loader.js';
 import { firstMismatch, gemmRef } from '../helpers/gemm_ref.js';
 import { Rng } from '../helpers/random.js';
 
