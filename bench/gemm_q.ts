@@ -8,7 +8,7 @@
  * int8 dot-product peak (peakGops) for int8 activations.
  */
 import { native } from '../lib/native/loader.js';
-import { packInt4, packInt8, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
+import { packInt4, packInt8, toPackedGroupSize, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
 import { coldCopies, fillRandom, medianMs } from './measure.js';
 import type { BenchSettings } from './row.js';
 
@@ -49,7 +49,7 @@ async function packed(kind: Kind, n: number, k: number): Promise<PackedInt8 | Pa
   }
   const group = groupFor(k);
   const scale = fillRandom(new Float32Array((n * k) / group), 5).map((v) => 0.01 + Math.abs(v) * 0.01);
-  return packInt4(codes(n * k, -8, 7, 9), scale, { n, k }, { groupSize: group === k ? 'row' : (group as 32 | 64 | 128) });
+  return packInt4(codes(n * k, -8, 7, 9), scale, { n, k }, { groupSize: toPackedGroupSize(group, k, 'bench') });
 }
 
 function copy(w: PackedInt8 | PackedInt4): PackedInt8 | PackedInt4 {

@@ -10,7 +10,7 @@
  */
 import type { S24Weights } from '../lib/native/contract.js';
 import { native } from '../lib/native/loader.js';
-import { packInt4, packInt8, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
+import { packInt4, packInt8, toPackedGroupSize, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
 import { pack24, type Packed24 } from '../lib/kernels/sparse24.js';
 import { coldCopies, fillRandom, medianMs } from './measure.js';
 import type { BenchSettings } from './row.js';
@@ -59,7 +59,7 @@ async function makePair(kind: Kind, n: number, k: number): Promise<Pair> {
     return { sparse: await pack24(q, scale, { n, k }, { bits: 8 }), dense: await packInt8(q, scale, { n, k }) };
   }
   const group = groupFor(k);
-  const gs = group === k ? 'row' : (group as 32 | 64 | 128);
+  const gs = toPackedGroupSize(group, k, 'bench');
   const scale = fillRandom(new Float32Array((n * k) / group), 5).map((x) => 0.01 + Math.abs(x) * 0.01);
   return { sparse: await pack24(q, scale, { n, k }, { bits: 4, groupSize: gs }), dense: await packInt4(q, scale, { n, k }, { groupSize: gs }) };
 }
