@@ -67,7 +67,7 @@ export function checkLayersWritable(model: Model, format: OutputFormat, spec: Re
   // cannot do to a layer packed for the 2:4 kernels.
   const sparseQk = model.config.ropeStyle === 'half' ? undefined : plan.find((l) => l.sparse24 && /\.(q|k)_proj$/.test(l.name));
   if (sparseQk)
-    throw new LlmcError('LLMC_UNSUPPORTED', `writing ${format} from ${model.path}: Hugging Face folders hold the Q/K rows in rotate_half order, and the 2:4 sparse ${sparseQk.name} cannot be reordered yet; leave the q_proj / k_proj layers out (options.ignore), or compress the model from a Hugging Face folder`);
+    throw new LlmcError('LLMC_UNSUPPORTED', `writing ${format} from ${model.path}: Hugging Face folders hold the Q/K rows in rotate_half order, and the 2:4 sparse ${sparseQk.name} cannot be reordered yet; leave the q_proj / k_proj layers uncompressed (ignore), or compress the model from a Hugging Face folder`);
   // Both formats declare one quantization config for all the layers they hold as codes.
   const codes = plan.flatMap((l) => (l.quant && l.kernel !== 'dense' ? [{ ...l, quant: l.quant }] : []));
   const spelling = (a: QuantArgs) => JSON.stringify(format === 'gptq' ? gptqLayerConfig(a) : weightsArgs(a));
@@ -75,10 +75,10 @@ export function checkLayersWritable(model: Model, format: OutputFormat, spec: Re
   const other = first && codes.find((l) => spelling(l.quant) !== spelling(first.quant));
   if (first && other) {
     const how = (l: typeof first) => `${l.name} (${l.cols} inputs) with ${l.quant.groupSize === 'row' ? 'one group per row' : `groups of ${l.quant.groupSize}`}`;
-    throw new LlmcError('LLMC_UNSUPPORTED', `format '${format}' holds one quantization config for all layers, and groupSize ${spec.quantize?.args.groupSize} quantizes ${how(first)} but ${how(other)}; use a groupSize below every layer's inputs, or 'row'`);
+    throw new LlmcError('LLMC_UNSUPPORTED', `format '${format}' holds one quantization config for all layers, and a group size of ${spec.quantize?.args.groupSize} quantizes ${how(first)} but ${how(other)}; use a group size below every layer's inputs, or 'row'`);
   }
   if (format === 'gptq' && !first)
-    throw new LlmcError('LLMC_UNSUPPORTED', `format 'gptq' holds int4 / int8 codes, and groupSize ${spec.quantize?.args.groupSize} leaves every layer dense (the int4 kernels take groups of 32, 64, 128 or one per row); use one of those, or format 'compressed-tensors'`);
+    throw new LlmcError('LLMC_UNSUPPORTED', `format 'gptq' holds int4 / int8 codes, and a group size of ${spec.quantize?.args.groupSize} leaves every layer dense (the int4 kernels take groups of 32, 64, 128 or one per row); use one of those, or format 'compressed-tensors'`);
 }
 
 /** Writes `model` to `path` (a folder; a `.gguf` file for gguf) in `format` (`overwrite` replaces what is there). */
