@@ -4,7 +4,7 @@
  */
 import { native } from '../native/loader.js';
 import { fromNative, invalidArgument, LlmcError } from '../errors.js';
-import type { GroupSize } from '../quant_args.js';
+import { groupLength, type GroupSize } from '../quant_args.js';
 import { checkFloat32Array, checkInteger, checkKnownKeys, checkObject, checkTypedArray } from '../validate.js';
 
 /** Size of a linear layer's weight: `n` outputs × `k` inputs (PyTorch's `[out, in]`). */
@@ -33,8 +33,14 @@ export interface Int4Codes {
   gIdx?: Int32Array;
 }
 
+const PACKED_GROUP_SIZES = [32, 64, 128, 'row'] as const;
+
 /** The groups the int4 kernels (dense and 2:4) take: 32, 64 or 128 inputs (dividing k), or `'row'` (one group per output row, k any). */
-export type PackedGroupSize = 32 | 64 | 128 | 'row';
+export type PackedGroupSize = (typeof PACKED_GROUP_SIZES)[number];
+
+function isPackedGroupSize(value: unknown): value is PackedGroupSize {
+  return (PACKED_GROUP_SIZES as readonly unknown[]).includes(value);
+}
 
 /**
  * The int4 kernels' group for groups of `groupSize` inputs in rows of `k` (`'row'` when one group
@@ -42,7 +48,7 @@ export type PackedGroupSize = 32 | 64 | 128 | 'row';
  */
 export function packedGroupSize(groupSize: GroupSize, k: number): PackedGroupSize | undefined {
   if (groupSize === 'row' || groupSize === k) return 'row';
-  return (groupSize === 32 || groupSize === 64 || groupSize === 128) && k % groupSize === 0 ? groupSize : undefined;
+  return isPackedGroupSize(groupSize) && k % groupSize === 0 ? groupSize : undefined;
 }
 
 /** {@link packedGroupSize}, refusing a group the kernels do not take with an error that starts with `where` (the weight). */
@@ -54,10 +60,9 @@ export function toPackedGroupSize(groupSize: GroupSize, k: number, where: string
 
 /** Validates a `groupSize` option of {@link packInt4} / `pack24` for rows of `k` inputs; returns the inputs per group. */
 export function checkPackedGroupSize(argument: string, groupSize: unknown, k: number): number {
-  const group = groupSize === 'row' ? k : groupSize === 32 || groupSize === 64 || groupSize === 128 ? groupSize : undefined;
-  if (group === undefined) throw invalidArgument(argument, "32, 64, 128 or 'row'", groupSize);
-  if (k % group !== 0) throw invalidArgument(argument, `a group size that divides k = ${k} (or 'row')`, groupSize);
-  return group;
+  if (!isPackedGroupSize(groupSize)) throw invalidArgument(argument, "32, 64, 128 or 'row'", groupSize);
+  if (packedGroupSize(groupSize, k) === undefined) throw invalidArgument(argument, `a group size that divides k = ${k} (or 'row')`, groupSize);
+  return groupLength(groupSize, k);
 }
 
 export interface PackInt4Options {
