@@ -83,14 +83,12 @@ export function has24Kernel(k: number, kind: { bits: 32 | 8 | 4; activations: 'f
 /** The 2:4 twin of a layer whose weights are 2:4 sparse and that the 2:4 kernels run ({@link has24Kernel}), else undefined. */
 export async function sparseTwin(lin: Linear): Promise<Sparse24Linear | undefined> {
   const shape = { n: lin.outFeatures, k: lin.inFeatures };
-  const p = lin instanceof QuantLinear ? lin.packed : undefined;
-  const kind = lin instanceof DenseLinear ? { bits: 32 as const, activations: 'float' as const, symmetric: true, ordered: true }
-    : lin instanceof QuantLinear && p ? { bits: p.bits, activations: lin.activations, symmetric: p.bits === 8 || p.symmetric, ordered: p.bits === 8 || !p.perm }
-      : undefined;
-  if (!kind || !has24Kernel(shape.k, kind)) return undefined;
   try {
-    if (lin instanceof DenseLinear) return new Sparse24Linear(await pack24(lin.weight, shape));
-    if (!p) return undefined;
+    if (lin instanceof DenseLinear)
+      return has24Kernel(shape.k, { bits: 32, activations: 'float', symmetric: true, ordered: true }) ? new Sparse24Linear(await pack24(lin.weight, shape)) : undefined;
+    if (!(lin instanceof QuantLinear)) return undefined;
+    const p = lin.packed;
+    if (!has24Kernel(shape.k, { bits: p.bits, activations: lin.activations, symmetric: p.bits === 8 || p.symmetric, ordered: p.bits === 8 || !p.perm })) return undefined;
     const c = await p.unpack();
     return new Sparse24Linear(await pack24(c.q, c.scale, shape, p.bits === 8 ? { bits: 8 } : { bits: 4, groupSize: toPackedGroupSize(p.groupSize, p.k, 'a 2:4 int4 weight') }));
   } catch (e) {
