@@ -8,7 +8,7 @@
  * factorizations, column loop and copies included) and the baseline is the CPU loop on the same
  * layer, same run: `cpuMs` and `speedupVsCpu`.
  */
-import { native } from '../lib/binding.js';
+import { native } from '../lib/native/loader.js';
 import { LAYER_SHAPES } from './cases/index.js';
 import { medianMs } from './measure.js';
 import { fillRandom } from './random.js';

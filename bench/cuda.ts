@@ -7,7 +7,7 @@
  * gflops counts 2·m·n·k (int8 operations for the A8 kernels); weightGBps the device bytes of the
  * weights read once per call.
  */
-import { native } from '../lib/binding.js';
+import { native } from '../lib/native/loader.js';
 import { toCuda, type CudaWeights } from '../lib/kernels/cuda.js';
 import { packInt4, packInt8 } from '../lib/kernels/quant.js';
 import { pack24 } from '../lib/kernels/sparse24.js';

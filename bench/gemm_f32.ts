@@ -5,7 +5,7 @@
  * same copies (readGBps, the baseline); m > 1 warm, beside the FMA peak measured right after
  * (peakGflops, the baseline).
  */
-import { native } from '../lib/binding.js';
+import { native } from '../lib/native/loader.js';
 import { GEMM_F32_CASES } from './cases/gemm_f32.js';
 import { perfCases } from './cases/index.js';
 import { coldCopies, medianMs } from './measure.js';

@@ -7,8 +7,8 @@
  * kernel runs on, measured right after: the fp32 FMA peak (peakGflops) for float activations, the
  * int8 dot-product peak (peakGops) for int8 activations.
  */
-import { native } from '../lib/binding.js';
-import { packInt4, packInt8, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
+import { native } from '../lib/native/loader.js';
+import { packInt4, packInt8, toPackedGroupSize, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
 import { GEMM_Q_CASES, GEMM_Q_KERNELS, inputsPerGroup, type GemmQKernel } from './cases/gemm_q.js';
 import { perfCases } from './cases/index.js';
 import { coldCopies, medianMs, withArrays } from './measure.js';
@@ -22,7 +22,7 @@ async function packed(kind: Kind, n: number, k: number, group: number): Promise<
     return packInt8(randomCodes(n * k, -128, 127, 9), randomScales(n, 5), { n, k });
   }
   const scale = randomScales((n * k) / group, 5);
-  return packInt4(randomCodes(n * k, -8, 7, 9), scale, { n, k }, { groupSize: group === k ? 'row' : (group as 32 | 64 | 128) });
+  return packInt4(randomCodes(n * k, -8, 7, 9), scale, { n, k }, { groupSize: toPackedGroupSize(group, k, 'bench') });
 }
 
 function copy(w: PackedInt8 | PackedInt4): PackedInt8 | PackedInt4 {

@@ -8,8 +8,9 @@
  * values) and, for the float kernels, `otherPathMs` times the path it did not pick (the crossover).
  * m = 1 is cold for both (weights rotated over >= 256 MiB of copies), weightGBps counts packed bytes.
  */
-import { native, type S24Weights } from '../lib/binding.js';
-import { packInt4, packInt8, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
+import type { S24Weights } from '../lib/native/contract.js';
+import { native } from '../lib/native/loader.js';
+import { packInt4, packInt8, toPackedGroupSize, type PackedInt4, type PackedInt8 } from '../lib/kernels/quant.js';
 import { pack24, type Packed24 } from '../lib/kernels/sparse24.js';
 import { inputsPerGroup } from './cases/gemm_q.js';
 import { perfCases } from './cases/index.js';
@@ -50,7 +51,7 @@ async function makePair(kind: Kind, n: number, k: number, group: number): Promis
     const scale = randomScales(n, 5);
     return { sparse: await pack24(q, scale, { n, k }, { bits: 8 }), dense: await packInt8(q, scale, { n, k }) };
   }
-  const gs = group === k ? 'row' : (group as 32 | 64 | 128);
+  const gs = toPackedGroupSize(group, k, 'bench');
   const scale = randomScales((n * k) / group, 5);
   return { sparse: await pack24(q, scale, { n, k }, { bits: 4, groupSize: gs }), dense: await packInt4(q, scale, { n, k }, { groupSize: gs }) };
 }

@@ -3,7 +3,7 @@
  * native/cuda/) or `'auto'` (the GPU when this binary has CUDA kernels and a device is usable,
  * else the CPU).
  */
-import { native } from './binding.js';
+import { native } from './native/loader.js';
 import { invalidArgument, LlmcError } from './errors.js';
 
 export type Device = 'cpu' | 'cuda' | 'auto';

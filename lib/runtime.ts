@@ -2,11 +2,12 @@
  * What the native code runs on, and the two settings that change it: the number of threads of the
  * process-wide pool and the CPU instruction-set level the kernels dispatch on.
  */
-import { loadBinding, native, type IsaLevel, type NativeCudaInfo, type NativeRuntimeInfo } from './binding.js';
+import { loadBinding, native } from './native/loader.js';
+import type { IsaLevel, NativeCudaInfo, NativeRuntimeInfo } from './native/contract.js';
 import { fromNative, invalidArgument } from './errors.js';
 import { checkInteger } from './validate.js';
 
-export type { CpuFeatures, IsaLevel } from './binding.js';
+export type { CpuFeatures, IsaLevel } from './native/contract.js';
 export type CudaInfo = NativeCudaInfo;
 
 /** Runtime facts, as `llm-compress doctor` prints them. */

@@ -6,16 +6,15 @@
  * act-order (g_idx) where groups are smaller than a row. Perf mode: bench/gemm_q.ts (symmetric,
  * no act-order). See bench/cases/index.ts for the fields every case has.
  */
+import { toPackedGroupSize, type PackedGroupSize } from '../../lib/kernels/quant.js';
 import { layerCases, type Case } from './index.js';
 
-/** int4 inputs per group; 'row': one group per row (k inputs). */
-export type GroupSize = 32 | 64 | 128 | 'row';
 
 export interface GemmQCase extends Case {
   /** The weight's codes: int8 (kernels w8a16, w8a8) or int4 (w4a16, w4a8). */
   bits: 8 | 4;
   /** int4 only; default (perf cases): {@link groupFor}(k). */
-  group?: GroupSize;
+  group?: PackedGroupSize;
 }
 
 /** The quantized GEMM kernels: the weight's bits, and whether activations are quantized to int8. */
@@ -39,14 +38,13 @@ export function groupFor(k: number): number {
 }
 
 /** A case's int4 inputs per group: its group ('row': k), else groupFor(k). */
-export function inputsPerGroup(c: { k: number; group?: GroupSize }): number {
+export function inputsPerGroup(c: { k: number; group?: PackedGroupSize }): number {
   return c.group === 'row' ? c.k : (c.group ?? groupFor(c.k));
 }
 
 /** A case's int4 group size as packInt4 / pack24 take it: its group, else groupFor(k). */
-export function groupSizeOf(c: { k: number; group?: GroupSize }): GroupSize {
-  const g = c.group ?? groupFor(c.k);
-  return g === c.k ? 'row' : (g as GroupSize);
+export function groupSizeOf(c: { k: number; group?: PackedGroupSize }): PackedGroupSize {
+  return toPackedGroupSize(c.group ?? groupFor(c.k), c.k, `a case with k = ${c.k}`);
 }
 
 /** Batch sizes of the check cases. */

@@ -6,14 +6,14 @@
  * Perf mode: bench/sparse24.ts, against the dense kernel of the same precision. See
  * bench/cases/index.ts for the fields every case has.
  */
-import type { GroupSize } from './gemm_q.js';
+import type { PackedGroupSize } from '../../lib/kernels/quant.js';
 import { layerCases, type Case } from './index.js';
 
 export interface Sparse24Case extends Case {
   /** The stored values: f32 (kernel sparse24_f32), int8 (sparse24_w8a8) or int4 (sparse24_w4a16). */
   bits: 32 | 8 | 4;
   /** int4 only; default (perf cases): groupFor(k) of gemm_q.ts. */
-  group?: GroupSize;
+  group?: PackedGroupSize;
 }
 
 /** The 2:4 kernels by name, and the bits of their values. */

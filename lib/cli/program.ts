@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 
-import { packageVersion } from '../binding.js';
+import { packageVersion } from '../native/loader.js';
 import { LlmcError } from '../errors.js';
 import { benchCommand } from './commands/bench.js';
 import { buildFromSourceCommand } from './commands/build_from_source.js';

@@ -10,9 +10,11 @@ import { invalidArgument } from '../errors.js';
 import type { EvaluateResult } from '../eval/evaluate.js';
 import { evaluate, loadModel, Model, type LoadModelOptions } from '../model/model.js';
 import { checkBoolean, checkKnownKeys, checkObject } from '../validate.js';
-import { checkOutputFormat, checkWritable, writeOutput, type OutputFormat } from './output.js';
-import { compressInPlace, type CalibrationOptions, type LayerReport, type ProgressEvent } from './pipeline.js';
-import { resolveSpec, type PruneSpec, type QuantizeSpec, type Scheme } from './schemes.js';
+import { checkLayersWritable, checkOutputFormat, checkWritable, writeOutput, type OutputFormat } from './output.js';
+import {
+  calibrationWindows, compressInPlace, planLayers, type CalibrationOptions, type CalibrationWindows, type LayerReport, type ProgressEvent,
+} from './pipeline.js';
+import { needsCalibration, resolveSpec, type PruneSpec, type QuantizeSpec, type Scheme } from './schemes.js';
 
 export interface CompressOptions extends Omit<LoadModelOptions, 'lazy'> {
   /** A compressed-tensors preset: W4A16, W4A16_ASYM, W8A16, W8A8, W4A8, W4A16_2:4, W8A8_2:4, 2:4. */
@@ -108,7 +110,16 @@ export async function compress(source: string | Model, options: CompressOptions)
   // Lazily: each block's fp32 weights are read when the pipeline reaches it and released once compressed.
   const model = source instanceof Model ? source : typeof source === 'string' ? await loadModel(source, { ...loadOpts, lazy: true }) : undefined;
   if (!model) throw invalidArgument('source', 'a model path or a Model from loadModel', source);
+  // Everything that can be refused is refused here, before any compute: the spec against the
+  // output format and every layer's shape, and the calibration text.
   if (o.output !== undefined) checkWritable(model, format, spec);
+  const plan = planLayers(model, spec, ignore);
+  if (o.output !== undefined) checkLayersWritable(model, format, spec, plan);
+  let calibration: CalibrationWindows | undefined;
+  if (needsCalibration(spec)) {
+    if (o.calibration === undefined) throw invalidArgument('options.calibration', 'calibration text (file or text) for GPTQ, SparseGPT and Wanda', undefined);
+    calibration = await calibrationWindows(model, o.calibration as CalibrationOptions);
+  }
   const t0 = performance.now();
   const ev = o.evaluate as CompressOptions['evaluate'];
   // The original, for quality before and KL after (loaded again: the model is compressed in place).
@@ -119,8 +130,8 @@ export async function compress(source: string | Model, options: CompressOptions)
   const evalProgress = (phase: 'before' | 'after') => (onProgress ? { onProgress: ({ done, total }: { done: number; total: number }) => onProgress({ stage: 'evaluate', phase, done, total, elapsedMs: performance.now() - t0 }) } : {});
   const before = ev && reference ? await evaluate(reference, { file: ev.file, ...(ev.paragraphs ? { paragraphs: ev.paragraphs } : {}), ...evalProgress('before') }) : undefined;
   const sizes = new Map([...model.llama.linears.entries()].map(([n, l]) => [n, l.outFeatures * l.inFeatures]));
-  const layers = await compressInPlace(model, spec, {
-    ignore, device: device.device, ...(o.calibration !== undefined ? { calibration: o.calibration as CalibrationOptions } : {}),
+  const layers = await compressInPlace(model, spec, plan, {
+    device: device.device, ...(calibration ? { calibration } : {}),
     ...(onProgress ? { onProgress } : {}), ...(o.signal ? { signal: o.signal as AbortSignal } : {}),
   });
   const c = model.config;

@@ -3,12 +3,14 @@
  * each atomic (a temporary sibling renamed at the end; nothing is left behind on failure).
  */
 import { invalidArgument, LlmcError } from '../errors.js';
-import { saveCompressedTensors } from '../formats/compressed_tensors.js';
+import { saveCompressedTensors, weightsArgs } from '../formats/compressed_tensors.js';
 import { saveGguf } from '../formats/gguf_write.js';
-import { saveGptq } from '../formats/gptq.js';
+import { gptqLayerConfig, saveGptq } from '../formats/gptq.js';
 import type { Model } from '../model/model.js';
 import { toHalfRope } from '../model/rope_order.js';
 import { Llama2cTokenizer } from '../tokenizers/llama2c.js';
+import type { QuantArgs } from '../quant_args.js';
+import type { LayerPlan } from './pipeline.js';
 import type { ResolvedSpec } from './schemes.js';
 
 /**
@@ -31,7 +33,7 @@ export function checkWritable(model: Model, format: OutputFormat, spec: Resolved
     && !(model.tokenizer instanceof Llama2cTokenizer && model.tokenizer.bos === 1 && model.tokenizer.eos === 2))
     throw new LlmcError('LLMC_UNSUPPORTED', `writing ${format} from ${model.path}: its tokenizer cannot be written to a Hugging Face folder`);
   if (format === 'gptq') {
-    const q = spec.quantize;
+    const q = spec.quantize?.args;
     const why = !q ? 'holds quantized weights and this scheme only prunes'
       : q.bits !== 4 && q.bits !== 8 ? `holds 4- or 8-bit weights, not ${q.bits}-bit`
         : spec.activations !== 'float' ? 'holds weight-only quantization (int8 activations need compressed-tensors)'
@@ -41,7 +43,7 @@ export function checkWritable(model: Model, format: OutputFormat, spec: Resolved
   }
   if (format === 'gguf') {
     // What ggml's block types hold without re-quantizing (lib/formats/gguf_write.ts, README "GGUF").
-    const q = spec.quantize;
+    const q = spec.quantize?.args;
     const p = spec.prune;
     const why = p ? `has no sparse tensor type (${p.structure ?? `${p.sparsity} sparsity`} would be stored dense, saving nothing); use format 'compressed-tensors'`
       : !q ? undefined
@@ -52,6 +54,31 @@ export function checkWritable(model: Model, format: OutputFormat, spec: Resolved
                 : undefined;
     if (why) throw new LlmcError('LLMC_UNSUPPORTED', `format 'gguf' ${why}`);
   }
+}
+
+/**
+ * Refuses, before any compression work, layers that `format` cannot hold as the pipeline will make
+ * them (`plan`): Hugging Face folders (compressed-tensors, GPTQ) declare one quantization config
+ * for all layers, and their Q/K rows in rotate_half order.
+ */
+export function checkLayersWritable(model: Model, format: OutputFormat, spec: ResolvedSpec, plan: LayerPlan[]): void {
+  if (format === 'gguf') return;
+  // writeOutput reorders the Q/K rows of llama2.c / GGUF models for Hugging Face's rope, which it
+  // cannot do to a layer packed for the 2:4 kernels.
+  const sparseQk = model.config.ropeStyle === 'half' ? undefined : plan.find((l) => l.sparse24 && /\.(q|k)_proj$/.test(l.name));
+  if (sparseQk)
+    throw new LlmcError('LLMC_UNSUPPORTED', `writing ${format} from ${model.path}: Hugging Face folders hold the Q/K rows in rotate_half order, and the 2:4 sparse ${sparseQk.name} cannot be reordered yet; leave the q_proj / k_proj layers uncompressed (ignore), or compress the model from a Hugging Face folder`);
+  // Both formats declare one quantization config for all the layers they hold as codes.
+  const codes = plan.flatMap((l) => (l.quant && l.kernel !== 'dense' ? [{ ...l, quant: l.quant }] : []));
+  const spelling = (a: QuantArgs) => JSON.stringify(format === 'gptq' ? gptqLayerConfig(a) : weightsArgs(a));
+  const first = codes[0];
+  const other = first && codes.find((l) => spelling(l.quant) !== spelling(first.quant));
+  if (first && other) {
+    const how = (l: typeof first) => `${l.name} (${l.cols} inputs) with ${l.quant.groupSize === 'row' ? 'one group per row' : `groups of ${l.quant.groupSize}`}`;
+    throw new LlmcError('LLMC_UNSUPPORTED', `format '${format}' holds one quantization config for all layers, and a group size of ${spec.quantize?.args.groupSize} quantizes ${how(first)} but ${how(other)}; use a group size below every layer's inputs, or 'row'`);
+  }
+  if (format === 'gptq' && !first)
+    throw new LlmcError('LLMC_UNSUPPORTED', `format 'gptq' holds int4 / int8 codes, and a group size of ${spec.quantize?.args.groupSize} leaves every layer dense (the int4 kernels take groups of 32, 64, 128 or one per row); use one of those, or format 'compressed-tensors'`);
 }
 
 /** Writes `model` to `path` (a folder; a `.gguf` file for gguf) in `format` (`overwrite` replaces what is there). */

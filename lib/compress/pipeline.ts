@@ -10,14 +10,15 @@ import { invalidArgument, LlmcError } from '../errors.js';
 import { encodeParagraphs } from '../eval/evaluate.js';
 import { splitParagraphs } from '../eval/text.js';
 import { HessianAccumulator, gptq, magnitude, rtn, sparsegpt, wanda, type QuantizedCodes } from '../kernels/compress.js';
-import { packInt4, packInt8 } from '../kernels/quant.js';
+import { packedGroupSize, packInt4, packInt8, toPackedGroupSize } from '../kernels/quant.js';
 import { gemm } from '../kernels/gemm.js';
 import { DenseLinear, type Linear } from '../model/linear.js';
 import type { Model } from '../model/model.js';
 import { QuantLinear } from '../model/quant_linear.js';
-import { sparseTwin } from '../model/sparse24_linear.js';
+import { has24Kernel, sparseTwin } from '../model/sparse24_linear.js';
+import { groupLength, hasGroupIndex, layerQuantArgs, type QuantArgs } from '../quant_args.js';
 import { checkInteger, checkObject, checkKnownKeys } from '../validate.js';
-import { needsCalibration, type ResolvedSpec } from './schemes.js';
+import { pruneGroup, type ResolvedSpec } from './schemes.js';
 
 export interface CalibrationOptions {
   /** Text file whose paragraphs (split on blank lines) are encoded with BOS, as the eval protocol does. */
@@ -74,7 +75,14 @@ export interface LayerReport {
 const STAGES = [['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj'], ['self_attn.o_proj'], ['mlp.gate_proj', 'mlp.up_proj'], ['mlp.down_proj']];
 
 /** Calibration token windows [samples × seqLen]. */
-export async function calibrationWindows(model: Model, options: CalibrationOptions): Promise<{ tokens: Int32Array; samples: number; seqLen: number }> {
+export interface CalibrationWindows {
+  tokens: Int32Array;
+  samples: number;
+  seqLen: number;
+}
+
+/** The calibration windows `options` select from the model's tokenization of the text. */
+export async function calibrationWindows(model: Model, options: CalibrationOptions): Promise<CalibrationWindows> {
   const o = checkObject('options.calibration', options);
   checkKnownKeys('options.calibration', o, ['file', 'text', 'paragraphs', 'samples', 'seqLen']);
   const samples = o.samples === undefined ? 128 : checkInteger('options.calibration.samples', o.samples, 1);
@@ -108,10 +116,9 @@ class CapturingLinear implements Linear {
 }
 
 function bitsPerWeight(spec: ResolvedSpec, cols: number): number {
-  const q = spec.quantize;
+  const q = spec.quantize?.args;
   const valueBits = q ? q.bits : 16;
-  const group = q ? (q.groupSize === 'row' ? cols : q.groupSize) : cols;
-  const scaleBits = q ? (16 + (q.symmetric ? 0 : q.bits)) / group : 0; // fp16 scale (+ zero point) per group
+  const scaleBits = q ? (16 + (q.symmetric ? 0 : q.bits)) / groupLength(q.groupSize, cols) : 0; // fp16 scale (+ zero point) per group
   const p = spec.prune;
   if (!p) return valueBits + scaleBits;
   if (p.structure) {
@@ -130,13 +137,11 @@ async function quadratic(a: Float32Array, h: Float32Array, rows: number, cols: n
   return 0.5 * s;
 }
 
-async function compressLayer(name: string, weight: Float32Array, rows: number, cols: number, h: Float32Array | undefined, spec: ResolvedSpec, device: 'cpu' | 'cuda') {
+async function compressLayer(weight: Float32Array, rows: number, cols: number, h: Float32Array | undefined, spec: ResolvedSpec, device: 'cpu' | 'cuda') {
   const shape = { rows, cols };
   const q = spec.quantize;
   const p = spec.prune;
-  if (q && q.groupSize !== 'row' && cols % q.groupSize !== 0)
-    throw invalidArgument('options.quantize.groupSize', `a divisor of the ${cols} inputs of ${name} (or 'row')`, q.groupSize);
-  const quantOpts = q ? { bits: q.bits, groupSize: q.groupSize, symmetric: q.symmetric, mse: q.mse } : undefined;
+  const quantOpts = q ? { bits: q.args.bits, groupSize: q.args.groupSize, symmetric: q.args.symmetric, mse: q.mse } : undefined;
   const loop = q ? { dampPercent: q.dampPercent, device } : { device };
   const pruneOpts = p ? (p.structure ? { structure: p.structure } : { sparsity: p.sparsity! }) : undefined;
   let out: Float32Array;
@@ -154,7 +159,7 @@ async function compressLayer(name: string, weight: Float32Array, rows: number, c
     out = r.weight;
     method = p.method;
   } else if (q!.method === 'gptq') {
-    const r = await gptq(weight, h!, shape, { ...quantOpts!, ...loop, actOrder: q!.actOrder });
+    const r = await gptq(weight, h!, shape, { ...quantOpts!, ...loop, actOrder: q!.args.actOrder });
     out = r.weight;
     loss = r.loss;
     method = 'gptq';
@@ -172,45 +177,88 @@ async function compressLayer(name: string, weight: Float32Array, rows: number, c
   return { weight: out, loss, method, codes };
 }
 
-/**
- * The layer the compressed model runs: packed int4 / int8 weights on the quantized kernels when
- * the codes fit them (int4 with groups of 32, 64, 128 or one per row; int8 symmetric per row),
- * else the dequantized weight on the fp32 GEMM (other widths, pruned layers).
- */
-async function runtimeLinear(rows: number, cols: number, weight: Float32Array, codes: QuantizedCodes | undefined, activations: 'float' | 'int8'): Promise<Linear> {
-  if (codes?.bits === 4) {
-    const g = codes.groupSize;
-    if (g === cols || g === 32 || g === 64 || g === 128)
-      return new QuantLinear(await packInt4(codes.q, codes.scale, { n: rows, k: cols }, {
-        groupSize: g === cols ? 'row' : (g as 32 | 64 | 128), ...(codes.zeroPoint ? { zeroPoint: codes.zeroPoint } : {}), ...(codes.gIdx ? { gIdx: codes.gIdx } : {}),
-      }), activations);
-  }
-  if (codes?.bits === 8 && codes.symmetric && codes.groupSize === cols) return new QuantLinear(await packInt8(codes.q, codes.scale, { n: rows, k: cols }), activations);
-  return new DenseLinear({ shape: [rows, cols], data: weight });
+/** What {@link compressInPlace} makes of one linear layer, known before any compute. */
+export interface LayerPlan {
+  name: string;
+  rows: number;
+  cols: number;
+  /** The layer's quantization as its codes hold it (groupSize `'row'` when one group spans its inputs). */
+  quant?: QuantArgs;
+  /**
+   * The kernel the compressed layer runs on: packed `int4` (groups of 32, 64, 128 or one per row)
+   * or `int8` (symmetric, one scale per row) codes, else the dequantized weight on the fp32 GEMM
+   * (`dense`: other widths and groups, pruned-only layers).
+   */
+  kernel: 'int4' | 'int8' | 'dense';
+  /** Whether it then runs on the 2:4 kernels (2:4 pruning, and a kernel type they have). */
+  sparse24: boolean;
 }
 
 /**
- * Compresses `model` in place (its linear layers are replaced) and returns the per-layer report.
- * `ignore` holds layer names or regular expressions (matched against the whole name).
+ * Plans every layer compressInPlace compresses (all but the `ignore`d ones, in its order), and
+ * refuses before any compute a spec that does not fit a layer's shape: a group that does not
+ * divide its inputs (or GPTQ's 128-column blocks), an N:M structure whose M does not, or a layer
+ * that is not dense fp32.
+ */
+export function planLayers(model: Model, spec: ResolvedSpec, ignore: RegExp[]): LayerPlan[] {
+  const plans: LayerPlan[] = [];
+  const q = spec.quantize;
+  // Only GPTQ on its own orders the columns (RTN and SparseGPT take the inputs in order).
+  const args = q && (q.method !== 'gptq' || spec.prune) ? { ...q.args, actOrder: false as const } : q?.args;
+  const m = spec.prune?.structure === undefined ? undefined : pruneGroup(spec.prune.structure);
+  for (let i = 0; i < model.config.nLayers; i++)
+    for (const stage of STAGES)
+      for (const s of stage) {
+        const name = `model.layers.${i}.${s}`;
+        if (ignore.some((re) => re.test(name))) continue;
+        const lin = model.llama.linears.get(name);
+        if (!(lin instanceof DenseLinear)) throw new LlmcError('LLMC_UNSUPPORTED', `${name} is not a dense fp32 layer (already compressed?)`);
+        const rows = lin.outFeatures;
+        const cols = lin.inFeatures;
+        const inputs = `the ${cols} inputs of ${name}`;
+        const quant = args ? layerQuantArgs(args, cols, 'options.quantize.groupSize', inputs) : undefined;
+        // The GPTQ / SparseGPT loops run in blocks of 128 columns, which groups must tile.
+        if (quant && q?.method === 'gptq' && quant.groupSize !== 'row' && 128 % quant.groupSize !== 0)
+          throw invalidArgument('options.quantize.groupSize', `a divisor of both GPTQ's 128-column blocks and ${inputs} (or 'row')`, quant.groupSize);
+        if (m !== undefined && cols % m !== 0) throw invalidArgument('options.prune.structure', `N:M with M dividing ${inputs}`, spec.prune?.structure);
+        if (m !== undefined && spec.prune?.method === 'sparsegpt' && 128 % m !== 0)
+          throw invalidArgument('options.prune.structure', "N:M with M dividing SparseGPT's 128-column blocks", spec.prune.structure);
+        const kernel = quant?.bits === 4 && packedGroupSize(quant.groupSize, cols) !== undefined ? 'int4'
+          : quant?.bits === 8 && quant.symmetric && quant.groupSize === 'row' ? 'int8' : 'dense';
+        const sparse24 = spec.prune?.structure === '2:4' && has24Kernel(cols, {
+          bits: kernel === 'int4' ? 4 : kernel === 'int8' ? 8 : 32, activations: spec.activations, symmetric: quant?.symmetric ?? true, ordered: !(quant && hasGroupIndex(quant)),
+        });
+        plans.push({ name, rows, cols, ...(quant ? { quant } : {}), kernel, sparse24 });
+      }
+  return plans;
+}
+
+/** The layer the compressed model runs, as `plan` says: packed codes on the quantized kernels, or the (dequantized) weight on the fp32 GEMM. */
+async function runtimeLinear(plan: LayerPlan, weight: Float32Array, codes: QuantizedCodes | undefined, activations: 'float' | 'int8'): Promise<Linear> {
+  const shape = { n: plan.rows, k: plan.cols };
+  if (codes && plan.quant && plan.kernel === 'int4')
+    return new QuantLinear(await packInt4(codes.q, codes.scale, shape, {
+      groupSize: toPackedGroupSize(plan.quant.groupSize, plan.cols, plan.name), ...(codes.zeroPoint ? { zeroPoint: codes.zeroPoint } : {}), ...(codes.gIdx ? { gIdx: codes.gIdx } : {}),
+    }), activations);
+  if (codes && plan.kernel === 'int8') return new QuantLinear(await packInt8(codes.q, codes.scale, shape), activations);
+  return new DenseLinear({ shape: [plan.rows, plan.cols], data: weight });
+}
+
+/**
+ * Compresses `model` in place as `plan` says (see {@link planLayers}; its linear layers are
+ * replaced) and returns the per-layer report. `calibration` holds the windows for the methods that
+ * need data (GPTQ, SparseGPT, Wanda: `needsCalibration` in schemes.ts).
  */
 export async function compressInPlace(
-  model: Model, spec: ResolvedSpec,
-  options: { calibration?: CalibrationOptions; ignore: RegExp[]; device: 'cpu' | 'cuda'; onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal },
+  model: Model, spec: ResolvedSpec, plan: LayerPlan[],
+  options: { calibration?: CalibrationWindows; device: 'cpu' | 'cuda'; onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal },
 ): Promise<LayerReport[]> {
   const t0 = performance.now();
   const llama = model.llama;
   const c = model.config;
-  const useData = needsCalibration(spec);
-  let x: Float32Array | undefined;
-  let windows = 0;
-  let seqLen = 0;
-  if (useData) {
-    if (!options.calibration) throw invalidArgument('options.calibration', 'calibration text (file or text) for GPTQ, SparseGPT and Wanda', undefined);
-    const cal = await calibrationWindows(model, options.calibration);
-    windows = cal.samples;
-    seqLen = cal.seqLen;
-    x = llama.embed(cal.tokens);
-  }
+  const windows = options.calibration?.samples ?? 0;
+  const seqLen = options.calibration?.seqLen ?? 0;
+  const x = options.calibration ? llama.embed(options.calibration.tokens) : undefined;
   const chunk = Math.max(1, Math.floor(8192 / Math.max(1, seqLen))); // windows per block call
   const runBlock = async (i: number, target: Float32Array) => {
     for (let w = 0; w < windows; w += chunk) {
@@ -220,12 +268,11 @@ export async function compressInPlace(
     }
   };
   const reports: LayerReport[] = [];
-  const skip = (name: string) => options.ignore.some((re) => re.test(name));
-  let total = 0;
-  for (let i = 0; i < c.nLayers; i++) for (const stage of STAGES) total += stage.filter((s) => !skip(`model.layers.${i}.${s}`)).length;
+  const byName = new Map(plan.map((l) => [l.name, l]));
   for (let i = 0; i < c.nLayers; i++) {
     for (const stage of STAGES) {
-      const names = stage.map((s) => `model.layers.${i}.${s}`).filter((n) => !skip(n));
+      const layers = stage.flatMap((s) => byName.get(`model.layers.${i}.${s}`) ?? []);
+      const names = layers.map((l) => l.name);
       if (names.length === 0) continue;
       options.signal?.throwIfAborted();
       let h: Float32Array | undefined;
@@ -240,25 +287,22 @@ export async function compressInPlace(
         }
         h = acc.hessian;
       }
-      for (const name of names) {
+      for (const layer of layers) {
         options.signal?.throwIfAborted();
-        const lin = llama.linears.get(name);
-        if (!(lin instanceof DenseLinear)) throw new LlmcError('LLMC_UNSUPPORTED', `${name} is not a dense fp32 layer (already compressed?)`);
+        const { name, rows, cols } = layer;
+        const lin = llama.linears.get(name) as DenseLinear; // planLayers checked
         const t = performance.now();
-        const rows = lin.outFeatures;
-        const cols = lin.inFeatures;
-        const r = await compressLayer(name, lin.weight, rows, cols, h, spec, options.device);
+        const r = await compressLayer(lin.weight, rows, cols, h, spec, options.device);
         let relError: number | undefined;
         if (h) {
           const d = lin.weight.map((v, k) => v - r.weight[k]!);
           const den = await quadratic(lin.weight, h, rows, cols);
           relError = den > 0 ? (await quadratic(d, h, rows, cols)) / den : 0;
         }
-        const runtime = await runtimeLinear(rows, cols, r.weight, r.codes, spec.activations);
-        // 2:4 layers run on the 2:4 kernels where one fits (fp32, int4 symmetric, w8a8).
-        llama.linears.set(name, (spec.prune?.structure === '2:4' ? await sparseTwin(runtime) : undefined) ?? runtime);
+        const runtime = await runtimeLinear(layer, r.weight, r.codes, spec.activations);
+        llama.linears.set(name, (layer.sparse24 ? await sparseTwin(runtime) : undefined) ?? runtime);
         reports.push({ name, shape: [rows, cols], method: r.method, loss: r.loss, ...(relError !== undefined ? { relError } : {}), ms: performance.now() - t, bitsPerWeight: bitsPerWeight(spec, cols) });
-        options.onProgress?.({ stage: 'compress', done: reports.length, total, layer: i, layers: c.nLayers, module: name, loss: r.loss, elapsedMs: performance.now() - t0 });
+        options.onProgress?.({ stage: 'compress', done: reports.length, total: plan.length, layer: i, layers: c.nLayers, module: name, loss: r.loss, elapsedMs: performance.now() - t0 });
       }
     }
     if (x) await runBlock(i, x); // the next block's inputs, through the compressed block

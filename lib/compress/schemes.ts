@@ -1,15 +1,16 @@
 /** Compression schemes: the compressed-tensors preset names and the explicit quantize / prune options. */
 import { invalidArgument } from '../errors.js';
-import { checkBoolean, checkFiniteNumber, checkInteger, checkKnownKeys, checkObject } from '../validate.js';
+import { checkQuantArgs, type ActOrder, type GroupSize, type QuantArgs } from '../quant_args.js';
+import { checkBoolean, checkFiniteNumber, checkKnownKeys, checkObject } from '../validate.js';
 
 export interface QuantizeSpec {
   /** `gptq` (default; needs calibration data) or `rtn`. */
   method?: 'gptq' | 'rtn';
   bits?: number;
   /** Inputs per group: a divisor of each layer's inputs (32, 64, 128 pack for the int4 kernels), or `'row'`. */
-  groupSize?: number | 'row';
+  groupSize?: GroupSize;
   symmetric?: boolean;
-  actOrder?: false | 'static' | 'dynamic';
+  actOrder?: ActOrder;
   dampPercent?: number;
   mse?: boolean;
 }
@@ -43,7 +44,8 @@ export function schemeSpec(scheme: Scheme): { quantize?: QuantizeSpec; prune?: P
 export interface ResolvedSpec {
   /** Activations of the compressed model's quantized layers: int8 per token (W8A8, W4A8) or float. */
   activations: 'float' | 'int8';
-  quantize?: Required<Omit<QuantizeSpec, 'groupSize'>> & { groupSize: number | 'row' };
+  /** What the layers are quantized to (`args`), and how the codes are chosen. */
+  quantize?: { args: QuantArgs; method: 'gptq' | 'rtn'; dampPercent: number; mse: boolean };
   prune?: { method: 'sparsegpt' | 'wanda' | 'magnitude'; sparsity?: number; structure?: string };
 }
 
@@ -65,13 +67,8 @@ export function resolveSpec(scheme: unknown, quantize: unknown, prune: unknown, 
     checkKnownKeys('options.quantize', o, ['method', 'bits', 'groupSize', 'symmetric', 'actOrder', 'dampPercent', 'mse']);
     const method = o.method ?? 'gptq';
     if (method !== 'gptq' && method !== 'rtn') throw invalidArgument('options.quantize.method', "'gptq' or 'rtn'", method);
-    const gs = o.groupSize ?? 128;
-    if (gs !== 'row') checkInteger('options.quantize.groupSize', gs, 1);
-    const ao = o.actOrder ?? false;
-    if (ao !== false && ao !== 'static' && ao !== 'dynamic') throw invalidArgument('options.quantize.actOrder', "false, 'static' or 'dynamic'", ao);
     out.quantize = {
-      method, bits: o.bits === undefined ? 4 : checkInteger('options.quantize.bits', o.bits, 2, 8), groupSize: gs as number | 'row',
-      symmetric: o.symmetric === undefined ? true : checkBoolean('options.quantize.symmetric', o.symmetric), actOrder: ao,
+      args: checkQuantArgs('options.quantize', o), method,
       dampPercent: o.dampPercent === undefined ? 0.01 : checkFiniteNumber('options.quantize.dampPercent', o.dampPercent),
       mse: o.mse === undefined ? false : checkBoolean('options.quantize.mse', o.mse),
     };
@@ -82,11 +79,25 @@ export function resolveSpec(scheme: unknown, quantize: unknown, prune: unknown, 
     const method = o.method ?? 'sparsegpt';
     if (method !== 'sparsegpt' && method !== 'wanda' && method !== 'magnitude') throw invalidArgument('options.prune.method', "'sparsegpt', 'wanda' or 'magnitude'", method);
     if ((o.sparsity === undefined) === (o.structure === undefined)) throw invalidArgument('options.prune', 'exactly one of sparsity or structure', o);
+    if (o.sparsity !== undefined && !(typeof o.sparsity === 'number' && o.sparsity > 0 && o.sparsity < 1))
+      throw invalidArgument('options.prune.sparsity', 'a fraction in (0, 1)', o.sparsity);
+    if (o.structure !== undefined && pruneGroup(o.structure) === undefined) throw invalidArgument('options.prune.structure', "'N:M' with 0 < N < M <= 64, e.g. '2:4'", o.structure);
     out.prune = { method, ...(o.sparsity !== undefined ? { sparsity: o.sparsity as number } : {}), ...(o.structure !== undefined ? { structure: o.structure as string } : {}) };
     if (out.quantize?.method === 'gptq' && method !== 'sparsegpt')
       throw invalidArgument('options.quantize.method', `'rtn' with ${method} pruning (GPTQ would refill the pruned weights; SparseGPT prunes and quantizes in one pass)`, 'gptq');
   }
+  // The damping of the GPTQ / SparseGPT loops (RTN alone has none).
+  if (out.quantize && out.quantize.dampPercent < 0 && (out.quantize.method === 'gptq' || out.prune?.method === 'sparsegpt'))
+    throw invalidArgument('options.quantize.dampPercent', 'a number >= 0', out.quantize.dampPercent);
   return out;
+}
+
+/** M of an N:M structure (0 < N < M <= 64), or undefined when `structure` is not one. */
+export function pruneGroup(structure: unknown): number | undefined {
+  const m = typeof structure === 'string' ? /^(\d+):(\d+)$/.exec(structure) : null;
+  const n = Number(m?.[1]);
+  const mm = Number(m?.[2]);
+  return m && n > 0 && n < mm && mm <= 64 ? mm : undefined;
 }
 
 /** True when the methods need calibration data (Hessians or input norms). */

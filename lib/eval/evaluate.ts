@@ -6,7 +6,7 @@
  * with a reference model, the mean KL divergence KL(reference ‖ model) of the next-token
  * distributions and how often their top-1 tokens agree.
  */
-import { native } from '../binding.js';
+import { native } from '../native/loader.js';
 import { fromNative } from '../errors.js';
 import type { LlamaModel } from '../model/llama.js';
 import type { Tokenizer } from '../model/types.js';

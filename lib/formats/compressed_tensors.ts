@@ -21,14 +21,15 @@
 import { join } from 'node:path';
 
 import { LlmcError } from '../errors.js';
-import { PackedInt4, PackedInt8, packInt4, packInt8 } from '../kernels/quant.js';
+import { packInt4, packInt8, toPackedGroupSize, type PackedInt4, type PackedInt8 } from '../kernels/quant.js';
 import { DenseLinear } from '../model/linear.js';
 import { QuantLinear } from '../model/quant_linear.js';
 import type { LlamaConfig, Weights } from '../model/types.js';
+import { hasGroupIndex, type QuantArgs } from '../quant_args.js';
 import { canonicalWeights, llamaConfigFromHf } from './hf_config.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from './safetensors.js';
 import { checkHalfRope, checkOutputFolder, sourceFiles, writeModelFolder, type WritableModel } from './model_folder.js';
-import { dequantizeCodes } from './packed_codes.js';
+import { dequantizeCodes, packedQuantArgs } from './packed_codes.js';
 import { writableLinears } from '../model/sparse24_linear.js';
 import { decodeSparse24Bitmask, encodeSparse24Bitmask, is24Sparse } from './sparse24_bitmask.js';
 import type { TensorToWrite } from './safetensors_write.js';
@@ -76,11 +77,12 @@ interface WeightsArgs {
   block_structure: null;
 }
 
-function argsOf(p: PackedInt4 | PackedInt8): WeightsArgs {
-  const group = p.bits === 4 && p.groupSize !== p.k ? p.groupSize : null;
+/** compressed-tensors' spelling of quantization args: one group per row is strategy "channel" with group_size null. */
+export function weightsArgs(args: QuantArgs): WeightsArgs {
+  const group = args.groupSize === 'row' ? null : args.groupSize;
   return {
-    num_bits: p.bits, type: 'int', symmetric: p.bits === 8 || (p as PackedInt4).symmetric, strategy: group ? 'group' : 'channel', group_size: group,
-    dynamic: false, actorder: p.bits === 4 && (p as PackedInt4).perm ? 'group' : null, observer: 'minmax', observer_kwargs: {}, block_structure: null,
+    num_bits: args.bits, type: 'int', symmetric: args.symmetric, strategy: group ? 'group' : 'channel', group_size: group,
+    dynamic: false, actorder: hasGroupIndex(args) ? 'group' : null, observer: 'minmax', observer_kwargs: {}, block_structure: null,
   };
 }
 
@@ -121,7 +123,7 @@ export async function saveCompressedTensors(
       tensors.push({ name: `${name}.shape`, dtype: 'I64', shape: [2, 1], data: BigInt64Array.of(BigInt(lin.outFeatures), BigInt(lin.inFeatures)) });
     } else if (lin instanceof QuantLinear) {
       const p = lin.packed;
-      const args = argsOf(p);
+      const args = weightsArgs(packedQuantArgs(p));
       if (groupArgs && JSON.stringify(groupArgs) !== JSON.stringify(args))
         throw new LlmcError('LLMC_UNSUPPORTED', `${name}: layers quantized in different ways need several config groups (not written yet)`);
       if (activations && activations !== lin.activations) throw new LlmcError('LLMC_UNSUPPORTED', `${name}: mixed activation types`);
@@ -241,8 +243,7 @@ export async function loadCompressedTensors(dir: string, configJson: Record<stri
       if (!args.symmetric || groupCount !== 1) throw new LlmcError('LLMC_UNSUPPORTED', `${file}: ${layer}: 8-bit weights must be symmetric per channel`);
       weight = await packInt8(codes, scale, { n, k });
     } else {
-      const groupSize = k / groupCount;
-      const gs = groupCount === 1 ? 'row' : (groupSize as 32 | 64 | 128);
+      const gs = toPackedGroupSize(k / groupCount, k, `${file}: ${layer}`);
       const gIdx = header.tensors.has(`${layer}.weight_g_idx`) ? await i32(`${layer}.weight_g_idx`) : undefined;
       if (args.symmetric) weight = await packInt4(codes, scale, { n, k }, { groupSize: gs, ...(gIdx ? { gIdx: Int32Array.from(gIdx) } : {}) });
       else {

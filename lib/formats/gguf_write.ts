@@ -28,16 +28,17 @@ import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 
 import { invalidArgument, LlmcError } from '../errors.js';
-import { PackedInt4, PackedInt8, type Int4Codes } from '../kernels/quant.js';
+import type { Int4Codes } from '../kernels/quant.js';
 import { DenseLinear } from '../model/linear.js';
 import type { WritableModel } from './model_folder.js';
 import { QuantLinear } from '../model/quant_linear.js';
+import { groupLength, type QuantArgs } from '../quant_args.js';
 import type { LlamaConfig, Tensor } from '../model/types.js';
 import { HfBpeTokenizer } from '../tokenizers/hf_bpe.js';
 import { Llama2cTokenizer } from '../tokenizers/llama2c.js';
 import { checkBoolean, checkKnownKeys, checkObject } from '../validate.js';
 import { readGgufHeader, type GgufValue } from './gguf.js';
-import { dequantizeCodes, withF16Scales } from './packed_codes.js';
+import { dequantizeCodes, packedQuantArgs, withF16Scales } from './packed_codes.js';
 import { writableLinears } from '../model/sparse24_linear.js';
 import { halfToFloat } from './safetensors.js';
 import { floatToHalf } from './safetensors_write.js';
@@ -655,6 +656,19 @@ function zeroFraction(w: Float32Array): number {
 }
 
 /**
+ * GGUF's spelling of quantization args: the ggml block type that holds such codes in rows of `k`
+ * inputs exactly — Q8_0 (8-bit), Q4_0 (4-bit symmetric), Q4_1 (asymmetric), or Q6_K for 4-bit codes
+ * on request (`int4Type`) where super-blocks of 256 fit — or undefined when no block type fits
+ * (the layer is then written dequantized).
+ */
+export function ggmlTypeOf(args: QuantArgs, k: number, int4Type: 'Q4_0' | 'Q6_K'): 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q6_K' | undefined {
+  const group = groupLength(args.groupSize, k);
+  if (args.bits === 4 && int4Type === 'Q6_K' && k % 256 === 0 && group % 16 === 0) return 'Q6_K';
+  if (k % 32 !== 0 || group % 32 !== 0) return undefined;
+  return args.bits === 8 ? 'Q8_0' : args.symmetric ? 'Q4_0' : 'Q4_1';
+}
+
+/**
  * Writes a model (uncompressed, or compressed by compress()) as a GGUF v3 file that llama.cpp and
  * node-llama-cpp load, atomically (a temporary file in the same folder renamed at the end).
  *
@@ -720,13 +734,13 @@ export async function saveGguf(model: WritableModel, path: string, options: Gguf
     if (!(lin instanceof QuantLinear)) throw new LlmcError('LLMC_UNSUPPORTED', `${name}: a layer of type ${(lin as object).constructor.name} cannot be written as GGUF`);
     const p = lin.packed;
     const { n, k } = p;
-    if (p instanceof PackedInt4 && p.perm) {
+    const args = packedQuantArgs(p);
+    if (args.actOrder === 'dynamic') {
       throw new LlmcError('LLMC_UNSUPPORTED', `${name}: act-order int4 codes (g_idx) put inputs of different groups in the same 32-input block, which no ggml block type holds without re-quantizing; compress with actOrder: false for GGUF, or write format 'gptq' or 'compressed-tensors'`);
     }
-    const group = p instanceof PackedInt4 ? p.groupSize : k;
-    const q6k = p instanceof PackedInt4 && int4Type === 'Q6_K' && k % 256 === 0 && group % 16 === 0;
-    const blocks = k % 32 === 0 && group % 32 === 0;
-    if (!q6k && !blocks) {
+    const type = ggmlTypeOf(args, k, int4Type);
+    const q6k = type === 'Q6_K';
+    if (!type) {
       warnings.push(`${name}: ${k} inputs make no whole ${p.bits === 8 ? 'Q8_0' : 'Q4_0'} blocks of 32: written dequantized as ${floatType}${floatType === 'F32' ? ' (exact)' : ''}`);
       const codes = await p.unpack();
       const w = dequantizeCodes(codes, n, k);
@@ -734,13 +748,12 @@ export async function saveGguf(model: WritableModel, path: string, options: Gguf
       counts.set(floatType, (counts.get(floatType) ?? 0) + n * k);
       continue;
     }
-    if (p instanceof PackedInt4 && int4Type === 'Q6_K' && !q6k)
-      warnings.push(`${name}: ${k} inputs make no whole Q6_K super-blocks of 256: written as ${p.symmetric ? 'Q4_0' : 'Q4_1'}`);
+    if (args.bits === 4 && int4Type === 'Q6_K' && !q6k)
+      warnings.push(`${name}: ${k} inputs make no whole Q6_K super-blocks of 256: written as ${type}`);
     // Q6_K keeps the model's own scales (the file's differ slightly: see the report's fit); the
     // fp16 block types hold fp16 scales, which the model adopts so that both compute the same.
     if (!q6k) lin.packed = await withF16Scales(p);
     const codes = await lin.packed.unpack();
-    const type: GgmlTypeName = q6k ? 'Q6_K' : p.bits === 8 ? 'Q8_0' : (p as PackedInt4).symmetric ? 'Q4_0' : 'Q4_1';
     counts.set(type, (counts.get(type) ?? 0) + n * k);
     const entry: GgufTensorReport = { name: gname, type, source: 'codes' };
     report.push(entry);
@@ -794,9 +807,9 @@ function describeQuantization(model: WritableModel, types: GgmlTypeName[]): stri
   const kinds = new Set<string>();
   for (const lin of model.llama.linears.values()) {
     if (!(lin instanceof QuantLinear)) continue;
-    const p = lin.packed;
-    kinds.add(p instanceof PackedInt8 ? `int8 per-channel${lin.activations === 'int8' ? ' (int8 activations)' : ''}`
-      : `int4 ${p.symmetric ? 'symmetric' : 'asymmetric'} ${p.groupSize === p.k ? 'per-row' : `group ${p.groupSize}`}${lin.activations === 'int8' ? ' (int8 activations)' : ''}`);
+    const a = packedQuantArgs(lin.packed);
+    kinds.add(a.bits === 8 ? `int8 per-channel${lin.activations === 'int8' ? ' (int8 activations)' : ''}`
+      : `int4 ${a.symmetric ? 'symmetric' : 'asymmetric'} ${a.groupSize === 'row' ? 'per-row' : `group ${a.groupSize}`}${lin.activations === 'int8' ? ' (int8 activations)' : ''}`);
   }
   return `${[...kinds].join(', ')} codes as ${types.join(', ')}`;
 }

@@ -18,14 +18,15 @@
 import { join } from 'node:path';
 
 import { LlmcError } from '../errors.js';
-import { PackedInt4, PackedInt8, packInt4, packInt8 } from '../kernels/quant.js';
+import { packInt4, packInt8, toPackedGroupSize, type PackedInt4, type PackedInt8 } from '../kernels/quant.js';
 import { DenseLinear } from '../model/linear.js';
 import { QuantLinear } from '../model/quant_linear.js';
 import type { LlamaConfig, Weights } from '../model/types.js';
+import { hasGroupIndex, type QuantArgs } from '../quant_args.js';
 import { packInt32, unpackInt32 } from './compressed_tensors.js';
 import { canonicalWeights, llamaConfigFromHf } from './hf_config.js';
 import { checkHalfRope, checkOutputFolder, sourceFiles, writeModelFolder, type WritableModel } from './model_folder.js';
-import { dequantizeCodes, withF16Scales } from './packed_codes.js';
+import { dequantizeCodes, packedQuantArgs, withF16Scales } from './packed_codes.js';
 import { writableLinears } from '../model/sparse24_linear.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from './safetensors.js';
 import { encodeF16, type TensorToWrite } from './safetensors_write.js';
@@ -44,9 +45,11 @@ export interface GptqConfig {
   model_file_base_name: 'model';
 }
 
-function layerConfig(p: PackedInt4 | PackedInt8): Omit<GptqConfig, 'damp_percent' | 'true_sequential' | 'static_groups' | 'quant_method' | 'checkpoint_format' | 'model_file_base_name'> {
-  if (p instanceof PackedInt8) return { bits: 8, group_size: -1, desc_act: false, sym: true };
-  return { bits: 4, group_size: p.groupSize === p.k ? -1 : p.groupSize, desc_act: p.perm !== null, sym: p.symmetric };
+/** GPTQ's spelling of quantization args: one group per row is group_size −1, a g_idx order desc_act. */
+export function gptqLayerConfig(args: QuantArgs): Pick<GptqConfig, 'bits' | 'group_size' | 'desc_act' | 'sym'> {
+  const { bits } = args;
+  if (bits !== 4 && bits !== 8) throw new LlmcError('LLMC_UNSUPPORTED', `format 'gptq' holds 4- or 8-bit weights, not ${bits}-bit; use format 'compressed-tensors'`);
+  return { bits, group_size: args.groupSize === 'row' ? -1 : args.groupSize, desc_act: hasGroupIndex(args), sym: args.symmetric };
 }
 
 /** Transposes a row-major `[rows × cols]` array. */
@@ -65,14 +68,14 @@ export async function saveGptq(model: WritableModel, outDir: string, options: { 
   await checkOutputFolder(outDir, options.overwrite === true);
   const tensors: TensorToWrite[] = [];
   for (const [name, tensor] of model.llama.otherTensors()) tensors.push({ name, dtype: 'F32', shape: tensor.shape, data: tensor.data });
-  let config: ReturnType<typeof layerConfig> | undefined;
+  let config: ReturnType<typeof gptqLayerConfig> | undefined;
   const quantizedModules = new Set<string>();
   for (const [name, lin] of await writableLinears(model.llama.linears, { f16Scales: true })) {
     if (name === 'lm_head') continue;
     if (lin instanceof QuantLinear) {
       if (lin.activations !== 'float')
         throw new LlmcError('LLMC_UNSUPPORTED', `${name}: GPTQ checkpoints hold weight-only quantization; int8 activations (W8A8 / W4A8) need format 'compressed-tensors'`);
-      const c = layerConfig(lin.packed);
+      const c = gptqLayerConfig(packedQuantArgs(lin.packed));
       if (config && JSON.stringify(config) !== JSON.stringify(c))
         throw new LlmcError('LLMC_UNSUPPORTED', `${name}: GPTQ checkpoints have one quantization config for all layers; this layer has ${JSON.stringify(c)}, an earlier one ${JSON.stringify(config)}`);
       config = c;
@@ -172,8 +175,7 @@ export async function loadGptq(dir: string, configJson: Record<string, unknown>)
       weight = await packInt8(u, scale, { n, k });
     } else {
       if (zero.some((z) => z > 15)) throw new LlmcError('LLMC_UNSUPPORTED', `${file}: ${layer}: a zero point of 16 (stored 15: the v1 wrap-around of 0) is not representable`);
-      const gs = G === 1 ? 'row' : (groupSize as 32 | 64 | 128);
-      if (gs !== 'row' && ![32, 64, 128].includes(gs)) throw new LlmcError('LLMC_UNSUPPORTED', `${file}: ${layer}: group size ${groupSize} (the int4 kernels take 32, 64, 128 or one per row)`);
+      const gs = toPackedGroupSize(groupSize, k, `${file}: ${layer}`);
       weight = await packInt4(symmetric ? u : Int8Array.from(u, (v) => v + off), scale, { n, k }, {
         groupSize: gs, ...(symmetric ? {} : { zeroPoint: zero }), ...(sequential || G === 1 ? {} : { gIdx }),
       });

@@ -3,9 +3,11 @@
  * magnitude and Wanda, and the Hessian they need. W is a linear layer's weight `[rows × cols]` =
  * `[out × in]` (row-major); H its inputs' Hessian `[cols × cols]`, H = 2/n · Σ x·xᵀ.
  */
-import { native, type NativeObsParams } from '../binding.js';
+import { native } from '../native/loader.js';
+import type { NativeObsParams } from '../native/contract.js';
 import { deviceCode, resolveDevice, type Device } from '../device.js';
 import { callNative, invalidArgument } from '../errors.js';
+import { checkQuantArgs, layerQuantArgs, nativeQuantParams, type ActOrder, type GroupSize } from '../quant_args.js';
 import { checkBoolean, checkFiniteNumber, checkFloat32Array, checkInteger, checkKnownKeys, checkObject } from '../validate.js';
 
 /** Size of a weight matrix: `rows` outputs × `cols` inputs. */
@@ -19,7 +21,7 @@ export interface QuantizerOptions {
   /** Bits per weight, 2..8. Default 4. */
   bits?: number;
   /** Inputs per group sharing a scale (a divisor of cols: 32, 64, 128 pack for the int4 kernels), or `'row'`: one per row. Default 128. */
-  groupSize?: number | 'row';
+  groupSize?: GroupSize;
   /** Symmetric (codes q − 2^(bits−1), no zero points) or asymmetric (codes 0..2^bits − 1 with zero points). Default true. */
   symmetric?: boolean;
   /** Search a shrunk range per group for the least |error|^2.4 (GPTQ's `--mse`). Default false. */
@@ -32,7 +34,7 @@ export interface GptqOptions extends QuantizerOptions {
    * groups of consecutive inputs (static_groups); `'dynamic'` forms groups in processing order and
    * returns `gIdx`. Default false.
    */
-  actOrder?: false | 'static' | 'dynamic';
+  actOrder?: ActOrder;
   /** Damping: H += dampPercent · mean(diag H) · I. Default 0.01. */
   dampPercent?: number;
   /** Lazy-batch block size (columns), a multiple of the group size. Default 128. */
@@ -109,16 +111,8 @@ function baseParams(shape: MatrixShape): NativeParams {
 const QUANTIZER_KEYS = ['bits', 'groupSize', 'symmetric', 'mse'] as const;
 
 function quantizerParams(name: string, o: Record<string, unknown>, p: NativeParams): void {
-  p.bits = o.bits === undefined ? 4 : checkInteger(`${name}.bits`, o.bits, 2, 8);
-  const gs = o.groupSize ?? 128;
-  if (gs === 'row') p.group = 0;
-  else {
-    p.group = checkInteger(`${name}.groupSize`, gs, 1, p.cols);
-    if (p.cols % p.group !== 0) throw invalidArgument(`${name}.groupSize`, `a divisor of cols = ${p.cols}, or 'row'`, gs);
-    if (p.group === p.cols) p.group = 0;
-  }
-  p.symmetric = o.symmetric === undefined || checkBoolean(`${name}.symmetric`, o.symmetric) ? 1 : 0;
-  if (p.bits === 8 && !p.symmetric) throw invalidArgument(`${name}.symmetric`, 'true for 8 bits (asymmetric 8-bit codes do not fit an Int8Array)', o.symmetric);
+  const args = layerQuantArgs(checkQuantArgs(name, o), p.cols, `${name}.groupSize`, `cols = ${p.cols}`);
+  Object.assign(p, nativeQuantParams(args, p.cols));
   p.mse = o.mse !== undefined && checkBoolean(`${name}.mse`, o.mse) ? 1 : 0;
 }
 
@@ -191,9 +185,6 @@ export async function gptq(W: Float32Array, H: Float32Array, shape: MatrixShape,
   const p = baseParams(s);
   quantizerParams('options', o, p);
   loopParams('options', o, p);
-  const ao = o.actOrder ?? false;
-  if (ao !== false && ao !== 'static' && ao !== 'dynamic') throw invalidArgument('options.actOrder', "false, 'static' or 'dynamic'", ao);
-  p.actOrder = ao === false ? 0 : ao === 'static' ? 1 : 2;
   if (p.group > 0 && p.block % p.group !== 0) throw invalidArgument('options.blockSize', `a multiple of the group size ${p.group}`, p.block);
   const c = codes(p);
   const weight = new Float32Array(s.rows * s.cols);

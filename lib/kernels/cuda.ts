@@ -5,7 +5,8 @@
  * and int4 values as f16, int8 with int8 activations), dense f32 → f16 (the baseline). Activations
  * and outputs are host `Float32Array`s, copied in and out per call.
  */
-import { native, type CudaHandle } from '../binding.js';
+import { native } from '../native/loader.js';
+import type { CudaHandle } from '../native/contract.js';
 import { callNative, invalidArgument, LlmcError } from '../errors.js';
 import { checkFloat32Array, checkInteger, checkKnownKeys, checkObject } from '../validate.js';
 import { PackedInt4, PackedInt8, type WeightShape } from './quant.js';

@@ -1,5 +1,5 @@
 /** Dense fp32 matrix multiplication on the native GEMM kernel. */
-import { native } from '../binding.js';
+import { native } from '../native/loader.js';
 import { fromNative, invalidArgument } from '../errors.js';
 import { checkBoolean, checkFiniteNumber, checkFloat32Array, checkInteger, checkKnownKeys, checkObject } from '../validate.js';
 

@@ -2,8 +2,9 @@
  * Packed int8 / int4 weights and the quantized matrix multiplications that run them
  * (w8a16, w8a8, w4a16, w4a8). Layouts are drawn in native/core/gemm_q.h; packing is exact both ways.
  */
-import { native } from '../binding.js';
-import { fromNative, invalidArgument } from '../errors.js';
+import { native } from '../native/loader.js';
+import { fromNative, invalidArgument, LlmcError } from '../errors.js';
+import { groupLength, type GroupSize } from '../quant_args.js';
 import { checkFloat32Array, checkInteger, checkKnownKeys, checkObject, checkTypedArray } from '../validate.js';
 
 /** Size of a linear layer's weight: `n` outputs × `k` inputs (PyTorch's `[out, in]`). */
@@ -32,9 +33,41 @@ export interface Int4Codes {
   gIdx?: Int32Array;
 }
 
+const PACKED_GROUP_SIZES = [32, 64, 128, 'row'] as const;
+
+/** The groups the int4 kernels (dense and 2:4) take: 32, 64 or 128 inputs (dividing k), or `'row'` (one group per output row, k any). */
+export type PackedGroupSize = (typeof PACKED_GROUP_SIZES)[number];
+
+function isPackedGroupSize(value: unknown): value is PackedGroupSize {
+  return (PACKED_GROUP_SIZES as readonly unknown[]).includes(value);
+}
+
+/**
+ * The int4 kernels' group for groups of `groupSize` inputs in rows of `k` (`'row'` when one group
+ * spans the row), or undefined when the kernels take no such group.
+ */
+export function packedGroupSize(groupSize: GroupSize, k: number): PackedGroupSize | undefined {
+  if (groupSize === 'row' || groupSize === k) return 'row';
+  return isPackedGroupSize(groupSize) && k % groupSize === 0 ? groupSize : undefined;
+}
+
+/** {@link packedGroupSize}, refusing a group the kernels do not take with an error that starts with `where` (the weight). */
+export function toPackedGroupSize(groupSize: GroupSize, k: number, where: string): PackedGroupSize {
+  const g = packedGroupSize(groupSize, k);
+  if (g === undefined) throw new LlmcError('LLMC_UNSUPPORTED', `${where}: group size ${groupSize} (the int4 kernels take 32, 64, 128 or one per row)`);
+  return g;
+}
+
+/** Validates a `groupSize` option of {@link packInt4} / `pack24` for rows of `k` inputs; returns the inputs per group. */
+export function checkPackedGroupSize(argument: string, groupSize: unknown, k: number): number {
+  if (!isPackedGroupSize(groupSize)) throw invalidArgument(argument, "32, 64, 128 or 'row'", groupSize);
+  if (packedGroupSize(groupSize, k) === undefined) throw invalidArgument(argument, `a group size that divides k = ${k} (or 'row')`, groupSize);
+  return groupLength(groupSize, k);
+}
+
 export interface PackInt4Options {
   /** Inputs per group: 32, 64 or 128 (dividing k), or `'row'` (one group per output row, k any). Default 128. */
-  groupSize?: 32 | 64 | 128 | 'row';
+  groupSize?: PackedGroupSize;
   /** `[n × G]` zero points in [0, 15]: asymmetric quantization. Default: symmetric. */
   zeroPoint?: Uint8Array;
   /** `[k]` group index of each input (GPTQ act-order `g_idx`); each group must hold `groupSize` inputs. */
@@ -173,12 +206,7 @@ export async function packInt4(q: Int8Array, scale: Float32Array, shape: WeightS
   const { n, k } = checkShape(shape);
   const o = checkObject('options', options);
   checkKnownKeys('options', o, ['groupSize', 'zeroPoint', 'gIdx']);
-  const gs = o.groupSize ?? 128;
-  let group: number;
-  if (gs === 'row') group = k;
-  else if (gs === 32 || gs === 64 || gs === 128) group = gs;
-  else throw invalidArgument('options.groupSize', "32, 64, 128 or 'row'", gs);
-  if (k % group !== 0) throw invalidArgument('options.groupSize', `a group size that divides k = ${k} (or 'row')`, gs);
+  const group = checkPackedGroupSize('options.groupSize', o.groupSize ?? 128, k);
   const G = k / group;
   checkTypedArray('q', q, Int8Array, n * k);
   checkFloat32Array('scale', scale, n * G);

@@ -4,10 +4,10 @@
  * `sparse24_w4a16`) and their exports to compressed-tensors' `sparse-24-bitmask` and to NVIDIA's
  * sparse tensor core metadata. The packed layout is drawn in native/core/sparse24.h.
  */
-import { native } from '../binding.js';
+import { native } from '../native/loader.js';
 import { callNative, fromNative, invalidArgument, LlmcError } from '../errors.js';
 import { checkFloat32Array, checkInteger, checkKnownKeys, checkObject, checkTypedArray } from '../validate.js';
-import { matmul as denseMatmul, PackedInt4, PackedInt8, type MatmulOptions, type WeightShape } from './quant.js';
+import { checkPackedGroupSize, matmul as denseMatmul, PackedInt4, PackedInt8, type MatmulOptions, type PackedGroupSize, type WeightShape } from './quant.js';
 
 /** compressed-tensors `sparse-24-bitmask` tensors of one weight (DESIGN.md §4). */
 export interface Sparse24Bitmask<T extends Float32Array | Int8Array> {
@@ -182,7 +182,7 @@ export interface Pack24Options {
   /** 8: int8 codes in [-128, 127], one scale per output channel (w8a8). 4: int4 codes in [-8, 7], group-wise scales (w4a16). */
   bits: 8 | 4;
   /** int4: inputs per group, 32, 64 or 128 (dividing k) or `'row'`. Default 128. */
-  groupSize?: 32 | 64 | 128 | 'row';
+  groupSize?: PackedGroupSize;
 }
 
 function checkShape24(shape: unknown): WeightShape {
@@ -263,15 +263,8 @@ export async function pack24(a: Float32Array | Int8Array, b: unknown, c?: unknow
   const bits = o.bits;
   if (bits !== 8 && bits !== 4) throw invalidArgument('options.bits', '8 or 4', bits);
   let group = 0;
-  if (bits === 4) {
-    const gs = o.groupSize ?? 128;
-    if (gs === 'row') group = k;
-    else if (gs === 32 || gs === 64 || gs === 128) group = gs;
-    else throw invalidArgument('options.groupSize', "32, 64, 128 or 'row'", gs);
-    if (k % group !== 0) throw invalidArgument('options.groupSize', `a group size that divides k = ${k} (or 'row')`, gs);
-  } else if (o.groupSize !== undefined) {
-    throw invalidArgument('options.groupSize', 'nothing for int8 (one scale per output channel)', o.groupSize);
-  }
+  if (bits === 4) group = checkPackedGroupSize('options.groupSize', o.groupSize ?? 128, k);
+  else if (o.groupSize !== undefined) throw invalidArgument('options.groupSize', 'nothing for int8 (one scale per output channel)', o.groupSize);
   checkTypedArray('q', a, Int8Array, n * k);
   const scale = checkFloat32Array('scale', b, bits === 8 ? n : (n * k) / group);
   for (let i = 0; i < scale.length; i++) if (!Number.isFinite(scale[i])) throw invalidArgument(`scale[${i}]`, 'a finite number', scale[i]);

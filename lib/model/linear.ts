@@ -2,7 +2,7 @@
  * The one interface every linear layer of a model goes through, so that the compression pipeline
  * can swap in packed weights or watch a layer's inputs without touching the model code.
  */
-import { native } from '../binding.js';
+import { native } from '../native/loader.js';
 import { fromNative } from '../errors.js';
 import type { Tensor } from './types.js';
 

@@ -5,7 +5,7 @@
  * in native code (GEMMs for the linear layers, llmc_rmsnorm / rope / attention / swiglu for the
  * rest); JavaScript only sequences the calls and adds residuals.
  */
-import { native } from '../binding.js';
+import { native } from '../native/loader.js';
 import { callNative } from '../errors.js';
 import { DenseLinear, type Linear } from './linear.js';
 import type { LlamaConfig, Tensor, Weights } from './types.js';

@@ -3,7 +3,7 @@
  * sparse24_w4a16), and its dense twin for the format writers, which store 2:4 layers as dense
  * codes or values (lib/formats/*).
  */
-import { packInt4, packInt8 } from '../kernels/quant.js';
+import { packInt4, packInt8, toPackedGroupSize } from '../kernels/quant.js';
 import { matmul, Packed24F32, Packed24Int4, Packed24Int8, pack24, type Packed24 } from '../kernels/sparse24.js';
 import { halfToFloat } from '../formats/safetensors.js';
 import { floatToHalf } from '../formats/safetensors_write.js';
@@ -41,7 +41,7 @@ export class Sparse24Linear implements Linear {
     if (rounded.every((v, i) => v === scale[i])) return;
     const shape = { n: p.n, k: p.k };
     this.packed = p instanceof Packed24Int8 ? await pack24(q, rounded, shape, { bits: 8 })
-      : await pack24(q, rounded, shape, { bits: 4, groupSize: p.groupSize === p.k ? 'row' : (p.groupSize as 32 | 64 | 128) });
+      : await pack24(q, rounded, shape, { bits: 4, groupSize: toPackedGroupSize(p.groupSize, p.k, 'a 2:4 int4 weight') });
   }
 }
 
@@ -67,31 +67,32 @@ export async function denseTwin(lin: Sparse24Linear): Promise<QuantLinear | Dens
   if (p instanceof Packed24F32) return new DenseLinear({ shape: [p.n, p.k], data: await p.unpack() });
   const { q, scale } = await (p as Packed24Int8 | Packed24Int4).unpack();
   if (p instanceof Packed24Int8) return new QuantLinear(await packInt8(q, scale, shape), 'int8');
-  return new QuantLinear(await packInt4(q, scale, shape, { groupSize: p.groupSize === p.k ? 'row' : (p.groupSize as 32 | 64 | 128) }), 'float');
+  return new QuantLinear(await packInt4(q, scale, shape, { groupSize: toPackedGroupSize(p.groupSize, p.k, 'a 2:4 int4 weight') }), 'float');
 }
 
 /**
- * The 2:4 twin of a layer whose weights are 2:4 sparse and fit the 2:4 kernels (fp32; int4
- * symmetric with float activations; int8 per channel with int8 activations), else undefined.
+ * Whether the 2:4 kernels run a layer of `k` inputs of this kind: fp32 (`bits` 32), int8 per
+ * channel with int8 activations, or int4 symmetric in input order with float activations.
  */
+export function has24Kernel(k: number, kind: { bits: 32 | 8 | 4; activations: 'float' | 'int8'; symmetric: boolean; ordered: boolean }): boolean {
+  if (k % 4 !== 0) return false;
+  if (kind.bits === 8) return kind.activations === 'int8';
+  return kind.bits === 32 || (kind.activations === 'float' && kind.symmetric && kind.ordered);
+}
+
+/** The 2:4 twin of a layer whose weights are 2:4 sparse and that the 2:4 kernels run ({@link has24Kernel}), else undefined. */
 export async function sparseTwin(lin: Linear): Promise<Sparse24Linear | undefined> {
-  if (lin.inFeatures % 4 !== 0) return undefined;
   const shape = { n: lin.outFeatures, k: lin.inFeatures };
   try {
-    if (lin instanceof DenseLinear) return new Sparse24Linear(await pack24(lin.weight, shape));
+    if (lin instanceof DenseLinear)
+      return has24Kernel(shape.k, { bits: 32, activations: 'float', symmetric: true, ordered: true }) ? new Sparse24Linear(await pack24(lin.weight, shape)) : undefined;
     if (!(lin instanceof QuantLinear)) return undefined;
     const p = lin.packed;
-    if (p.bits === 8 && lin.activations === 'int8') {
-      const c = await p.unpack();
-      return new Sparse24Linear(await pack24(c.q, c.scale, shape, { bits: 8 }));
-    }
-    if (p.bits === 4 && lin.activations === 'float' && p.symmetric && !p.perm) {
-      const c = await p.unpack();
-      return new Sparse24Linear(await pack24(c.q, c.scale, shape, { bits: 4, groupSize: p.groupSize === p.k ? 'row' : (p.groupSize as 32 | 64 | 128) }));
-    }
+    if (!has24Kernel(shape.k, { bits: p.bits, activations: lin.activations, symmetric: p.bits === 8 || p.symmetric, ordered: p.bits === 8 || !p.perm })) return undefined;
+    const c = await p.unpack();
+    return new Sparse24Linear(await pack24(c.q, c.scale, shape, p.bits === 8 ? { bits: 8 } : { bits: 4, groupSize: toPackedGroupSize(p.groupSize, p.k, 'a 2:4 int4 weight') }));
   } catch (e) {
     if ((e as { code?: string }).code === 'LLMC_INVALID_ARGUMENT') return undefined; // not 2:4 after all
     throw e;
   }
-  return undefined;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { packageRoot } from '../../lib/binding.js';
+import { packageRoot } from '../../lib/native/loader.js';
 import { scaledTimeout } from '../helpers/timeout.js';
 
 // The C++ test programs built beside the addon (CMake: one per test/native/*_test.cpp): each checks

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { native } from '../../lib/binding.js';
+import { native } from '../../lib/native/loader.js';
 import { cudaUnavailable } from '../../lib/device.js';
 import { compress, cudaInfo, kernels, resolveDevice } from '../../lib/index.js';
 import { Rng } from '../../bench/random.js';

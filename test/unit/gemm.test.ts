@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { availableIsaLevels, kernels, runtimeInfo, setIsa, setThreads } from '../../lib/index.js';
-import { native } from '../../lib/binding.js';
+import { native } from '../../lib/native/loader.js';
 import { GEMM_F32_CASES } from '../../bench/cases/gemm_f32.js';
 import { casesFor, ERROR_BUDGET } from '../../bench/cases/index.js';
 import { Rng } from '../../bench/random.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { native } from '../../lib/binding.js';
+import { native } from '../../lib/native/loader.js';
 import { Rng } from '../../bench/random.js';
 
 // Float64 references of the forward-pass ops on random data (odd sizes), every element checked.

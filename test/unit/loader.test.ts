@@ -10,7 +10,7 @@ import { tempDir } from '../helpers/paths.js';
 // Each test loads a fresh copy of the loader so that its one-time cache starts empty.
 async function freshLoader() {
   vi.resetModules();
-  return import('../../lib/binding.js');
+  return import('../../lib/native/loader.js');
 }
 
 const saved = process.env.LLMC_NATIVE_PATH;

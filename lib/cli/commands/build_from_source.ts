@@ -15,7 +15,7 @@ import { delimiter, dirname, join } from 'node:path';
 
 import { Command } from 'commander';
 
-import { packageRoot, packageVersion } from '../../binding.js';
+import { packageRoot, packageVersion } from '../../native/loader.js';
 import { LlmcError } from '../../errors.js';
 
 interface Plan {

@@ -6,6 +6,7 @@ import { OUTPUT_FORMATS, type OutputFormat } from '../../compress/output.js';
 import type { Device } from '../../device.js';
 import { SCHEMES, type Scheme } from '../../compress/schemes.js';
 import { invalidArgument } from '../../errors.js';
+import { COMPRESS_FLAGS, namedByFlags } from '../flags.js';
 import { stageBars } from '../progress.js';
 import { paragraphRange, withModelOptions } from './model_args.js';
 
@@ -45,7 +46,7 @@ export function compressCommand(): Command {
     .option('--eval-paragraphs <A:B>', 'evaluation paragraphs [A, B)')
     .option('--device <d>', 'where the Hessians and GPTQ / SparseGPT loops run: cpu, cuda or auto', 'cpu')
     .option('--json', 'progress events as JSON lines, then the report')
-    .action(async (path: string, opts: Opts) => {
+    .action(namedByFlags(COMPRESS_FLAGS, async (path: string, opts: Opts) => {
       if (!OUTPUT_FORMATS.includes(opts.format as OutputFormat)) throw invalidArgument('--format', OUTPUT_FORMATS.join(' | '), opts.format);
       const quantize: NonNullable<CompressOptions['quantize']> = {
         ...(opts.method !== undefined ? { method: opts.method as 'gptq' | 'rtn' } : {}),
@@ -91,5 +92,5 @@ export function compressCommand(): Command {
         const { before, after } = report.quality;
         process.stdout.write(`bits/byte ${before.bitsPerByte.toFixed(4)} -> ${after.bitsPerByte.toFixed(4)}, KL ${after.kl!.toFixed(4)}, top-1 ${(100 * after.top1!).toFixed(1)}%\n`);
       }
-    });
+    }));
 }

@@ -1,7 +1,7 @@
 /** `llm-compress doctor`: what a bug report needs — platform, binary, CPU, ISA level, threads, CUDA. */
 import { Command } from 'commander';
 
-import { packageVersion } from '../../binding.js';
+import { packageVersion } from '../../native/loader.js';
 import { glibcVersion, platformId } from '../../platform.js';
 import { cudaInfo, runtimeInfo } from '../../runtime.js';
 
