@@ -70,7 +70,7 @@ export function groupLength(groupSize: GroupSize, cols: number): number {
   return groupSize === 'row' ? cols : groupSize;
 }
 
-/** The native column loops' spelling (llmc_obs_params, native/core/llmc.h): group 0 for one per row, act-order 0 / 1 (static) / 2 (dynamic). */
+/** The native column loops' spelling (llmc_obs_params, native/include/llmc.h): group 0 for one per row, act-order 0 / 1 (static) / 2 (dynamic). */
 export function nativeQuantParams(args: QuantArgs, cols: number): Pick<NativeObsParams, 'bits' | 'group' | 'symmetric' | 'actOrder'> {
   const group = groupLength(args.groupSize, cols);
   return {

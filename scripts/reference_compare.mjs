@@ -1,5 +1,5 @@
 // Our compression methods against the authors' reference implementations, on the same models,
-// data and sequential protocol (DESIGN.md section 7; the README's "Compression quality" section).
+// data and sequential protocol (DESIGN.md section 7; docs/compression.md, "Compression quality").
 //
 // The bridge runs lib/compress/pipeline.ts's procedure with our model runtime: calibration windows
 // (first 128 windows of 256 tokens of paragraphs [1000, 4300), each paragraph encoded with BOS)

@@ -27,6 +27,6 @@ export const GEMM_F32_CASES: readonly GemmF32Case[] = [
   check(1, 1, 2000), check(2000, 3, 1), check(4, 1, 5000),
   // alpha and beta.
   check(1, 33, 65, { alphaBeta: true }), check(9, 40, 70, { alphaBeta: true }), check(70, 130, 300, { alphaBeta: true }),
-  // The README's layer shapes.
+  // The layer shapes of docs/kernels.md's tables.
   ...layerCases({}),
 ];

@@ -61,7 +61,7 @@ export const GEMM_Q_CASES: readonly GemmQCase[] = [
   { bits: 4, n: 33, k: 256, group: 128, ms: MS, modes: ['check'] },
   { bits: 4, n: 16, k: 192, group: 64, ms: MS, modes: ['check'] },
   { bits: 4, n: 9, k: 40, group: 'row', ms: MS, modes: ['check'] },
-  // The README's layer shapes (int4 in groups of 128).
+  // The layer shapes of docs/kernels.md's tables (int4 in groups of 128).
   ...layerCases({ bits: 8 as const }),
   ...layerCases({ bits: 4 as const }),
 ];

@@ -27,14 +27,14 @@ export interface Case {
   modes: readonly Mode[];
 }
 
-/** The layer shapes of the README's bench tables, K x N: LLaMA-7B's attention and MLP. */
+/** The layer shapes of the bench tables in docs/kernels.md, K x N: LLaMA-7B's attention and MLP. */
 export const LAYER_SHAPES: ReadonlyArray<{ k: number; n: number }> = [
   { k: 4096, n: 4096 },
   { k: 4096, n: 11008 },
   { k: 11008, n: 4096 },
 ];
 
-/** The batch sizes of the README's bench tables: decoding (1, cold weights) to prefill (512). */
+/** The batch sizes of the bench tables in docs/kernels.md: decoding (1, cold weights) to prefill (512). */
 export const BENCH_MS: readonly number[] = [1, 16, 128, 512];
 
 /** Perf cases: every layer shape at every bench batch size, with the options of `extra`. */

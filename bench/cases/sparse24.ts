@@ -37,7 +37,7 @@ export const SPARSE24_CASES: readonly Sparse24Case[] = [
   { bits: 4, n: 17, k: 256, group: 128, ms: MS, modes: ['check'] },
   { bits: 4, n: 19, k: 20, group: 'row', ms: MS, modes: ['check'] },
   { bits: 4, n: 45, k: 96, group: 32, ms: MS, modes: ['check'] },
-  // The README's layer shapes (int4 in groups of 128).
+  // The layer shapes of docs/kernels.md's tables (int4 in groups of 128).
   ...layerCases({ bits: 32 as const }),
   ...layerCases({ bits: 8 as const }),
   ...layerCases({ bits: 4 as const }),

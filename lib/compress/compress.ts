@@ -48,7 +48,7 @@ export interface CompressOptions extends Omit<LoadModelOptions, 'lazy'> {
    * NVIDIA GPU; an error when none is usable) or `'auto'` (the GPU when one is usable, else the CPU).
    * The first progress event, stage `device`, says which and why. The forward passes that produce
    * the calibration inputs run on the CPU either way. (The default becomes `'auto'` once the CUDA
-   * path has been validated on GPU hardware: README, "GPU (CUDA)".)
+   * path has been validated on GPU hardware: docs/cuda.md.)
    */
   device?: Device;
   /** Measure quality before and after on this text (DESIGN.md section 7 protocol, KL against the original). */

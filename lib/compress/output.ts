@@ -42,7 +42,7 @@ export function checkWritable(model: Model, format: OutputFormat, spec: Resolved
     if (why) throw new LlmcError('LLMC_UNSUPPORTED', `format 'gptq' ${why}; use format 'compressed-tensors'`);
   }
   if (format === 'gguf') {
-    // What ggml's block types hold without re-quantizing (lib/formats/gguf_write.ts, README "GGUF").
+    // What ggml's block types hold without re-quantizing (lib/formats/gguf_write.ts, docs/formats.md "GGUF export").
     const q = spec.quantize?.args;
     const p = spec.prune;
     const why = p ? `has no sparse tensor type (${p.structure ?? `${p.sparsity} sparsity`} would be stored dense, saving nothing); use format 'compressed-tensors'`

@@ -280,7 +280,7 @@ export async function pack24(a: Float32Array | Int8Array, b: unknown, c?: unknow
 
 export interface Matmul24Options extends MatmulOptions {
   /**
-   * 2:4 weights only. `'auto'` (default): the faster path for this shape and ISA level (README,
+   * 2:4 weights only. `'auto'` (default): the faster path for this shape and ISA level (docs/kernels.md,
    * "2:4 sparsity"). `'sparse'`: the 2:4 kernels. `'dense'`: f32 / int4 through the fp32 GEMM on
    * panels expanded from the 2:4 values (int8 has one path).
    */

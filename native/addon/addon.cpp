@@ -1,4 +1,4 @@
-// addon.cpp — module registration. The exported names are the contract declared in lib/binding.ts.
+// addon.cpp — module registration. The exported names are the contract declared in lib/native/contract.ts.
 #include <napi.h>
 
 #include "bindings.h"

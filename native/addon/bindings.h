@@ -1,4 +1,4 @@
-// bindings.h — the functions native/addon/addon.cpp exports. lib/binding.ts declares the same
+// bindings.h — the functions native/addon/addon.cpp exports. lib/native/contract.ts declares the same
 // contract in TypeScript; keep the two in step.
 #pragma once
 

@@ -1,6 +1,6 @@
 // llama_ops.cpp — bindings for the ops of a LLaMA forward pass (llmc_rmsnorm, llmc_rope,
 // llmc_attention, llmc_swiglu, llmc_nll). Each returns a Promise of the kernel's milliseconds.
-// lib/binding.ts types them and lib/model/llama.ts calls them; the checks here guarantee no
+// lib/native/contract.ts types them and lib/model/llama.ts calls them; the checks here guarantee no
 // out-of-bounds access.
 #include "bindings.h"
 

@@ -6,7 +6,7 @@
 //   f32, int4 (float activations): the rows kernels (weights read once per kMaxRows rows, indices
 //     decoded once per block and octet), or the fp32 GEMM's packed path with B panels expanded
 //     from the 2:4 values — the dense GEMM's work (FMA units gain nothing from the zeros a panel
-//     holds) with half the weight bytes. llmc_s24_path picks (measurements: README, "2:4 sparsity").
+//     holds) with half the weight bytes. llmc_s24_path picks (measurements: docs/kernels.md, "2:4 sparsity").
 //   int8 (w8a8): the A8 tile at every m: per row and octet, one vpshufb gathers the activations of
 //     64 kept weights and one vpdpbusd multiplies them (half the dot products of the dense kernel).
 #include <algorithm>
@@ -389,7 +389,7 @@ extern "C" llmc_status llmc_s24_nv_metadata(const llmc_s24_weights* w, uint8_t* 
 }
 
 // The path choice of the float-activation kernels. AVX-512: `llm-compress bench` on the development
-// machine (README, "2:4 sparsity") found the 2:4 rows kernels faster than the dense-GEMM path at
+// machine (docs/kernels.md, "2:4 sparsity") found the 2:4 rows kernels faster than the dense-GEMM path at
 // every m measured (1 to 512; 12-17% at m = 128 and 512), so there is no crossover: always 2:4.
 // AVX2 and scalar: not measured; the rows kernels up to m = 16 (AVX2) / 4 (scalar), where their
 // register tiles are smallest next to the GEMM's, the GEMM above.

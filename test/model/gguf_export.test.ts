@@ -4,7 +4,7 @@
  * or built), and its greedy continuation and next-token log-probabilities are compared with our
  * own runtime on the same weights.
  *
- * Tolerances (measured values are printed by each test and reported in the README):
+ * Tolerances (measured values are printed by each test and reported in docs/formats.md, "GGUF export"):
  * - F32 export: llama.cpp computes in float32 (KV cache set to F32, no flash attention) with other
  *   summation orders: log-probabilities within 1e-4 nats (max |Δ| over every vocabulary entry
  *   above e^-20 of every position).

@@ -19,7 +19,7 @@ function protocolTokens(tok: Tokenizer, paras: string[]): number {
 }
 
 /**
- * The README's quality numbers fix the token count: scored tokens (all but the first of each
+ * ../shared/README.md's quality numbers fix the token count: scored tokens (all but the first of each
  * 512-token window) = bits per byte · bytes · ln 2 / nats per token. Checks ours to their precision.
  */
 function expectReadmeCount(tok: Tokenizer, paras: string[], natsPerToken: number, bitsPerByte: number): void {
