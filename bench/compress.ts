@@ -23,7 +23,10 @@ function params(kind: 'gptq' | 'sparsegpt', rows: number, cols: number) {
     : { rows, cols, ...q, bits: 0, group: 0, sparsity: 0, pruneN: 2, pruneM: 4 };
 }
 
-export function benchCompress(kind: 'gptq' | 'sparsegpt', device: 'cpu' | 'cuda' = 'cpu'): (s: BenchSettings) => Promise<void> {
+export function benchCompress(
+  kind: 'gptq' | 'sparsegpt',
+  device: 'cpu' | 'cuda' = 'cpu',
+): (s: BenchSettings) => Promise<void> {
   return async (s) => {
     const { isa, threads } = native().runtimeInfo();
     const gpu = device === 'cuda' ? (native().cudaInfo().device?.name ?? 'unknown GPU') : undefined;
@@ -43,22 +46,36 @@ export function benchCompress(kind: 'gptq' | 'sparsegpt', device: 'cpu' | 'cuda'
       const t = await time(device === 'cuda' ? 1 : 0);
       const flops = 2 * rows * cols * cols + cols ** 3;
       const row = {
-        kernel: gpu ? `cuda_${kind}` : kind, m: rows, k: cols, n: rows,
+        kernel: gpu ? `cuda_${kind}` : kind,
+        m: rows,
+        k: cols,
+        n: rows,
         ...(kind === 'gptq' ? { groupSize: 128 } : {}),
         medianMs: t.medianMs,
         gflops: flops / (t.medianMs * 1e6),
         weightGBps: (rows * cols * 4) / (t.medianMs * 1e6),
-        cold: false, samples: t.samples,
+        cold: false,
+        samples: t.samples,
       };
       if (gpu) {
         const cpu = await time(0);
-        s.onRow({ ...row, threads: 1, isa: 'cuda', device: gpu, cpuMs: cpu.medianMs, speedupVsCpu: cpu.medianMs / t.medianMs });
+        s.onRow({
+          ...row,
+          threads: 1,
+          isa: 'cuda',
+          device: gpu,
+          cpuMs: cpu.medianMs,
+          speedupVsCpu: cpu.medianMs / t.medianMs,
+        });
         continue;
       }
       // Baseline: the fp32 GEMM at m = 512 on this layer (y = x·Wᵀ).
       const xm = fillRandom(new Float32Array(512 * cols), 3);
       const y = new Float32Array(512 * rows);
-      const g = await medianMs(() => native().gemmF32(xm, w, y, 512, rows, cols, false, true, 1, 0, cols, cols, rows), s.timeMs);
+      const g = await medianMs(
+        () => native().gemmF32(xm, w, y, 512, rows, cols, false, true, 1, 0, cols, cols, rows),
+        s.timeMs,
+      );
       s.onRow({ ...row, threads, isa, gemmGflops: (2 * 512 * rows * cols) / (g.medianMs * 1e6) });
     }
   };

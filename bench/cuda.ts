@@ -18,7 +18,14 @@ import type { BenchSettings } from './row.js';
 export const CUDA_KERNELS = ['w4a16', 'w8a8', 'sparse24_f16', 'sparse24_w8a8', 'f16'] as const;
 export type CudaBenchKernel = (typeof CUDA_KERNELS)[number];
 
-const PAIRS = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]] as const;
+const PAIRS = [
+  [0, 1],
+  [0, 2],
+  [0, 3],
+  [1, 2],
+  [1, 3],
+  [2, 3],
+] as const;
 
 /** Zeros 2 of every 4 values (the 6 position pairs in turn). */
 function sparsify<T extends Float32Array | Int8Array>(w: T): T {
@@ -76,10 +83,21 @@ export async function benchCuda(kernels: CudaBenchKernel[], s: BenchSettings): P
         for (const [kernel, w] of uploaded) {
           const ms = kernel === 'f16' ? denseMs : median(await w.bench(m, iters));
           s.onRow({
-            kernel: `cuda_${kernel}`, m, k, n, ...(kernel === 'w4a16' ? { groupSize: 128 } : {}),
-            medianMs: ms, gflops: (2 * m * n * k) / (ms * 1e6), weightGBps: w.deviceBytes / (ms * 1e6),
-            threads: 1, isa: 'cuda', cold: false, samples: iters, device: gpu,
-            denseMs, speedupVsDense: denseMs / ms,
+            kernel: `cuda_${kernel}`,
+            m,
+            k,
+            n,
+            ...(kernel === 'w4a16' ? { groupSize: 128 } : {}),
+            medianMs: ms,
+            gflops: (2 * m * n * k) / (ms * 1e6),
+            weightGBps: w.deviceBytes / (ms * 1e6),
+            threads: 1,
+            isa: 'cuda',
+            cold: false,
+            samples: iters,
+            device: gpu,
+            denseMs,
+            speedupVsDense: denseMs / ms,
           });
         }
       }

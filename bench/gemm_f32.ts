@@ -29,14 +29,25 @@ export async function benchGemmF32(s: BenchSettings): Promise<void> {
       };
       const t = await medianMs(run, s.timeMs);
       const baseline = cold
-        ? { readGBps: (n * k * 4) / ((await medianMs(() => native().streamRead(weights[next++ % weights.length]!), s.timeMs)).medianMs * 1e6) }
+        ? {
+            readGBps:
+              (n * k * 4) /
+              ((await medianMs(() => native().streamRead(weights[next++ % weights.length]!), s.timeMs)).medianMs * 1e6),
+          }
         : { peakGflops: await native().sgemmPeak() };
       s.onRow({
-        kernel: 'f32', m, k, n,
+        kernel: 'f32',
+        m,
+        k,
+        n,
         medianMs: t.medianMs,
         gflops: (2 * m * n * k) / (t.medianMs * 1e6),
         weightGBps: (n * k * 4) / (t.medianMs * 1e6),
-        threads, isa, cold, ...baseline, samples: t.samples,
+        threads,
+        isa,
+        cold,
+        ...baseline,
+        samples: t.samples,
       });
       if (cold) weights.length = 1;
     }

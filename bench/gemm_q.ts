@@ -38,7 +38,10 @@ export function benchQuant(name: GemmQKernel): (s: BenchSettings) => Promise<voi
   const kind = GEMM_Q_KERNELS[name];
   return async (s) => {
     const { isa, threads } = native().runtimeInfo();
-    for (const c of perfCases(GEMM_Q_CASES.filter((c) => c.bits === kind.bits), s)) {
+    for (const c of perfCases(
+      GEMM_Q_CASES.filter((c) => c.bits === kind.bits),
+      s,
+    )) {
       const { k, n, ms } = c;
       const group = inputsPerGroup(c);
       const maxM = Math.max(...ms);
@@ -56,7 +59,7 @@ export function benchQuant(name: GemmQKernel): (s: BenchSettings) => Promise<voi
           // The plain read of the same copies: their codes viewed as floats (data is a multiple of 4 bytes).
           const views = weights.map((w) => new Float32Array(w.data.buffer, w.data.byteOffset, w.data.byteLength / 4));
           const read = await medianMs(() => native().streamRead(views[next++ % views.length]!), s.timeMs);
-          baseline = { readGBps: (views[0]!.byteLength) / (read.medianMs * 1e6) };
+          baseline = { readGBps: views[0]!.byteLength / (read.medianMs * 1e6) };
         } else if (kind.a8) {
           const peak = await native().int8Peak();
           if (peak !== null) baseline = { peakGops: peak };
@@ -64,12 +67,19 @@ export function benchQuant(name: GemmQKernel): (s: BenchSettings) => Promise<voi
           baseline = { peakGflops: await native().sgemmPeak() };
         }
         s.onRow({
-          kernel: name, m, k, n,
+          kernel: name,
+          m,
+          k,
+          n,
           ...(kind.bits === 4 ? { groupSize: group } : {}),
           medianMs: t.medianMs,
           gflops: (2 * m * n * k) / (t.medianMs * 1e6),
           weightGBps: bytes / (t.medianMs * 1e6),
-          threads, isa, cold, ...baseline, samples: t.samples,
+          threads,
+          isa,
+          cold,
+          ...baseline,
+          samples: t.samples,
         });
         if (cold) weights.length = 1;
       }

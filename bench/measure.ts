@@ -5,7 +5,10 @@ import { Bench } from 'tinybench';
 export const COLD_BYTES = 256 * 2 ** 20;
 
 /** Median and sample count of `run()`, which resolves to the milliseconds it measured natively. */
-export async function medianMs(run: () => Promise<number>, timeMs: number): Promise<{ medianMs: number; samples: number }> {
+export async function medianMs(
+  run: () => Promise<number>,
+  timeMs: number,
+): Promise<{ medianMs: number; samples: number }> {
   const bench = new Bench({ time: timeMs, iterations: 5, warmupIterations: 2, warmupTime: 0 });
   bench.add('kernel', async () => ({ overriddenDuration: await run() }), { async: true });
   await bench.run();

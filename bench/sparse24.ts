@@ -24,7 +24,14 @@ type Kind = 32 | 8 | 4;
 /** A 2:4 pattern with exactly 2 nonzeros per group (as pruning leaves it), nonzero values. */
 function sparseValues(n: number, k: number, kind: Kind, seed: number): Float32Array | Int8Array {
   const out = kind === 32 ? new Float32Array(n * k) : new Int8Array(n * k);
-  const pairs = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]] as const;
+  const pairs = [
+    [0, 1],
+    [0, 2],
+    [0, 3],
+    [1, 2],
+    [1, 3],
+    [2, 3],
+  ] as const;
   const rng = new Rng(seed >>> 0 || 1);
   const next = () => rng.u32();
   const hi = kind === 8 ? 127 : 7;
@@ -32,7 +39,7 @@ function sparseValues(n: number, k: number, kind: Kind, seed: number): Float32Ar
     const [a, b] = pairs[next() % 6]!;
     for (const i of [a, b]) {
       const r = next();
-      out[4 * g + i] = kind === 32 ? (r / 2 ** 31 - 1) || 0.5 : (r % hi) + 1 - (r & 0x100 ? hi + 1 : 0) || 1;
+      out[4 * g + i] = kind === 32 ? r / 2 ** 31 - 1 || 0.5 : (r % hi) + 1 - (r & 0x100 ? hi + 1 : 0) || 1;
     }
   }
   return out;
@@ -53,7 +60,10 @@ async function makePair(kind: Kind, n: number, k: number, group: number): Promis
   }
   const gs = toPackedGroupSize(group, k, 'bench');
   const scale = randomScales((n * k) / group, 5);
-  return { sparse: await pack24(q, scale, { n, k }, { bits: 4, groupSize: gs }), dense: await packInt4(q, scale, { n, k }, { groupSize: gs }) };
+  return {
+    sparse: await pack24(q, scale, { n, k }, { bits: 4, groupSize: gs }),
+    dense: await packInt4(q, scale, { n, k }, { groupSize: gs }),
+  };
 }
 
 function copySparse(w: Packed24): Packed24 {
@@ -65,7 +75,15 @@ function copyDense(w: Pair['dense']): Pair['dense'] {
   return withArrays(w, { data: Uint8Array.from(w.data) });
 }
 
-function runDense(w: Pair['dense'], kind: Kind, x: Float32Array, m: number, n: number, k: number, y: Float32Array): Promise<number> {
+function runDense(
+  w: Pair['dense'],
+  kind: Kind,
+  x: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  y: Float32Array,
+): Promise<number> {
   if (w instanceof Float32Array) return native().gemmF32(x, w, y, m, n, k, false, true, 1, 0, k, k, n);
   if (w.bits === 8) return native().q8Matmul(w.data, w.scale, w.n, w.k, kind === 8, x, m, y);
   return native().q4Matmul(w.data, w.scale, w.zero, w.perm, w.n, w.k, w.groupSize, false, x, m, y);
@@ -84,7 +102,10 @@ export function benchSparse24(name: keyof typeof SPARSE24_KERNELS): (s: BenchSet
   const kind = SPARSE24_KERNELS[name];
   return async (s) => {
     const { isa, threads } = native().runtimeInfo();
-    for (const c of perfCases(SPARSE24_CASES.filter((c) => c.bits === kind), s)) {
+    for (const c of perfCases(
+      SPARSE24_CASES.filter((c) => c.bits === kind),
+      s,
+    )) {
       const { k, n, ms } = c;
       if (k % 4 !== 0) continue;
       const group = inputsPerGroup(c);
@@ -110,15 +131,22 @@ export function benchSparse24(name: keyof typeof SPARSE24_KERNELS): (s: BenchSet
         let other: number | undefined;
         if (kind !== 8) {
           const alt = picked === 1 ? 2 : 1;
-          other = (await medianMs(() => runSparse(sparse[cold ? j++ % sparse.length : 0]!, alt, x, m, y), s.timeMs)).medianMs;
+          other = (await medianMs(() => runSparse(sparse[cold ? j++ % sparse.length : 0]!, alt, x, m, y), s.timeMs))
+            .medianMs;
         }
         s.onRow({
-          kernel: name, m, k, n,
+          kernel: name,
+          m,
+          k,
+          n,
           ...(kind === 4 ? { groupSize: group } : {}),
           medianMs: t.medianMs,
           gflops: (2 * m * n * k) / (t.medianMs * 1e6),
           weightGBps: sBytes / (t.medianMs * 1e6),
-          threads, isa, cold, samples: t.samples,
+          threads,
+          isa,
+          cold,
+          samples: t.samples,
           denseMs: d.medianMs,
           speedupVsDense: d.medianMs / t.medianMs,
           path: picked === 1 ? 'sparse' : 'dense',

@@ -40,9 +40,17 @@ export function resolveDevice(name: string, value: unknown): DeviceChoice {
   const why = cudaUnavailable();
   if (why === null) {
     const dev = native().cudaInfo().device!;
-    return { device: 'cuda', note: `cuda: ${dev.name} (compute ${dev.computeCapability}, ${(dev.totalMemory / 2 ** 30).toFixed(1)} GiB)` };
+    return {
+      device: 'cuda',
+      note: `cuda: ${dev.name} (compute ${dev.computeCapability}, ${(dev.totalMemory / 2 ** 30).toFixed(1)} GiB)`,
+    };
   }
-  if (d === 'cuda') throw new LlmcError('LLMC_UNSUPPORTED', `${name} is 'cuda' but no GPU can be used: ${why}`, { argument: name, expected: 'a usable NVIDIA GPU', actual: why });
+  if (d === 'cuda')
+    throw new LlmcError('LLMC_UNSUPPORTED', `${name} is 'cuda' but no GPU can be used: ${why}`, {
+      argument: name,
+      expected: 'a usable NVIDIA GPU',
+      actual: why,
+    });
   return { device: 'cpu', note: `cpu: no CUDA device (${why})` };
 }
 

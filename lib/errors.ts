@@ -107,7 +107,8 @@ export async function callNative<T>(f: () => Promise<T>): Promise<T> {
 export function fromNative(error: unknown): LlmcError {
   if (error instanceof LlmcError) return error;
   const err = error as { code?: unknown; message?: unknown };
-  const code = typeof err?.code === 'string' && KNOWN_CODES.has(err.code) ? (err.code as LlmcErrorCode) : 'LLMC_INTERNAL';
+  const code =
+    typeof err?.code === 'string' && KNOWN_CODES.has(err.code) ? (err.code as LlmcErrorCode) : 'LLMC_INTERNAL';
   const message = typeof err?.message === 'string' ? err.message : String(error);
   return new LlmcError(code, message, undefined, { cause: error });
 }

@@ -64,6 +64,7 @@ export function compareVersions(a: string, b: string): number {
 /** True when an NVIDIA driver seems installed (cheap check; the CUDA binary is test-loaded after). */
 export function nvidiaDriverPresent(): boolean {
   if (process.platform === 'linux') return existsSync('/proc/driver/nvidia/version');
-  if (process.platform === 'win32') return existsSync(`${process.env.SystemRoot ?? 'C:\\Windows'}\\System32\\nvcuda.dll`);
+  if (process.platform === 'win32')
+    return existsSync(`${process.env.SystemRoot ?? 'C:\\Windows'}\\System32\\nvcuda.dll`);
   return false;
 }

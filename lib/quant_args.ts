@@ -48,9 +48,15 @@ export function checkQuantArgs(name: string, o: Record<string, unknown>): QuantA
   const groupSize = o.groupSize ?? 128;
   if (groupSize !== 'row') checkInteger(`${name}.groupSize`, groupSize, 1);
   const symmetric = o.symmetric === undefined || checkBoolean(`${name}.symmetric`, o.symmetric);
-  if (bits === 8 && !symmetric) throw invalidArgument(`${name}.symmetric`, 'true for 8 bits (asymmetric 8-bit codes do not fit an Int8Array)', o.symmetric);
+  if (bits === 8 && !symmetric)
+    throw invalidArgument(
+      `${name}.symmetric`,
+      'true for 8 bits (asymmetric 8-bit codes do not fit an Int8Array)',
+      o.symmetric,
+    );
   const actOrder = o.actOrder ?? false;
-  if (actOrder !== false && actOrder !== 'static' && actOrder !== 'dynamic') throw invalidArgument(`${name}.actOrder`, "false, 'static' or 'dynamic'", actOrder);
+  if (actOrder !== false && actOrder !== 'static' && actOrder !== 'dynamic')
+    throw invalidArgument(`${name}.actOrder`, "false, 'static' or 'dynamic'", actOrder);
   return { bits, groupSize: groupSize as GroupSize, symmetric, actOrder };
 }
 
@@ -60,7 +66,8 @@ export function checkQuantArgs(name: string, o: Record<string, unknown>): QuantA
  * "the 172 inputs of model.layers.0.mlp.down_proj").
  */
 export function layerQuantArgs(args: QuantArgs, cols: number, argument: string, inputs: string): QuantArgs {
-  if (args.groupSize === 'row' || args.groupSize === cols) return args.groupSize === 'row' ? args : { ...args, groupSize: 'row' };
+  if (args.groupSize === 'row' || args.groupSize === cols)
+    return args.groupSize === 'row' ? args : { ...args, groupSize: 'row' };
   if (cols % args.groupSize !== 0) throw invalidArgument(argument, `a divisor of ${inputs} (or 'row')`, args.groupSize);
   return args;
 }
@@ -71,10 +78,15 @@ export function groupLength(groupSize: GroupSize, cols: number): number {
 }
 
 /** The native column loops' spelling (llmc_obs_params, native/include/llmc.h): group 0 for one per row, act-order 0 / 1 (static) / 2 (dynamic). */
-export function nativeQuantParams(args: QuantArgs, cols: number): Pick<NativeObsParams, 'bits' | 'group' | 'symmetric' | 'actOrder'> {
+export function nativeQuantParams(
+  args: QuantArgs,
+  cols: number,
+): Pick<NativeObsParams, 'bits' | 'group' | 'symmetric' | 'actOrder'> {
   const group = groupLength(args.groupSize, cols);
   return {
-    bits: args.bits, group: group === cols ? 0 : group, symmetric: args.symmetric ? 1 : 0,
+    bits: args.bits,
+    group: group === cols ? 0 : group,
+    symmetric: args.symmetric ? 1 : 0,
     actOrder: args.actOrder === false ? 0 : args.actOrder === 'static' ? 1 : 2,
   };
 }

@@ -27,7 +27,8 @@ export function checkFloat32Array(name: string, value: unknown, length?: number)
 }
 
 export function checkObject(name: string, value: unknown): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidArgument(name, 'an object', value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalidArgument(name, 'an object', value);
   return value as Record<string, unknown>;
 }
 
@@ -42,10 +43,15 @@ type TypedArrayClass<T> = { new (length: number): T; name: string };
 
 /** A typed array of the given class (e.g. Int8Array) and, when given, exact length. */
 export function checkTypedArray<T extends ArrayBufferView & { length: number }>(
-  name: string, value: unknown, cls: TypedArrayClass<T>, length?: number,
+  name: string,
+  value: unknown,
+  cls: TypedArrayClass<T>,
+  length?: number,
 ): T {
-  if (!(value instanceof (cls as unknown as new (...args: never[]) => T))) throw invalidArgument(name, `${article(cls.name)} ${cls.name}`, value);
-  if (length !== undefined && value.length !== length) throw invalidArgument(name, `${article(cls.name)} ${cls.name} of length ${length}`, value);
+  if (!(value instanceof (cls as unknown as new (...args: never[]) => T)))
+    throw invalidArgument(name, `${article(cls.name)} ${cls.name}`, value);
+  if (length !== undefined && value.length !== length)
+    throw invalidArgument(name, `${article(cls.name)} ${cls.name} of length ${length}`, value);
   return value;
 }
 

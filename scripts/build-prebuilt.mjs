@@ -20,16 +20,26 @@ import { root, TARGETS } from './platforms.mjs';
 export function buildPrebuilt(id, { out = join(root, 'build-pkg', id), tests = false, quiet = false } = {}) {
   const t = TARGETS[id];
   if (!t) throw new Error(`unknown target ${id} (targets: ${Object.keys(TARGETS).join(', ')})`);
-  const args = ['compile', '--directory', root, '--out', out, `--CDLLMC_CUDA=${t.cuda ? 'ON' : 'OFF'}`, `--CDLLMC_TESTS=${tests ? 'ON' : 'OFF'}`];
+  const args = [
+    'compile',
+    '--directory',
+    root,
+    '--out',
+    out,
+    `--CDLLMC_CUDA=${t.cuda ? 'ON' : 'OFF'}`,
+    `--CDLLMC_TESTS=${tests ? 'ON' : 'OFF'}`,
+  ];
   if (t.os === 'linux') {
     args.push('--CDCMAKE_SHARED_LINKER_FLAGS=-static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL');
     if (tests) args.push('--CDCMAKE_EXE_LINKER_FLAGS=-static-libstdc++ -static-libgcc');
   }
   if (t.os !== platform()) throw new Error(`${id} builds on ${t.os}, this is ${platform()}`);
   if (t.cpu !== arch()) {
-    if (!(t.os === 'linux' && t.cpu === 'arm64' && arch() === 'x64')) throw new Error(`no cross build from ${arch()} to ${id}`);
+    if (!(t.os === 'linux' && t.cpu === 'arm64' && arch() === 'x64'))
+      throw new Error(`no cross build from ${arch()} to ${id}`);
     args.push(
-      '--arch', 'arm64',
+      '--arch',
+      'arm64',
       '--CDCMAKE_SYSTEM_NAME=Linux',
       '--CDCMAKE_SYSTEM_PROCESSOR=aarch64',
       '--CDCMAKE_CXX_COMPILER=aarch64-linux-gnu-g++',
@@ -37,7 +47,10 @@ export function buildPrebuilt(id, { out = join(root, 'build-pkg', id), tests = f
     );
   }
   const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
-  execFileSync(process.execPath, [cmakeJs, ...args], { cwd: root, stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit' });
+  execFileSync(process.execPath, [cmakeJs, ...args], {
+    cwd: root,
+    stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit',
+  });
   const node = join(out, 'Release', 'llmc.node');
   if (!existsSync(node)) throw new Error(`the build made no ${node}`);
   return node;

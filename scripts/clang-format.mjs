@@ -9,13 +9,22 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(dirname(createRequire(import.meta.url).resolve('@wasm-fmt/clang-format/package.json')), 'clang-format-cli.cjs');
+const cli = join(
+  dirname(createRequire(import.meta.url).resolve('@wasm-fmt/clang-format/package.json')),
+  'clang-format-cli.cjs',
+);
 const fix = process.argv.includes('--fix');
-const files = execFileSync('git', ['ls-files', '-z', '--', '*.cpp', '*.h', '*.cu', '*.cuh'], { cwd: root, encoding: 'utf8' })
+const files = execFileSync('git', ['ls-files', '-z', '--', '*.cpp', '*.h', '*.cu', '*.cuh'], {
+  cwd: root,
+  encoding: 'utf8',
+})
   .split('\0')
   .filter(Boolean);
 try {
-  execFileSync(process.execPath, [cli, ...(fix ? ['-i'] : ['--dry-run', '--Werror']), ...files], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, [cli, ...(fix ? ['-i'] : ['--dry-run', '--Werror']), ...files], {
+    cwd: root,
+    stdio: 'inherit',
+  });
 } catch {
   console.error(`clang-format: files above are not formatted; run \`npm run format\``);
   process.exit(1);

@@ -13,13 +13,18 @@ if (!existsSync(dist)) {
 const { compress, runtimeInfo } = await import(dist);
 const model = resolve(process.env.LLMC_DEMO_MODEL ?? '../shared/models/tinystories-656k');
 const text = resolve('../shared/text/tinystories_val.txt');
-for (const [what, path] of [['model', model], ['text', text]])
+for (const [what, path] of [
+  ['model', model],
+  ['text', text],
+])
   if (!existsSync(path)) {
     console.error(`the demo ${what} ${path} is missing: put ../shared beside the repository (or set LLMC_DEMO_MODEL).`);
     process.exit(1);
   }
 const info = runtimeInfo();
-console.log(`llm-compress-native ${info.version}: ${info.cpu.brand || info.cpu.arch}, ISA ${info.isa}, ${info.threads} threads`);
+console.log(
+  `llm-compress-native ${info.version}: ${info.cpu.brand || info.cpu.arch}, ISA ${info.isa}, ${info.threads} threads`,
+);
 console.log(`model ${model}\n`);
 
 // tinystories-656k was trained without the tokenizer's leading '▁' (../shared/README.md).
@@ -34,7 +39,8 @@ let fp32;
 for (const [label, opts] of runs) {
   process.stdout.write(`compressing: ${label} ...`);
   const { report, model: m } = await compress(model, {
-    ...opts, ...(prependSpace === undefined ? {} : { prependSpace }),
+    ...opts,
+    ...(prependSpace === undefined ? {} : { prependSpace }),
     calibration: { file: text, paragraphs: [1000, 4300], samples: 128, seqLen: 256 },
     evaluate: { file: text, paragraphs: [0, 500] },
     onProgress: (e) => e.stage === 'compress' && process.stdout.write('.'), // a dot per compressed layer
@@ -45,12 +51,18 @@ for (const [label, opts] of runs) {
   rows.push([label, report]);
 }
 const pad = (s, n) => String(s).padEnd(n);
-console.log(`\n${pad('', 24)}${pad('bits/weight', 13)}${pad('model size', 12)}${pad('bits/byte', 11)}${pad('vs fp32', 9)}${pad('KL', 9)}${pad('top-1', 8)}time`);
-console.log(`${pad('fp32', 24)}${pad('32', 13)}${pad('1.00x', 12)}${pad(fp32.bitsPerByte.toFixed(4), 11)}${pad('', 9)}${pad('', 9)}${pad('', 8)}`);
+console.log(
+  `\n${pad('', 24)}${pad('bits/weight', 13)}${pad('model size', 12)}${pad('bits/byte', 11)}${pad('vs fp32', 9)}${pad('KL', 9)}${pad('top-1', 8)}time`,
+);
+console.log(
+  `${pad('fp32', 24)}${pad('32', 13)}${pad('1.00x', 12)}${pad(fp32.bitsPerByte.toFixed(4), 11)}${pad('', 9)}${pad('', 9)}${pad('', 8)}`,
+);
 for (const [label, r] of rows) {
   const q = r.quality.after;
-  console.log(`${pad(label, 24)}${pad(r.bitsPerWeight.toFixed(2), 13)}${pad(`${(1 / r.ratio).toFixed(2)}x`, 12)}${pad(q.bitsPerByte.toFixed(4), 11)}` +
-    `${pad(`+${(100 * (q.bitsPerByte / fp32.bitsPerByte - 1)).toFixed(1)}%`, 9)}${pad(q.kl.toFixed(4), 9)}${pad(`${(100 * q.top1).toFixed(1)}%`, 8)}${(r.totalMs / 1000).toFixed(1)} s`);
+  console.log(
+    `${pad(label, 24)}${pad(r.bitsPerWeight.toFixed(2), 13)}${pad(`${(1 / r.ratio).toFixed(2)}x`, 12)}${pad(q.bitsPerByte.toFixed(4), 11)}` +
+      `${pad(`+${(100 * (q.bitsPerByte / fp32.bitsPerByte - 1)).toFixed(1)}%`, 9)}${pad(q.kl.toFixed(4), 9)}${pad(`${(100 * q.top1).toFixed(1)}%`, 8)}${(r.totalMs / 1000).toFixed(1)} s`,
+  );
 }
 console.log(`\nbits/weight: the compressed linear layers (int codes, fp16 scale per group of ${group}, 2:4 indices);`);
 console.log('model size: all tensors, the embedding and norms kept at fp32 (they are most of this small model).');

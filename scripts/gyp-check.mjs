@@ -12,24 +12,39 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sources = JSON.parse(readFileSync(join(root, 'native/sources.json'), 'utf8'));
-const groups = ['common', 'core', 'no_cuda', 'addon', ...(arch() === 'x64' ? ['x86_avx2', 'x86_avx512'] : []), ...(arch() === 'arm64' ? ['arm_neon'] : [])];
+const groups = [
+  'common',
+  'core',
+  'no_cuda',
+  'addon',
+  ...(arch() === 'x64' ? ['x86_avx2', 'x86_avx512'] : []),
+  ...(arch() === 'arm64' ? ['arm_neon'] : []),
+];
 const dir = mkdtempSync(join(tmpdir(), 'llmc-gyp-'));
 try {
   for (const f of ['package.json', 'binding.gyp', 'native']) cpSync(join(root, f), join(dir, f), { recursive: true });
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
   const r = spawnSync('node-gyp', ['configure'], { cwd: dir, encoding: 'utf8', shell: process.platform === 'win32' });
   if (r.status !== 0) {
-    console.error(`node-gyp configure failed (run this through npm run, which puts npm's node-gyp on PATH):\n${r.error ?? ''}${r.stdout}${r.stderr}`);
+    console.error(
+      `node-gyp configure failed (run this through npm run, which puts npm's node-gyp on PATH):\n${r.error ?? ''}${r.stdout}${r.stderr}`,
+    );
     process.exit(1);
   }
-  const made = readdirSync(join(dir, 'build')).filter((f) => f.endsWith('.mk'))
-    .map((f) => readFileSync(join(dir, 'build', f), 'utf8')).join('\n');
-  const missing = groups.flatMap((g) => sources[g].map((s) => [g, s])).filter(([, s]) => !made.includes(`/${s.replace(/\.cpp$/, '.o')}`));
+  const made = readdirSync(join(dir, 'build'))
+    .filter((f) => f.endsWith('.mk'))
+    .map((f) => readFileSync(join(dir, 'build', f), 'utf8'))
+    .join('\n');
+  const missing = groups
+    .flatMap((g) => sources[g].map((s) => [g, s]))
+    .filter(([, s]) => !made.includes(`/${s.replace(/\.cpp$/, '.o')}`));
   if (missing.length > 0) {
     console.error(`binding.gyp does not build ${missing.map(([g, s]) => `${s} (${g})`).join(', ')}`);
     process.exit(1);
   }
-  console.log(`binding.gyp: node-gyp configures and builds all ${groups.map((g) => `${sources[g].length} ${g}`).join(', ')} sources`);
+  console.log(
+    `binding.gyp: node-gyp configures and builds all ${groups.map((g) => `${sources[g].length} ${g}`).join(', ')} sources`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

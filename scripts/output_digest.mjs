@@ -23,7 +23,11 @@ if (!existsSync(text)) {
 
 const models = [
   ['tinystories-656k', join(shared, 'models/tinystories-656k'), { prependSpace: false }],
-  ['stories260K.bin', join(shared, 'models/stories260K/stories260K.bin'), { tokenizer: join(shared, 'models/stories260K/tok512.bin') }],
+  [
+    'stories260K.bin',
+    join(shared, 'models/stories260K/stories260K.bin'),
+    { tokenizer: join(shared, 'models/stories260K/tok512.bin') },
+  ],
   ['stories260K.gguf', join(shared, 'models/stories260K/stories260K.gguf'), {}],
 ];
 const schemes = [
@@ -53,7 +57,11 @@ const calibration = { file: text, paragraphs: [1000, 1400], samples: 16, seqLen:
 const sha = (path) => createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
 function digest(path) {
   if (!statSync(path).isDirectory()) return { [path.split('/').pop()]: sha(path) };
-  return Object.fromEntries(readdirSync(path).sort().map((f) => [f, sha(join(path, f))]));
+  return Object.fromEntries(
+    readdirSync(path)
+      .sort()
+      .map((f) => [f, sha(join(path, f))]),
+  );
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'llmc-digest-'));
@@ -68,7 +76,15 @@ try {
           const { model, report } = await compress(mpath, { ...load, ...opts, calibration, output, format });
           const { nll } = await evaluate(model, { file: text, paragraphs: [0, 20] });
           model.dispose();
-          line = { model: mname, scheme: sname, format, nll, bitsPerWeight: report.bitsPerWeight, compressedBytes: report.compressedBytes, files: digest(output) };
+          line = {
+            model: mname,
+            scheme: sname,
+            format,
+            nll,
+            bitsPerWeight: report.bitsPerWeight,
+            compressedBytes: report.compressedBytes,
+            files: digest(output),
+          };
         } catch (e) {
           line = { model: mname, scheme: sname, format, error: `${e.code ?? e.name}: ${e.message}` };
         }

@@ -31,14 +31,41 @@ export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** id -> npm fields, the release runner, and the oldest glibc the release build supports. */
 export const TARGETS = {
-  'linux-x64-gnu': { os: 'linux', cpu: 'x64', libc: 'glibc', glibc: '2.28', elf: 'X86-64', built: 'in a glibc 2.28 container (AlmaLinux 8)' },
-  'linux-arm64-gnu': { os: 'linux', cpu: 'arm64', libc: 'glibc', glibc: '2.28', elf: 'AArch64', built: 'in a glibc 2.28 container (AlmaLinux 8) on an arm64 runner' },
+  'linux-x64-gnu': {
+    os: 'linux',
+    cpu: 'x64',
+    libc: 'glibc',
+    glibc: '2.28',
+    elf: 'X86-64',
+    built: 'in a glibc 2.28 container (AlmaLinux 8)',
+  },
+  'linux-arm64-gnu': {
+    os: 'linux',
+    cpu: 'arm64',
+    libc: 'glibc',
+    glibc: '2.28',
+    elf: 'AArch64',
+    built: 'in a glibc 2.28 container (AlmaLinux 8) on an arm64 runner',
+  },
   'linux-x64-musl': { os: 'linux', cpu: 'x64', libc: 'musl', elf: 'X86-64', built: 'on Alpine Linux' },
   'darwin-arm64': { os: 'darwin', cpu: 'arm64', built: 'on macOS 14 (Apple silicon), for macOS 11 and later' },
   'darwin-x64': { os: 'darwin', cpu: 'x64', built: 'on macOS 13 (Intel), for macOS 10.15 and later' },
   'win32-x64-msvc': { os: 'win32', cpu: 'x64', built: 'with MSVC on Windows Server 2022' },
-  'linux-x64-gnu-cuda': { os: 'linux', cpu: 'x64', libc: 'glibc', glibc: '2.28', elf: 'X86-64', cuda: true, built: 'in the CUDA 12 toolkit image on Rocky Linux 8 (glibc 2.28)' },
-  'win32-x64-msvc-cuda': { os: 'win32', cpu: 'x64', cuda: true, built: 'with MSVC and the CUDA 12 toolkit on Windows Server 2022' },
+  'linux-x64-gnu-cuda': {
+    os: 'linux',
+    cpu: 'x64',
+    libc: 'glibc',
+    glibc: '2.28',
+    elf: 'X86-64',
+    cuda: true,
+    built: 'in the CUDA 12 toolkit image on Rocky Linux 8 (glibc 2.28)',
+  },
+  'win32-x64-msvc-cuda': {
+    os: 'win32',
+    cpu: 'x64',
+    cuda: true,
+    built: 'with MSVC and the CUDA 12 toolkit on Windows Server 2022',
+  },
 };
 
 const readJson = (p) => JSON.parse(readFileSync(p, 'utf8'));
@@ -65,7 +92,9 @@ function packageJson(id, main) {
   return pkg;
 }
 
-const indexJs = (id) => `// The prebuilt llm-compress-native addon for ${id}. llm-compress-native reads \`path\`, checks this
+const indexJs = (
+  id,
+) => `// The prebuilt llm-compress-native addon for ${id}. llm-compress-native reads \`path\`, checks this
 // package's version and loads the file; nothing here loads it.
 'use strict';
 module.exports = { path: require('node:path').join(__dirname, 'llmc.node') };
@@ -85,7 +114,11 @@ function readme(id, glibc) {
     `Built ${t.built}.`,
   ];
   if (t.glibc) lines.push('', `Needs glibc ${glibc ?? t.glibc} or newer (\`config.glibc\` in package.json).`);
-  if (t.cpu === 'x64') lines.push('', 'Runs on any x86-64 CPU; the kernels pick AVX2 or AVX-512 (F/BW/DQ/VL/VNNI) at run time from CPUID.');
+  if (t.cpu === 'x64')
+    lines.push(
+      '',
+      'Runs on any x86-64 CPU; the kernels pick AVX2 or AVX-512 (F/BW/DQ/VL/VNNI) at run time from CPUID.',
+    );
   if (t.cpu === 'arm64') lines.push('', 'Uses the NEON kernels (part of the arm64 baseline).');
   return `${lines.join('\n')}\n`;
 }
@@ -108,21 +141,33 @@ export function check() {
   const problems = [];
   for (const id of Object.keys(TARGETS)) {
     const dir = join(root, 'npm', id);
-    const expect = { 'package.json': `${JSON.stringify(packageJson(id, main), null, 2)}\n`, 'index.js': indexJs(id), 'README.md': readme(id) };
+    const expect = {
+      'package.json': `${JSON.stringify(packageJson(id, main), null, 2)}\n`,
+      'index.js': indexJs(id),
+      'README.md': readme(id),
+    };
     for (const [file, text] of Object.entries(expect)) {
       const p = join(dir, file);
       if (!existsSync(p)) problems.push(`npm/${id}/${file} is missing`);
-      else if (readFileSync(p, 'utf8') !== text) problems.push(`npm/${id}/${file} differs from what scripts/platforms.mjs writes`);
+      else if (readFileSync(p, 'utf8') !== text)
+        problems.push(`npm/${id}/${file} differs from what scripts/platforms.mjs writes`);
     }
   }
-  if (main.optionalDependencies) problems.push('package.json lists optionalDependencies: they are added when the main package is staged (stage-main), since npm ci fails on unpublished versions');
-  if (main.scripts?.install || main.scripts?.preinstall || main.scripts?.postinstall) problems.push('the main package has an install script');
+  if (main.optionalDependencies)
+    problems.push(
+      'package.json lists optionalDependencies: they are added when the main package is staged (stage-main), since npm ci fails on unpublished versions',
+    );
+  if (main.scripts?.install || main.scripts?.preinstall || main.scripts?.postinstall)
+    problems.push('the main package has an install script');
   return problems;
 }
 
 /** Newest GLIBC_x.y symbol version a binary needs (readelf works on any ELF architecture). */
 export function glibcRequired(file) {
-  const out = execFileSync('readelf', ['-W', '--version-info', '--dyn-syms', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out = execFileSync('readelf', ['-W', '--version-info', '--dyn-syms', file], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   const versions = [...new Set([...out.matchAll(/GLIBC_(\d+\.\d+(?:\.\d+)?)/g)].map((m) => m[1]))];
   versions.sort((a, b) => {
     const pa = a.split('.').map(Number);
@@ -133,7 +178,11 @@ export function glibcRequired(file) {
   return versions.at(-1);
 }
 
-const newer = (a, b) => a.split('.').map(Number).reduce((d, x, i) => d || x - (Number(b.split('.')[i]) || 0), 0) > 0;
+const newer = (a, b) =>
+  a
+    .split('.')
+    .map(Number)
+    .reduce((d, x, i) => d || x - (Number(b.split('.')[i]) || 0), 0) > 0;
 
 /** Copies npm/<id> and the binary into <out>/<id>; returns { dir, glibc }. */
 export function stage(id, nodeFile, { out = join(root, 'build-pkg', 'npm'), strict = false } = {}) {
@@ -141,7 +190,8 @@ export function stage(id, nodeFile, { out = join(root, 'build-pkg', 'npm'), stri
   if (!t) throw new Error(`unknown target ${id} (targets: ${Object.keys(TARGETS).join(', ')})`);
   if (!existsSync(nodeFile)) throw new Error(`${nodeFile} does not exist`);
   const problems = check();
-  if (problems.length) throw new Error(`npm/ is out of date (run node scripts/platforms.mjs sync):\n  ${problems.join('\n  ')}`);
+  if (problems.length)
+    throw new Error(`npm/ is out of date (run node scripts/platforms.mjs sync):\n  ${problems.join('\n  ')}`);
   const dir = join(out, id);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -156,7 +206,8 @@ export function stage(id, nodeFile, { out = join(root, 'build-pkg', 'npm'), stri
   if (t.glibc) {
     glibc = glibcRequired(nodeFile) ?? '2.17';
     if (newer(glibc, t.glibc)) {
-      if (strict) throw new Error(`${nodeFile} needs glibc ${glibc}, newer than the declared minimum ${t.glibc} of ${id}`);
+      if (strict)
+        throw new Error(`${nodeFile} needs glibc ${glibc}, newer than the declared minimum ${t.glibc} of ${id}`);
       const pkg = readJson(join(dir, 'package.json'));
       pkg.config = { ...pkg.config, glibc };
       writeJson(join(dir, 'package.json'), pkg);
@@ -175,7 +226,8 @@ export function stage(id, nodeFile, { out = join(root, 'build-pkg', 'npm'), stri
  */
 export function stageMain({ out = join(root, 'build-pkg', 'npm') } = {}) {
   const problems = check();
-  if (problems.length) throw new Error(`npm/ is out of date (run node scripts/platforms.mjs sync):\n  ${problems.join('\n  ')}`);
+  if (problems.length)
+    throw new Error(`npm/ is out of date (run node scripts/platforms.mjs sync):\n  ${problems.join('\n  ')}`);
   const main = mainPackage();
   const dir = join(out, 'main');
   rmSync(dir, { recursive: true, force: true });
@@ -204,7 +256,8 @@ export function publish(dirs, { dryRun = false } = {}) {
     if (!existsSync(join(d, 'llmc.node'))) throw new Error(`${d} has no llmc.node`);
   }
   const main = join(dirname(resolve(dirs[0] ?? '.')), 'main');
-  if (!existsSync(join(main, 'package.json'))) throw new Error(`stage the main package first (stage-main): ${main} is missing`);
+  if (!existsSync(join(main, 'package.json')))
+    throw new Error(`stage the main package first (stage-main): ${main} is missing`);
   for (const d of dirs) execFileSync('npm', args(resolve(d)), { stdio: 'inherit' });
   execFileSync('npm', [...args(main), '--ignore-scripts'], { stdio: 'inherit' });
 }
@@ -220,13 +273,20 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   } else if (cmd === 'check') {
     const problems = check();
     if (problems.length) {
-      console.error(`platform packages out of date (fix: node scripts/platforms.mjs sync):\n  ${problems.join('\n  ')}`);
+      console.error(
+        `platform packages out of date (fix: node scripts/platforms.mjs sync):\n  ${problems.join('\n  ')}`,
+      );
       process.exit(1);
     }
-    console.log(`npm/: ${Object.keys(TARGETS).length} platform packages consistent with package.json ${mainPackage().version}`);
+    console.log(
+      `npm/: ${Object.keys(TARGETS).length} platform packages consistent with package.json ${mainPackage().version}`,
+    );
   } else if (cmd === 'stage') {
     const [id, file] = positional;
-    const { dir, glibc } = stage(id, resolve(file), { out: option('--out') ? resolve(option('--out')) : undefined, strict: flag('--strict') });
+    const { dir, glibc } = stage(id, resolve(file), {
+      out: option('--out') ? resolve(option('--out')) : undefined,
+      strict: flag('--strict'),
+    });
     console.log(`staged ${packageName(id)} in ${dir}${glibc ? ` (needs glibc ${glibc})` : ''}`);
   } else if (cmd === 'stage-main') {
     const { dir } = stageMain({ out: option('--out') ? resolve(option('--out')) : undefined });
@@ -234,7 +294,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   } else if (cmd === 'publish') {
     publish(positional, { dryRun: flag('--dry-run') });
   } else {
-    console.error('usage: node scripts/platforms.mjs sync | check | stage-main [--out dir] | stage <id> <llmc.node> [--out dir] [--strict] | publish <dir>... [--dry-run]');
+    console.error(
+      'usage: node scripts/platforms.mjs sync | check | stage-main [--out dir] | stage <id> <llmc.node> [--out dir] [--strict] | publish <dir>... [--dry-run]',
+    );
     process.exit(2);
   }
 }

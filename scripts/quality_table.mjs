@@ -35,13 +35,22 @@ for (const name of chosen) {
 const calibration = { file: text, paragraphs: [1000, 4300], samples: 128, seqLen: 256 };
 const evalSet = { file: text, paragraphs: [0, 500] };
 const q = (method, bits, groupSize) => ({ quantize: { method, bits, groupSize } });
-const prune = (method, shape) => ({ prune: { method, ...(shape === '2:4' ? { structure: '2:4' } : { sparsity: 0.5 }) } });
+const prune = (method, shape) => ({
+  prune: { method, ...(shape === '2:4' ? { structure: '2:4' } : { sparsity: 0.5 }) },
+});
 const runs = [
-  ['RTN W8 per channel', q('rtn', 8, 'row')], ['GPTQ W8 per channel', q('gptq', 8, 'row')],
-  ['RTN W4 g32', q('rtn', 4, 32)], ['GPTQ W4 g32', q('gptq', 4, 32)],
-  ['RTN W3 g32', q('rtn', 3, 32)], ['GPTQ W3 g32', q('gptq', 3, 32)],
-  ['magnitude 50%', prune('magnitude', 0.5)], ['Wanda 50%', prune('wanda', 0.5)], ['SparseGPT 50%', prune('sparsegpt', 0.5)],
-  ['magnitude 2:4', prune('magnitude', '2:4')], ['Wanda 2:4', prune('wanda', '2:4')], ['SparseGPT 2:4', prune('sparsegpt', '2:4')],
+  ['RTN W8 per channel', q('rtn', 8, 'row')],
+  ['GPTQ W8 per channel', q('gptq', 8, 'row')],
+  ['RTN W4 g32', q('rtn', 4, 32)],
+  ['GPTQ W4 g32', q('gptq', 4, 32)],
+  ['RTN W3 g32', q('rtn', 3, 32)],
+  ['GPTQ W3 g32', q('gptq', 3, 32)],
+  ['magnitude 50%', prune('magnitude', 0.5)],
+  ['Wanda 50%', prune('wanda', 0.5)],
+  ['SparseGPT 50%', prune('sparsegpt', 0.5)],
+  ['magnitude 2:4', prune('magnitude', '2:4')],
+  ['Wanda 2:4', prune('wanda', '2:4')],
+  ['SparseGPT 2:4', prune('sparsegpt', '2:4')],
   ['SparseGPT 2:4 + GPTQ W4 g32', { ...prune('sparsegpt', '2:4'), ...q('gptq', 4, 32) }],
 ];
 
@@ -49,12 +58,17 @@ const runs = [
 async function compressed(path, load, opts) {
   const model = await loadModel(path, load);
   const g = opts.quantize?.groupSize;
-  const uneven = typeof g === 'number' ? [...model.llama.linears.entries()].filter(([n, l]) => n !== 'lm_head' && l.inFeatures % g !== 0).map(([n]) => n) : [];
+  const uneven =
+    typeof g === 'number'
+      ? [...model.llama.linears.entries()].filter(([n, l]) => n !== 'lm_head' && l.inFeatures % g !== 0).map(([n]) => n)
+      : [];
   const base = { ...opts, calibration, ignore: uneven };
   let ms = (await compress(model, base)).report.totalMs;
   if (uneven.length > 0) {
     const others = [...model.llama.linears.keys()].filter((n) => !uneven.includes(n));
-    ms += (await compress(model, { ...opts, quantize: { ...opts.quantize, groupSize: 'row' }, calibration, ignore: others })).report.totalMs;
+    ms += (
+      await compress(model, { ...opts, quantize: { ...opts.quantize, groupSize: 'row' }, calibration, ignore: others })
+    ).report.totalMs;
   }
   const modules = [...new Set(uneven.map((n) => n.replace(/^model\.layers\.\d+\./, '')))];
   return { model, ms, note: modules.length > 0 ? `${modules.join(', ')} per channel` : '' };
@@ -71,9 +85,20 @@ for (const name of chosen) {
     const { model, ms, note } = await compressed(path, load, opts);
     const r = await evaluate(model, { ...evalSet, reference: fp32 });
     model.dispose();
-    const row = { model: name, method: label, bitsPerByte: r.bitsPerByte, vsFp32: r.bitsPerByte / base.bitsPerByte - 1, kl: r.kl, seconds: ms / 1000, note };
+    const row = {
+      model: name,
+      method: label,
+      bitsPerByte: r.bitsPerByte,
+      vsFp32: r.bitsPerByte / base.bitsPerByte - 1,
+      kl: r.kl,
+      seconds: ms / 1000,
+      note,
+    };
     table.push(row);
-    if (!args.json) console.log(`  ${label.padEnd(30)}${row.bitsPerByte.toFixed(4).padEnd(9)}${`${row.vsFp32 >= 0 ? "+" : ""}${(100 * row.vsFp32).toFixed(2)}%`.padEnd(10)}KL ${row.kl.toFixed(4).padEnd(8)}${row.seconds.toFixed(1).padStart(6)} s  ${note}`);
+    if (!args.json)
+      console.log(
+        `  ${label.padEnd(30)}${row.bitsPerByte.toFixed(4).padEnd(9)}${`${row.vsFp32 >= 0 ? '+' : ''}${(100 * row.vsFp32).toFixed(2)}%`.padEnd(10)}KL ${row.kl.toFixed(4).padEnd(8)}${row.seconds.toFixed(1).padStart(6)} s  ${note}`,
+      );
   }
   fp32.dispose();
 }

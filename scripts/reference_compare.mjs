@@ -42,8 +42,15 @@ import { parseArgs } from 'node:util';
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values: args } = parseArgs({
   options: {
-    reference: { type: 'string' }, python: { type: 'string' }, models: { type: 'string' }, methods: { type: 'string' },
-    impl: { type: 'string' }, 'ref-blocksize': { type: 'string' }, layers: { type: 'boolean' }, json: { type: 'boolean' }, threads: { type: 'string' },
+    reference: { type: 'string' },
+    python: { type: 'string' },
+    models: { type: 'string' },
+    methods: { type: 'string' },
+    impl: { type: 'string' },
+    'ref-blocksize': { type: 'string' },
+    layers: { type: 'boolean' },
+    json: { type: 'boolean' },
+    threads: { type: 'string' },
   },
 });
 const die = (msg) => {
@@ -54,11 +61,25 @@ const impl = args.impl ?? 'reference';
 if (impl !== 'reference' && impl !== 'ours') die(`--impl: 'reference' or 'ours', not ${impl}`);
 const refDir = args.reference ?? process.env.LLMC_REFERENCE;
 const python = args.python ?? process.env.LLMC_REFERENCE_PYTHON ?? 'python3';
-const REF_FILES = ['IST-DASLab/gptq/gptq.py', 'IST-DASLab/gptq/quant.py', 'IST-DASLab/sparsegpt/sparsegpt.py', 'IST-DASLab/sparsegpt/quant.py', 'locuslab/wanda/lib/prune.py', 'locuslab/wanda/lib/layerwrapper.py'];
+const REF_FILES = [
+  'IST-DASLab/gptq/gptq.py',
+  'IST-DASLab/gptq/quant.py',
+  'IST-DASLab/sparsegpt/sparsegpt.py',
+  'IST-DASLab/sparsegpt/quant.py',
+  'locuslab/wanda/lib/prune.py',
+  'locuslab/wanda/lib/layerwrapper.py',
+];
 if (impl === 'reference' || args.layers) {
-  if (!refDir) die('no reference folder: pass --reference DIR (or set LLMC_REFERENCE) holding the authors\' files ' + REF_FILES.join(', '));
+  if (!refDir)
+    die(
+      "no reference folder: pass --reference DIR (or set LLMC_REFERENCE) holding the authors' files " +
+        REF_FILES.join(', '),
+    );
   const missing = REF_FILES.filter((f) => !existsSync(join(refDir, f)));
-  if (missing.length) die(`${resolve(refDir)} lacks ${missing.join(', ')}: put the authors' files there, unchanged (repositories IST-DASLab/gptq, IST-DASLab/sparsegpt, locuslab/wanda)`);
+  if (missing.length)
+    die(
+      `${resolve(refDir)} lacks ${missing.join(', ')}: put the authors' files there, unchanged (repositories IST-DASLab/gptq, IST-DASLab/sparsegpt, locuslab/wanda)`,
+    );
 }
 const dist = join(root, 'dist/index.js');
 if (!existsSync(dist)) die('dist/ is missing: build it with `npx tsup` (or `npm run build`).');
@@ -69,7 +90,12 @@ const MODELS = {
   stories260K: { path: resolve(root, '../shared/models/stories260K/stories260K.bin'), load: {} },
   'tinystories-656k': { path: resolve(root, '../shared/models/tinystories-656k'), load: { prependSpace: false } },
 };
-const STAGES = [['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj'], ['self_attn.o_proj'], ['mlp.gate_proj', 'mlp.up_proj'], ['mlp.down_proj']];
+const STAGES = [
+  ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj'],
+  ['self_attn.o_proj'],
+  ['mlp.gate_proj', 'mlp.up_proj'],
+  ['mlp.down_proj'],
+];
 const CAL = { paragraphs: [1000, 4300], samples: 128, seqLen: 256 };
 const EVAL = { file: text, paragraphs: [0, 500] };
 
@@ -77,11 +103,18 @@ const EVAL = { file: text, paragraphs: [0, 500] };
 const Q = (kind, bits, group) => ({ q: { kind, bits, group } });
 const P = (kind, shape) => ({ p: { kind, ...(shape === '2:4' ? { n: 2, m: 4 } : { sparsity: 0.5 }) } });
 const METHODS = [
-  ['RTN W8 per channel', Q('rtn', 8, 'row')], ['GPTQ W8 per channel', Q('gptq', 8, 'row')],
-  ['RTN W4 g32', Q('rtn', 4, 32)], ['GPTQ W4 g32', Q('gptq', 4, 32)],
-  ['RTN W3 g32', Q('rtn', 3, 32)], ['GPTQ W3 g32', Q('gptq', 3, 32)],
-  ['magnitude 50%', P('magnitude', 0.5)], ['Wanda 50%', P('wanda', 0.5)], ['SparseGPT 50%', P('sparsegpt', 0.5)],
-  ['magnitude 2:4', P('magnitude', '2:4')], ['Wanda 2:4', P('wanda', '2:4')], ['SparseGPT 2:4', P('sparsegpt', '2:4')],
+  ['RTN W8 per channel', Q('rtn', 8, 'row')],
+  ['GPTQ W8 per channel', Q('gptq', 8, 'row')],
+  ['RTN W4 g32', Q('rtn', 4, 32)],
+  ['GPTQ W4 g32', Q('gptq', 4, 32)],
+  ['RTN W3 g32', Q('rtn', 3, 32)],
+  ['GPTQ W3 g32', Q('gptq', 3, 32)],
+  ['magnitude 50%', P('magnitude', 0.5)],
+  ['Wanda 50%', P('wanda', 0.5)],
+  ['SparseGPT 50%', P('sparsegpt', 0.5)],
+  ['magnitude 2:4', P('magnitude', '2:4')],
+  ['Wanda 2:4', P('wanda', '2:4')],
+  ['SparseGPT 2:4', P('sparsegpt', '2:4')],
   ['SparseGPT 2:4 + W4 per channel', { ...P('sparsegpt', '2:4'), q: { kind: 'gptq', bits: 4, group: 'row' } }],
 ];
 const needsData = (m) => m.q?.kind === 'gptq' || (m.p && m.p.kind !== 'magnitude');
@@ -91,10 +124,18 @@ class Reference {
   constructor() {
     this.dir = mkdtempSync(join(tmpdir(), 'llmc-ref-'));
     const extra = args.threads ? ['--threads', args.threads] : [];
-    this.proc = spawn(python, [join(root, 'scripts/reference_layer.py'), '--reference', refDir, ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(python, [join(root, 'scripts/reference_layer.py'), '--reference', refDir, ...extra], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     this.stderr = '';
-    this.proc.stderr.on('data', (d) => { this.stderr = (this.stderr + d).slice(-4000); });
-    this.proc.on('error', (e) => die(`cannot run the Python interpreter ${python}: ${e.message} (pass --python PATH or set LLMC_REFERENCE_PYTHON to one with torch and numpy)`));
+    this.proc.stderr.on('data', (d) => {
+      this.stderr = (this.stderr + d).slice(-4000);
+    });
+    this.proc.on('error', (e) =>
+      die(
+        `cannot run the Python interpreter ${python}: ${e.message} (pass --python PATH or set LLMC_REFERENCE_PYTHON to one with torch and numpy)`,
+      ),
+    );
     this.lines = createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
     this.seq = 0;
   }
@@ -151,18 +192,27 @@ async function ours(m, W, rows, cols, H) {
   const shape = { rows, cols };
   if (m.p?.kind === 'sparsegpt') {
     const prune = m.p.n ? { structure: `${m.p.n}:${m.p.m}` } : { sparsity: m.p.sparsity };
-    return kernels.sparsegpt(W, H, shape, { ...prune, dampPercent: 0.01, ...(m.q ? { quantize: { bits: m.q.bits, groupSize: m.q.group, symmetric: true } } : {}) });
+    return kernels.sparsegpt(W, H, shape, {
+      ...prune,
+      dampPercent: 0.01,
+      ...(m.q ? { quantize: { bits: m.q.bits, groupSize: m.q.group, symmetric: true } } : {}),
+    });
   }
   if (m.p) {
     const prune = m.p.n ? { structure: `${m.p.n}:${m.p.m}` } : { sparsity: m.p.sparsity };
-    return m.p.kind === 'wanda' ? kernels.wanda(W, shape, { ...prune, hessian: H }) : kernels.magnitude(W, shape, prune);
+    return m.p.kind === 'wanda'
+      ? kernels.wanda(W, shape, { ...prune, hessian: H })
+      : kernels.magnitude(W, shape, prune);
   }
   const qo = { bits: m.q.bits, groupSize: m.q.group, symmetric: true };
   return m.q.kind === 'gptq' ? kernels.gptq(W, H, shape, { ...qo, dampPercent: 0.01 }) : kernels.rtn(W, shape, qo);
 }
 
 function splitParagraphs(s) {
-  return s.split('\n\n').map((p) => p.trim()).filter((p) => p.length > 0);
+  return s
+    .split('\n\n')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
 }
 
 /** Calibration tokens exactly as pipeline.ts's calibrationWindows: BOS + paragraph, concatenated. */
@@ -203,8 +253,12 @@ async function sequential(model, { data, only, compressLayer }) {
         const first = llama.linears.get(names[0]);
         const acc = new kernels.HessianAccumulator(first.inFeatures);
         llama.linears.set(names[0], {
-          outFeatures: first.outFeatures, inFeatures: first.inFeatures,
-          async forward(v, rows) { await acc.add(v.subarray(0, rows * first.inFeatures)); return first.forward(v, rows); },
+          outFeatures: first.outFeatures,
+          inFeatures: first.inFeatures,
+          async forward(v, rows) {
+            await acc.add(v.subarray(0, rows * first.inFeatures));
+            return first.forward(v, rows);
+          },
         });
         try {
           await runBlock(i, Float32Array.from(x));
@@ -228,14 +282,20 @@ async function sequential(model, { data, only, compressLayer }) {
 async function compressModel(spec, method, ref) {
   const model = await loadModel(spec.path, spec.load);
   const g = method.q?.group;
-  const uneven = typeof g === 'number'
-    ? [...model.llama.linears.entries()].filter(([n, l]) => n !== 'lm_head' && l.inFeatures % g !== 0).map(([n]) => n) : [];
+  const uneven =
+    typeof g === 'number'
+      ? [...model.llama.linears.entries()].filter(([n, l]) => n !== 'lm_head' && l.inFeatures % g !== 0).map(([n]) => n)
+      : [];
   const passes = [{ m: method, only: (n) => !uneven.includes(n) }];
-  if (uneven.length) passes.push({ m: { ...method, q: { ...method.q, group: 'row' } }, only: (n) => uneven.includes(n) });
+  if (uneven.length)
+    passes.push({ m: { ...method, q: { ...method.q, group: 'row' } }, only: (n) => uneven.includes(n) });
   for (const pass of passes) {
     await sequential(model, {
-      data: needsData(pass.m), only: pass.only,
-      compressLayer: async (name, W, rows, cols, H, n) => (impl === 'reference' ? await ref.compress(pass.m, W, rows, cols, H, n) : await ours(pass.m, W, rows, cols, H)).weight,
+      data: needsData(pass.m),
+      only: pass.only,
+      compressLayer: async (name, W, rows, cols, H, n) =>
+        (impl === 'reference' ? await ref.compress(pass.m, W, rows, cols, H, n) : await ours(pass.m, W, rows, cols, H))
+          .weight,
     });
   }
   return model;
@@ -244,10 +304,13 @@ async function compressModel(spec, method, ref) {
 /** Per-layer: for every layer of the fp32 model (inputs of the fp32 model), ours vs reference on the same W and H. */
 async function layerLosses(name, spec, ref) {
   const model = await loadModel(spec.path, spec.load);
-  const chosenMethods = METHODS.filter(([label, m]) => (m.q?.kind === 'gptq' || m.p?.kind === 'sparsegpt') && methods.includes(label));
+  const chosenMethods = METHODS.filter(
+    ([label, m]) => (m.q?.kind === 'gptq' || m.p?.kind === 'sparsegpt') && methods.includes(label),
+  );
   const rows = [];
   await sequential(model, {
-    data: true, only: () => true,
+    data: true,
+    only: () => true,
     compressLayer: async (layer, W, r, c, H, n) => {
       for (const [label, m] of chosenMethods) {
         const g = m.q?.group;
@@ -258,7 +321,18 @@ async function layerLosses(name, spec, ref) {
         const lb = await ref.loss(W, b.weight, H, r, c);
         let differ = 0;
         for (let k = 0; k < W.length; k++) if (a.weight[k] !== b.weight[k]) differ++;
-        rows.push({ model: name, layer: layer.replace('model.layers.', ''), method: label, ours: la.loss, reference: lb.loss, oursKernelLoss: a.loss, referenceError: b.error, oursDamped: la.lossDamped, referenceDamped: lb.lossDamped, differentWeights: differ / W.length });
+        rows.push({
+          model: name,
+          layer: layer.replace('model.layers.', ''),
+          method: label,
+          ours: la.loss,
+          reference: lb.loss,
+          oursKernelLoss: a.loss,
+          referenceError: b.error,
+          oursDamped: la.lossDamped,
+          referenceDamped: lb.lossDamped,
+          differentWeights: differ / W.length,
+        });
       }
       return undefined; // keep the fp32 layer: every layer sees the fp32 model's inputs
     },
@@ -270,10 +344,13 @@ async function layerLosses(name, spec, ref) {
 const chosen = args.models ? args.models.split(',') : Object.keys(MODELS);
 for (const m of chosen) if (!MODELS[m]) die(`--models: unknown model ${m} (${Object.keys(MODELS).join(', ')})`);
 const methods = args.methods ? args.methods.split(',').map((s) => s.trim()) : METHODS.map(([l]) => l);
-for (const l of methods) if (!METHODS.some(([k]) => k === l)) die(`--methods: unknown method ${l} (${METHODS.map(([k]) => k).join(', ')})`);
+for (const l of methods)
+  if (!METHODS.some(([k]) => k === l)) die(`--methods: unknown method ${l} (${METHODS.map(([k]) => k).join(', ')})`);
 
 const ref = impl === 'reference' || args.layers ? await new Reference().start() : null;
-const log = (s) => { if (!args.json) console.log(s); };
+const log = (s) => {
+  if (!args.json) console.log(s);
+};
 if (ref) log(`reference driver: torch ${ref.torch}, ${resolve(refDir)}`);
 const table = [];
 try {
@@ -283,7 +360,9 @@ try {
       const rows = await layerLosses(name, spec, ref);
       for (const r of rows) {
         table.push(r);
-        log(`${name} ${r.layer.padEnd(20)} ${r.method.padEnd(32)} ours ${r.ours.toPrecision(6).padEnd(12)} ref ${r.reference.toPrecision(6).padEnd(12)} (${(100 * (r.ours / r.reference - 1)).toFixed(2)}%)  kernel ${r.oursKernelLoss.toPrecision(6)} ref-printed ${r.referenceError?.toPrecision(6)}  weights differ ${(100 * r.differentWeights).toFixed(1)}%`);
+        log(
+          `${name} ${r.layer.padEnd(20)} ${r.method.padEnd(32)} ours ${r.ours.toPrecision(6).padEnd(12)} ref ${r.reference.toPrecision(6).padEnd(12)} (${(100 * (r.ours / r.reference - 1)).toFixed(2)}%)  kernel ${r.oursKernelLoss.toPrecision(6)} ref-printed ${r.referenceError?.toPrecision(6)}  weights differ ${(100 * r.differentWeights).toFixed(1)}%`,
+        );
       }
       continue;
     }
@@ -296,9 +375,19 @@ try {
       const model = await compressModel(spec, METHODS.find(([k]) => k === label)[1], ref);
       const r = await evaluate(model, { ...EVAL, reference: fp32 });
       model.dispose();
-      const row = { model: name, method: label, impl, bitsPerByte: r.bitsPerByte, vsFp32: r.bitsPerByte / base.bitsPerByte - 1, kl: r.kl, seconds: (performance.now() - t) / 1000 };
+      const row = {
+        model: name,
+        method: label,
+        impl,
+        bitsPerByte: r.bitsPerByte,
+        vsFp32: r.bitsPerByte / base.bitsPerByte - 1,
+        kl: r.kl,
+        seconds: (performance.now() - t) / 1000,
+      };
       table.push(row);
-      log(`  ${label.padEnd(32)}${row.bitsPerByte.toFixed(4).padEnd(9)}${`${row.vsFp32 >= 0 ? '+' : ''}${(100 * row.vsFp32).toFixed(2)}%`.padEnd(10)}KL ${row.kl.toFixed(4).padEnd(8)}${row.seconds.toFixed(1).padStart(6)} s`);
+      log(
+        `  ${label.padEnd(32)}${row.bitsPerByte.toFixed(4).padEnd(9)}${`${row.vsFp32 >= 0 ? '+' : ''}${(100 * row.vsFp32).toFixed(2)}%`.padEnd(10)}KL ${row.kl.toFixed(4).padEnd(8)}${row.seconds.toFixed(1).padStart(6)} s`,
+      );
     }
     fp32.dispose();
   }

@@ -21,12 +21,32 @@ function check(m: number, n: number, k: number, options: Partial<GemmF32Case> = 
 export const GEMM_F32_CASES: readonly GemmF32Case[] = [
   // m = 1 (the GEMV path), odd sizes, k not a multiple of any vector width, tiny and large enough
   // to cross the kc / nc / mc cache blocks.
-  check(1, 1, 1), check(1, 3, 5), check(1, 17, 33), check(1, 100, 257), check(1, 1000, 1023), check(1, 257, 4099),
-  check(2, 7, 3), check(3, 15, 17), check(5, 33, 31), check(7, 64, 64), check(13, 31, 129), check(16, 100, 100),
-  check(17, 129, 65), check(31, 257, 300), check(64, 65, 513), check(65, 70, 90), check(127, 130, 257), check(129, 1000, 1100), check(300, 97, 1030),
-  check(1, 1, 2000), check(2000, 3, 1), check(4, 1, 5000),
+  check(1, 1, 1),
+  check(1, 3, 5),
+  check(1, 17, 33),
+  check(1, 100, 257),
+  check(1, 1000, 1023),
+  check(1, 257, 4099),
+  check(2, 7, 3),
+  check(3, 15, 17),
+  check(5, 33, 31),
+  check(7, 64, 64),
+  check(13, 31, 129),
+  check(16, 100, 100),
+  check(17, 129, 65),
+  check(31, 257, 300),
+  check(64, 65, 513),
+  check(65, 70, 90),
+  check(127, 130, 257),
+  check(129, 1000, 1100),
+  check(300, 97, 1030),
+  check(1, 1, 2000),
+  check(2000, 3, 1),
+  check(4, 1, 5000),
   // alpha and beta.
-  check(1, 33, 65, { alphaBeta: true }), check(9, 40, 70, { alphaBeta: true }), check(70, 130, 300, { alphaBeta: true }),
+  check(1, 33, 65, { alphaBeta: true }),
+  check(9, 40, 70, { alphaBeta: true }),
+  check(70, 130, 300, { alphaBeta: true }),
   // The layer shapes of docs/kernels.md's tables.
   ...layerCases({}),
 ];

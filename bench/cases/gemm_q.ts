@@ -9,7 +9,6 @@
 import { toPackedGroupSize, type PackedGroupSize } from '../../lib/kernels/quant.js';
 import { layerCases, type Case } from './index.js';
 
-
 export interface GemmQCase extends Case {
   /** The weight's codes: int8 (kernels w8a16, w8a8) or int4 (w4a16, w4a8). */
   bits: 8 | 4;

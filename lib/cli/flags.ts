@@ -45,7 +45,12 @@ export function withFlagName(e: unknown, flags: FlagTable): unknown {
   if (flag === undefined) return e;
   const expected = e.expected ?? '';
   const actual = e.actual ?? '';
-  return new LlmcError(e.code, `Invalid ${flag}: expected ${expected}, got ${actual}`, { argument: flag, expected, actual }, { cause: e });
+  return new LlmcError(
+    e.code,
+    `Invalid ${flag}: expected ${expected}, got ${actual}`,
+    { argument: flag, expected, actual },
+    { cause: e },
+  );
 }
 
 /**
@@ -56,7 +61,10 @@ export function withFlagName(e: unknown, flags: FlagTable): unknown {
  * new Command('compress').option('--bits <n>').action(namedByFlags(COMPRESS_FLAGS, async (path, opts) => { ... }));
  * ```
  */
-export function namedByFlags<A extends unknown[]>(flags: FlagTable, action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function namedByFlags<A extends unknown[]>(
+  flags: FlagTable,
+  action: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args) => {
     try {
       await action(...args);

@@ -25,10 +25,16 @@ export function stageBars(enabled = process.stderr.isTTY === true): StageBars {
       if (stage !== current) {
         stop();
         current = stage;
-        bar = new cliProgress.SingleBar({
-          format: `${stage.padEnd(16)} {bar} {value}/{total}  {duration_formatted}  {detail}`,
-          barsize: 30, hideCursor: true, stream: process.stderr, etaBuffer: 20,
-        }, cliProgress.Presets.shades_classic);
+        bar = new cliProgress.SingleBar(
+          {
+            format: `${stage.padEnd(16)} {bar} {value}/{total}  {duration_formatted}  {detail}`,
+            barsize: 30,
+            hideCursor: true,
+            stream: process.stderr,
+            etaBuffer: 20,
+          },
+          cliProgress.Presets.shades_classic,
+        );
         bar.start(total, done, { detail });
       } else {
         bar!.setTotal(total);

@@ -12,7 +12,13 @@ import { evaluate, loadModel, Model, type LoadModelOptions } from '../model/mode
 import { checkBoolean, checkKnownKeys, checkObject } from '../validate.js';
 import { checkLayersWritable, checkOutputFormat, checkWritable, writeOutput, type OutputFormat } from './output.js';
 import {
-  calibrationWindows, compressInPlace, planLayers, type CalibrationOptions, type CalibrationWindows, type LayerReport, type ProgressEvent,
+  calibrationWindows,
+  compressInPlace,
+  planLayers,
+  type CalibrationOptions,
+  type CalibrationWindows,
+  type LayerReport,
+  type ProgressEvent,
 } from './pipeline.js';
 import { needsCalibration, resolveSpec, type PruneSpec, type QuantizeSpec, type Scheme } from './schemes.js';
 
@@ -87,13 +93,40 @@ export interface CompressReport {
  * console.log(report.bitsPerWeight, report.quality?.after.bitsPerByte);
  * ```
  */
-export async function compress(source: string | Model, options: CompressOptions): Promise<{ model: Model; report: CompressReport }> {
+export async function compress(
+  source: string | Model,
+  options: CompressOptions,
+): Promise<{ model: Model; report: CompressReport }> {
   const o = checkObject('options', options);
-  checkKnownKeys('options', o, ['scheme', 'quantize', 'prune', 'activations', 'calibration', 'ignore', 'output', 'format', 'overwrite', 'evaluate', 'device', 'onProgress', 'signal', 'prependSpace', 'tokenizer']);
-  if (o.output !== undefined && (typeof o.output !== 'string' || o.output.length === 0)) throw invalidArgument('options.output', 'a folder path (a .gguf file path for gguf)', o.output);
+  checkKnownKeys('options', o, [
+    'scheme',
+    'quantize',
+    'prune',
+    'activations',
+    'calibration',
+    'ignore',
+    'output',
+    'format',
+    'overwrite',
+    'evaluate',
+    'device',
+    'onProgress',
+    'signal',
+    'prependSpace',
+    'tokenizer',
+  ]);
+  if (o.output !== undefined && (typeof o.output !== 'string' || o.output.length === 0))
+    throw invalidArgument('options.output', 'a folder path (a .gguf file path for gguf)', o.output);
   const format = o.format === undefined ? 'compressed-tensors' : checkOutputFormat(o.format);
   const overwrite = o.overwrite === undefined ? false : checkBoolean('options.overwrite', o.overwrite);
-  if (o.output !== undefined && !overwrite && (await stat(o.output as string).then(() => true, () => false)))
+  if (
+    o.output !== undefined &&
+    !overwrite &&
+    (await stat(o.output as string).then(
+      () => true,
+      () => false,
+    ))
+  )
     throw invalidArgument('options.output', 'a path that does not exist yet (or overwrite: true)', o.output);
   const spec = resolveSpec(o.scheme, o.quantize, o.prune, o.activations);
   const device = resolveDevice('options.device', o.device ?? 'cpu');
@@ -102,13 +135,19 @@ export async function compress(source: string | Model, options: CompressOptions)
     if (typeof p === 'string') return new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
     throw invalidArgument(`options.ignore[${i}]`, 'a layer name or a RegExp', p);
   });
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidArgument('options.signal', 'an AbortSignal', o.signal);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
+    throw invalidArgument('options.signal', 'an AbortSignal', o.signal);
   const loadOpts: LoadModelOptions = {
     ...(o.tokenizer !== undefined ? { tokenizer: o.tokenizer as string } : {}),
     ...(o.prependSpace !== undefined ? { prependSpace: o.prependSpace as boolean } : {}),
   };
   // Lazily: each block's fp32 weights are read when the pipeline reaches it and released once compressed.
-  const model = source instanceof Model ? source : typeof source === 'string' ? await loadModel(source, { ...loadOpts, lazy: true }) : undefined;
+  const model =
+    source instanceof Model
+      ? source
+      : typeof source === 'string'
+        ? await loadModel(source, { ...loadOpts, lazy: true })
+        : undefined;
   if (!model) throw invalidArgument('source', 'a model path or a Model from loadModel', source);
   // Everything that can be refused is refused here, before any compute: the spec against the
   // output format and every layer's shape, and the calibration text.
@@ -117,26 +156,60 @@ export async function compress(source: string | Model, options: CompressOptions)
   if (o.output !== undefined) checkLayersWritable(model, format, spec, plan);
   let calibration: CalibrationWindows | undefined;
   if (needsCalibration(spec)) {
-    if (o.calibration === undefined) throw invalidArgument('options.calibration', 'calibration text (file or text) for GPTQ, SparseGPT and Wanda', undefined);
+    if (o.calibration === undefined)
+      throw invalidArgument(
+        'options.calibration',
+        'calibration text (file or text) for GPTQ, SparseGPT and Wanda',
+        undefined,
+      );
     calibration = await calibrationWindows(model, o.calibration as CalibrationOptions);
   }
   const t0 = performance.now();
   const ev = o.evaluate as CompressOptions['evaluate'];
   // The original, for quality before and KL after (loaded again: the model is compressed in place).
-  const reference = ev ? (source instanceof Model ? undefined : await loadModel(source as string, loadOpts)) : undefined;
-  if (ev && !reference) throw invalidArgument('options.evaluate', 'a model given by path (the original is reloaded to compare with)', ev);
+  const reference = ev
+    ? source instanceof Model
+      ? undefined
+      : await loadModel(source as string, loadOpts)
+    : undefined;
+  if (ev && !reference)
+    throw invalidArgument('options.evaluate', 'a model given by path (the original is reloaded to compare with)', ev);
   const onProgress = o.onProgress as ((e: ProgressEvent) => void) | undefined;
-  onProgress?.({ stage: 'device', device: device.device, note: device.note, done: 1, total: 1, elapsedMs: performance.now() - t0 });
-  const evalProgress = (phase: 'before' | 'after') => (onProgress ? { onProgress: ({ done, total }: { done: number; total: number }) => onProgress({ stage: 'evaluate', phase, done, total, elapsedMs: performance.now() - t0 }) } : {});
-  const before = ev && reference ? await evaluate(reference, { file: ev.file, ...(ev.paragraphs ? { paragraphs: ev.paragraphs } : {}), ...evalProgress('before') }) : undefined;
+  onProgress?.({
+    stage: 'device',
+    device: device.device,
+    note: device.note,
+    done: 1,
+    total: 1,
+    elapsedMs: performance.now() - t0,
+  });
+  const evalProgress = (phase: 'before' | 'after') =>
+    onProgress
+      ? {
+          onProgress: ({ done, total }: { done: number; total: number }) =>
+            onProgress({ stage: 'evaluate', phase, done, total, elapsedMs: performance.now() - t0 }),
+        }
+      : {};
+  const before =
+    ev && reference
+      ? await evaluate(reference, {
+          file: ev.file,
+          ...(ev.paragraphs ? { paragraphs: ev.paragraphs } : {}),
+          ...evalProgress('before'),
+        })
+      : undefined;
   const sizes = new Map([...model.llama.linears.entries()].map(([n, l]) => [n, l.outFeatures * l.inFeatures]));
   const layers = await compressInPlace(model, spec, plan, {
-    device: device.device, ...(calibration ? { calibration } : {}),
-    ...(onProgress ? { onProgress } : {}), ...(o.signal ? { signal: o.signal as AbortSignal } : {}),
+    device: device.device,
+    ...(calibration ? { calibration } : {}),
+    ...(onProgress ? { onProgress } : {}),
+    ...(o.signal ? { signal: o.signal as AbortSignal } : {}),
   });
   const c = model.config;
-  const allWeights = [...sizes.entries()].filter(([n]) => n !== 'lm_head').reduce((a, [, v]) => a + v, 0)
-    + c.vocabSize * c.dim * (c.tiedEmbeddings ? 1 : 2) + c.dim * (2 * c.nLayers + 1);
+  const allWeights =
+    [...sizes.entries()].filter(([n]) => n !== 'lm_head').reduce((a, [, v]) => a + v, 0) +
+    c.vocabSize * c.dim * (c.tiedEmbeddings ? 1 : 2) +
+    c.dim * (2 * c.nLayers + 1);
   const compressedWeights = layers.reduce((a, l) => a + l.shape[0] * l.shape[1], 0);
   const compressedBits = layers.reduce((a, l) => a + l.shape[0] * l.shape[1] * l.bitsPerWeight, 0);
   const originalBytes = allWeights * 4;
@@ -148,15 +221,26 @@ export async function compress(source: string | Model, options: CompressOptions)
   }
   let quality: CompressReport['quality'];
   if (ev && reference && before) {
-    const after = await evaluate(model, { file: ev.file, ...(ev.paragraphs ? { paragraphs: ev.paragraphs } : {}), reference, ...evalProgress('after') });
+    const after = await evaluate(model, {
+      file: ev.file,
+      ...(ev.paragraphs ? { paragraphs: ev.paragraphs } : {}),
+      reference,
+      ...evalProgress('after'),
+    });
     quality = { before, after };
     reference.dispose();
   }
   return {
     model,
     report: {
-      bitsPerWeight: compressedWeights ? compressedBits / compressedWeights : 0, originalBytes, compressedBytes, ratio: originalBytes / compressedBytes,
-      device: device.device, layers, totalMs: performance.now() - t0, ...(quality ? { quality } : {}),
+      bitsPerWeight: compressedWeights ? compressedBits / compressedWeights : 0,
+      originalBytes,
+      compressedBytes,
+      ratio: originalBytes / compressedBytes,
+      device: device.device,
+      layers,
+      totalMs: performance.now() - t0,
+      ...(quality ? { quality } : {}),
     },
   };
 }

@@ -9,7 +9,15 @@ import { readFile } from 'node:fs/promises';
 import { invalidArgument, LlmcError } from '../errors.js';
 import { encodeParagraphs } from '../eval/evaluate.js';
 import { splitParagraphs } from '../eval/text.js';
-import { HessianAccumulator, gptq, magnitude, rtn, sparsegpt, wanda, type QuantizedCodes } from '../kernels/compress.js';
+import {
+  HessianAccumulator,
+  gptq,
+  magnitude,
+  rtn,
+  sparsegpt,
+  wanda,
+  type QuantizedCodes,
+} from '../kernels/compress.js';
 import { packedGroupSize, packInt4, packInt8, toPackedGroupSize } from '../kernels/quant.js';
 import { gemm } from '../kernels/gemm.js';
 import { DenseLinear, type Linear } from '../model/linear.js';
@@ -72,7 +80,12 @@ export interface LayerReport {
   bitsPerWeight: number;
 }
 
-const STAGES = [['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj'], ['self_attn.o_proj'], ['mlp.gate_proj', 'mlp.up_proj'], ['mlp.down_proj']];
+const STAGES = [
+  ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj'],
+  ['self_attn.o_proj'],
+  ['mlp.gate_proj', 'mlp.up_proj'],
+  ['mlp.down_proj'],
+];
 
 /** Calibration token windows [samples × seqLen]. */
 export interface CalibrationWindows {
@@ -86,18 +99,27 @@ export async function calibrationWindows(model: Model, options: CalibrationOptio
   const o = checkObject('options.calibration', options);
   checkKnownKeys('options.calibration', o, ['file', 'text', 'paragraphs', 'samples', 'seqLen']);
   const samples = o.samples === undefined ? 128 : checkInteger('options.calibration.samples', o.samples, 1);
-  const seqLen = o.seqLen === undefined ? 256 : checkInteger('options.calibration.seqLen', o.seqLen, 2, model.config.maxSeqLen);
-  if ((o.file === undefined) === (o.text === undefined)) throw invalidArgument('options.calibration', 'exactly one of file or text', o);
-  let paragraphs = o.text !== undefined ? (o.text as unknown[]).map(String) : splitParagraphs(await readFile(String(o.file), 'utf8'));
+  const seqLen =
+    o.seqLen === undefined ? 256 : checkInteger('options.calibration.seqLen', o.seqLen, 2, model.config.maxSeqLen);
+  if ((o.file === undefined) === (o.text === undefined))
+    throw invalidArgument('options.calibration', 'exactly one of file or text', o);
+  let paragraphs =
+    o.text !== undefined ? (o.text as unknown[]).map(String) : splitParagraphs(await readFile(String(o.file), 'utf8'));
   if (o.paragraphs !== undefined) {
     const r = o.paragraphs as unknown;
     if (!Array.isArray(r) || r.length !== 2) throw invalidArgument('options.calibration.paragraphs', '[start, end]', r);
-    paragraphs = paragraphs.slice(checkInteger('options.calibration.paragraphs[0]', r[0], 0), checkInteger('options.calibration.paragraphs[1]', r[1], 0));
+    paragraphs = paragraphs.slice(
+      checkInteger('options.calibration.paragraphs[0]', r[0], 0),
+      checkInteger('options.calibration.paragraphs[1]', r[1], 0),
+    );
   }
   const { stream } = encodeParagraphs(model.tokenizer, paragraphs);
   const available = Math.floor(stream.length / seqLen);
   if (available < samples)
-    throw new LlmcError('LLMC_INVALID_ARGUMENT', `the calibration text is too short: ${stream.length} tokens make ${available} windows of ${seqLen}, ${samples} requested (lower calibration.samples or give more text)`);
+    throw new LlmcError(
+      'LLMC_INVALID_ARGUMENT',
+      `the calibration text is too short: ${stream.length} tokens make ${available} windows of ${seqLen}, ${samples} requested (lower calibration.samples or give more text)`,
+    );
   return { tokens: stream.slice(0, samples * seqLen), samples, seqLen };
 }
 
@@ -105,7 +127,10 @@ export async function calibrationWindows(model: Model, options: CalibrationOptio
 class CapturingLinear implements Linear {
   readonly outFeatures: number;
   readonly inFeatures: number;
-  constructor(readonly inner: Linear, readonly acc: HessianAccumulator) {
+  constructor(
+    readonly inner: Linear,
+    readonly acc: HessianAccumulator,
+  ) {
     this.outFeatures = inner.outFeatures;
     this.inFeatures = inner.inFeatures;
   }
@@ -137,11 +162,20 @@ async function quadratic(a: Float32Array, h: Float32Array, rows: number, cols: n
   return 0.5 * s;
 }
 
-async function compressLayer(weight: Float32Array, rows: number, cols: number, h: Float32Array | undefined, spec: ResolvedSpec, device: 'cpu' | 'cuda') {
+async function compressLayer(
+  weight: Float32Array,
+  rows: number,
+  cols: number,
+  h: Float32Array | undefined,
+  spec: ResolvedSpec,
+  device: 'cpu' | 'cuda',
+) {
   const shape = { rows, cols };
   const q = spec.quantize;
   const p = spec.prune;
-  const quantOpts = q ? { bits: q.args.bits, groupSize: q.args.groupSize, symmetric: q.args.symmetric, mse: q.mse } : undefined;
+  const quantOpts = q
+    ? { bits: q.args.bits, groupSize: q.args.groupSize, symmetric: q.args.symmetric, mse: q.mse }
+    : undefined;
   const loop = q ? { dampPercent: q.dampPercent, device } : { device };
   const pruneOpts = p ? (p.structure ? { structure: p.structure } : { sparsity: p.sparsity! }) : undefined;
   let out: Float32Array;
@@ -149,13 +183,20 @@ async function compressLayer(weight: Float32Array, rows: number, cols: number, h
   let method: string;
   let codes: QuantizedCodes | undefined;
   if (p?.method === 'sparsegpt') {
-    const r = await sparsegpt(weight, h!, shape, { ...pruneOpts!, ...loop, ...(q?.method === 'gptq' ? { quantize: quantOpts! } : {}) });
+    const r = await sparsegpt(weight, h!, shape, {
+      ...pruneOpts!,
+      ...loop,
+      ...(q?.method === 'gptq' ? { quantize: quantOpts! } : {}),
+    });
     out = r.weight;
     loss = r.loss;
     method = q?.method === 'gptq' ? 'sparsegpt+gptq' : 'sparsegpt';
     if (r.q && r.scale) codes = r as QuantizedCodes; // pruned weights are codes of zero
   } else if (p) {
-    const r = p.method === 'wanda' ? await wanda(weight, shape, { ...pruneOpts!, hessian: h! }) : await magnitude(weight, shape, pruneOpts!);
+    const r =
+      p.method === 'wanda'
+        ? await wanda(weight, shape, { ...pruneOpts!, hessian: h! })
+        : await magnitude(weight, shape, pruneOpts!);
     out = r.weight;
     method = p.method;
   } else if (q!.method === 'gptq') {
@@ -212,34 +253,63 @@ export function planLayers(model: Model, spec: ResolvedSpec, ignore: RegExp[]): 
         const name = `model.layers.${i}.${s}`;
         if (ignore.some((re) => re.test(name))) continue;
         const lin = model.llama.linears.get(name);
-        if (!(lin instanceof DenseLinear)) throw new LlmcError('LLMC_UNSUPPORTED', `${name} is not a dense fp32 layer (already compressed?)`);
+        if (!(lin instanceof DenseLinear))
+          throw new LlmcError('LLMC_UNSUPPORTED', `${name} is not a dense fp32 layer (already compressed?)`);
         const rows = lin.outFeatures;
         const cols = lin.inFeatures;
         const inputs = `the ${cols} inputs of ${name}`;
         const quant = args ? layerQuantArgs(args, cols, 'options.quantize.groupSize', inputs) : undefined;
         // The GPTQ / SparseGPT loops run in blocks of 128 columns, which groups must tile.
         if (quant && q?.method === 'gptq' && quant.groupSize !== 'row' && 128 % quant.groupSize !== 0)
-          throw invalidArgument('options.quantize.groupSize', `a divisor of both GPTQ's 128-column blocks and ${inputs} (or 'row')`, quant.groupSize);
-        if (m !== undefined && cols % m !== 0) throw invalidArgument('options.prune.structure', `N:M with M dividing ${inputs}`, spec.prune?.structure);
+          throw invalidArgument(
+            'options.quantize.groupSize',
+            `a divisor of both GPTQ's 128-column blocks and ${inputs} (or 'row')`,
+            quant.groupSize,
+          );
+        if (m !== undefined && cols % m !== 0)
+          throw invalidArgument('options.prune.structure', `N:M with M dividing ${inputs}`, spec.prune?.structure);
         if (m !== undefined && spec.prune?.method === 'sparsegpt' && 128 % m !== 0)
-          throw invalidArgument('options.prune.structure', "N:M with M dividing SparseGPT's 128-column blocks", spec.prune.structure);
-        const kernel = quant?.bits === 4 && packedGroupSize(quant.groupSize, cols) !== undefined ? 'int4'
-          : quant?.bits === 8 && quant.symmetric && quant.groupSize === 'row' ? 'int8' : 'dense';
-        const sparse24 = spec.prune?.structure === '2:4' && has24Kernel(cols, {
-          bits: kernel === 'int4' ? 4 : kernel === 'int8' ? 8 : 32, activations: spec.activations, symmetric: quant?.symmetric ?? true, ordered: !(quant && hasGroupIndex(quant)),
-        });
+          throw invalidArgument(
+            'options.prune.structure',
+            "N:M with M dividing SparseGPT's 128-column blocks",
+            spec.prune.structure,
+          );
+        const kernel =
+          quant?.bits === 4 && packedGroupSize(quant.groupSize, cols) !== undefined
+            ? 'int4'
+            : quant?.bits === 8 && quant.symmetric && quant.groupSize === 'row'
+              ? 'int8'
+              : 'dense';
+        const sparse24 =
+          spec.prune?.structure === '2:4' &&
+          has24Kernel(cols, {
+            bits: kernel === 'int4' ? 4 : kernel === 'int8' ? 8 : 32,
+            activations: spec.activations,
+            symmetric: quant?.symmetric ?? true,
+            ordered: !(quant && hasGroupIndex(quant)),
+          });
         plans.push({ name, rows, cols, ...(quant ? { quant } : {}), kernel, sparse24 });
       }
   return plans;
 }
 
 /** The layer the compressed model runs, as `plan` says: packed codes on the quantized kernels, or the (dequantized) weight on the fp32 GEMM. */
-async function runtimeLinear(plan: LayerPlan, weight: Float32Array, codes: QuantizedCodes | undefined, activations: 'float' | 'int8'): Promise<Linear> {
+async function runtimeLinear(
+  plan: LayerPlan,
+  weight: Float32Array,
+  codes: QuantizedCodes | undefined,
+  activations: 'float' | 'int8',
+): Promise<Linear> {
   const shape = { n: plan.rows, k: plan.cols };
   if (codes && plan.quant && plan.kernel === 'int4')
-    return new QuantLinear(await packInt4(codes.q, codes.scale, shape, {
-      groupSize: toPackedGroupSize(plan.quant.groupSize, plan.cols, plan.name), ...(codes.zeroPoint ? { zeroPoint: codes.zeroPoint } : {}), ...(codes.gIdx ? { gIdx: codes.gIdx } : {}),
-    }), activations);
+    return new QuantLinear(
+      await packInt4(codes.q, codes.scale, shape, {
+        groupSize: toPackedGroupSize(plan.quant.groupSize, plan.cols, plan.name),
+        ...(codes.zeroPoint ? { zeroPoint: codes.zeroPoint } : {}),
+        ...(codes.gIdx ? { gIdx: codes.gIdx } : {}),
+      }),
+      activations,
+    );
   if (codes && plan.kernel === 'int8') return new QuantLinear(await packInt8(codes.q, codes.scale, shape), activations);
   return new DenseLinear({ shape: [plan.rows, plan.cols], data: weight });
 }
@@ -250,8 +320,15 @@ async function runtimeLinear(plan: LayerPlan, weight: Float32Array, codes: Quant
  * need data (GPTQ, SparseGPT, Wanda: `needsCalibration` in schemes.ts).
  */
 export async function compressInPlace(
-  model: Model, spec: ResolvedSpec, plan: LayerPlan[],
-  options: { calibration?: CalibrationWindows; device: 'cpu' | 'cuda'; onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal },
+  model: Model,
+  spec: ResolvedSpec,
+  plan: LayerPlan[],
+  options: {
+    calibration?: CalibrationWindows;
+    device: 'cpu' | 'cuda';
+    onProgress?: (e: ProgressEvent) => void;
+    signal?: AbortSignal;
+  },
 ): Promise<LayerReport[]> {
   const t0 = performance.now();
   const llama = model.llama;
@@ -276,7 +353,8 @@ export async function compressInPlace(
       if (names.length === 0) continue;
       options.signal?.throwIfAborted();
       let h: Float32Array | undefined;
-      if (x) {  // the stage's inputs: run the block on a copy with the first layer captured
+      if (x) {
+        // the stage's inputs: run the block on a copy with the first layer captured
         const first = llama.linears.get(names[0]!)!;
         const acc = new HessianAccumulator(first.inFeatures, { device: options.device });
         llama.linears.set(names[0]!, new CapturingLinear(first, acc));
@@ -301,8 +379,25 @@ export async function compressInPlace(
         }
         const runtime = await runtimeLinear(layer, r.weight, r.codes, spec.activations);
         llama.linears.set(name, (layer.sparse24 ? await sparseTwin(runtime) : undefined) ?? runtime);
-        reports.push({ name, shape: [rows, cols], method: r.method, loss: r.loss, ...(relError !== undefined ? { relError } : {}), ms: performance.now() - t, bitsPerWeight: bitsPerWeight(spec, cols) });
-        options.onProgress?.({ stage: 'compress', done: reports.length, total: plan.length, layer: i, layers: c.nLayers, module: name, loss: r.loss, elapsedMs: performance.now() - t0 });
+        reports.push({
+          name,
+          shape: [rows, cols],
+          method: r.method,
+          loss: r.loss,
+          ...(relError !== undefined ? { relError } : {}),
+          ms: performance.now() - t,
+          bitsPerWeight: bitsPerWeight(spec, cols),
+        });
+        options.onProgress?.({
+          stage: 'compress',
+          done: reports.length,
+          total: plan.length,
+          layer: i,
+          layers: c.nLayers,
+          module: name,
+          loss: r.loss,
+          elapsedMs: performance.now() - t0,
+        });
       }
     }
     if (x) await runBlock(i, x); // the next block's inputs, through the compressed block

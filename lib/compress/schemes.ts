@@ -31,12 +31,20 @@ export function schemeSpec(scheme: Scheme): { quantize?: QuantizeSpec; prune?: P
   const w8: QuantizeSpec = { method: 'gptq', bits: 8, groupSize: 'row', symmetric: true };
   const p24: PruneSpec = { method: 'sparsegpt', structure: '2:4' };
   switch (scheme) {
-    case 'W4A16': case 'W4A8': return { quantize: w4 };
-    case 'W4A16_ASYM': return { quantize: { ...w4, symmetric: false } };
-    case 'W8A16': case 'W8A8': return { quantize: w8 };
-    case 'W4A16_2:4': return { quantize: w4, prune: p24 };
-    case 'W8A8_2:4': return { quantize: w8, prune: p24 };
-    case '2:4': return { prune: p24 };
+    case 'W4A16':
+    case 'W4A8':
+      return { quantize: w4 };
+    case 'W4A16_ASYM':
+      return { quantize: { ...w4, symmetric: false } };
+    case 'W8A16':
+    case 'W8A8':
+      return { quantize: w8 };
+    case 'W4A16_2:4':
+      return { quantize: w4, prune: p24 };
+    case 'W8A8_2:4':
+      return { quantize: w8, prune: p24 };
+    case '2:4':
+      return { prune: p24 };
   }
 }
 
@@ -53,23 +61,36 @@ export function resolveSpec(scheme: unknown, quantize: unknown, prune: unknown, 
   let q = quantize as QuantizeSpec | undefined;
   let p = prune as PruneSpec | undefined;
   if (scheme !== undefined) {
-    if (!SCHEMES.includes(scheme as Scheme)) throw invalidArgument('options.scheme', `one of ${SCHEMES.join(', ')}`, scheme);
+    if (!SCHEMES.includes(scheme as Scheme))
+      throw invalidArgument('options.scheme', `one of ${SCHEMES.join(', ')}`, scheme);
     const s = schemeSpec(scheme as Scheme);
     q = q === undefined ? s.quantize : { ...s.quantize, ...q };
     p = p === undefined ? s.prune : { ...s.prune, ...p };
   }
-  if (q === undefined && p === undefined) throw invalidArgument('options', 'a scheme, or quantize and/or prune options', { scheme, quantize, prune });
+  if (q === undefined && p === undefined)
+    throw invalidArgument('options', 'a scheme, or quantize and/or prune options', { scheme, quantize, prune });
   const act = activations ?? (typeof scheme === 'string' && /^W\dA8/.test(scheme) ? 'int8' : 'float');
   if (act !== 'float' && act !== 'int8') throw invalidArgument('options.activations', "'float' or 'int8'", activations);
   const out: ResolvedSpec = { activations: act };
   if (q !== undefined) {
     const o = checkObject('options.quantize', q);
-    checkKnownKeys('options.quantize', o, ['method', 'bits', 'groupSize', 'symmetric', 'actOrder', 'dampPercent', 'mse']);
+    checkKnownKeys('options.quantize', o, [
+      'method',
+      'bits',
+      'groupSize',
+      'symmetric',
+      'actOrder',
+      'dampPercent',
+      'mse',
+    ]);
     const method = o.method ?? 'gptq';
-    if (method !== 'gptq' && method !== 'rtn') throw invalidArgument('options.quantize.method', "'gptq' or 'rtn'", method);
+    if (method !== 'gptq' && method !== 'rtn')
+      throw invalidArgument('options.quantize.method', "'gptq' or 'rtn'", method);
     out.quantize = {
-      args: checkQuantArgs('options.quantize', o), method,
-      dampPercent: o.dampPercent === undefined ? 0.01 : checkFiniteNumber('options.quantize.dampPercent', o.dampPercent),
+      args: checkQuantArgs('options.quantize', o),
+      method,
+      dampPercent:
+        o.dampPercent === undefined ? 0.01 : checkFiniteNumber('options.quantize.dampPercent', o.dampPercent),
       mse: o.mse === undefined ? false : checkBoolean('options.quantize.mse', o.mse),
     };
   }
@@ -77,17 +98,32 @@ export function resolveSpec(scheme: unknown, quantize: unknown, prune: unknown, 
     const o = checkObject('options.prune', p);
     checkKnownKeys('options.prune', o, ['method', 'sparsity', 'structure']);
     const method = o.method ?? 'sparsegpt';
-    if (method !== 'sparsegpt' && method !== 'wanda' && method !== 'magnitude') throw invalidArgument('options.prune.method', "'sparsegpt', 'wanda' or 'magnitude'", method);
-    if ((o.sparsity === undefined) === (o.structure === undefined)) throw invalidArgument('options.prune', 'exactly one of sparsity or structure', o);
+    if (method !== 'sparsegpt' && method !== 'wanda' && method !== 'magnitude')
+      throw invalidArgument('options.prune.method', "'sparsegpt', 'wanda' or 'magnitude'", method);
+    if ((o.sparsity === undefined) === (o.structure === undefined))
+      throw invalidArgument('options.prune', 'exactly one of sparsity or structure', o);
     if (o.sparsity !== undefined && !(typeof o.sparsity === 'number' && o.sparsity > 0 && o.sparsity < 1))
       throw invalidArgument('options.prune.sparsity', 'a fraction in (0, 1)', o.sparsity);
-    if (o.structure !== undefined && pruneGroup(o.structure) === undefined) throw invalidArgument('options.prune.structure', "'N:M' with 0 < N < M <= 64, e.g. '2:4'", o.structure);
-    out.prune = { method, ...(o.sparsity !== undefined ? { sparsity: o.sparsity as number } : {}), ...(o.structure !== undefined ? { structure: o.structure as string } : {}) };
+    if (o.structure !== undefined && pruneGroup(o.structure) === undefined)
+      throw invalidArgument('options.prune.structure', "'N:M' with 0 < N < M <= 64, e.g. '2:4'", o.structure);
+    out.prune = {
+      method,
+      ...(o.sparsity !== undefined ? { sparsity: o.sparsity as number } : {}),
+      ...(o.structure !== undefined ? { structure: o.structure as string } : {}),
+    };
     if (out.quantize?.method === 'gptq' && method !== 'sparsegpt')
-      throw invalidArgument('options.quantize.method', `'rtn' with ${method} pruning (GPTQ would refill the pruned weights; SparseGPT prunes and quantizes in one pass)`, 'gptq');
+      throw invalidArgument(
+        'options.quantize.method',
+        `'rtn' with ${method} pruning (GPTQ would refill the pruned weights; SparseGPT prunes and quantizes in one pass)`,
+        'gptq',
+      );
   }
   // The damping of the GPTQ / SparseGPT loops (RTN alone has none).
-  if (out.quantize && out.quantize.dampPercent < 0 && (out.quantize.method === 'gptq' || out.prune?.method === 'sparsegpt'))
+  if (
+    out.quantize &&
+    out.quantize.dampPercent < 0 &&
+    (out.quantize.method === 'gptq' || out.prune?.method === 'sparsegpt')
+  )
     throw invalidArgument('options.quantize.dampPercent', 'a number >= 0', out.quantize.dampPercent);
   return out;
 }

@@ -31,7 +31,10 @@ export interface EvaluateResult {
 }
 
 /** The token stream of the protocol: each paragraph as BOS + its tokens. */
-export function encodeParagraphs(tokenizer: Tokenizer, paragraphs: readonly string[]): { stream: Int32Array; bytes: number } {
+export function encodeParagraphs(
+  tokenizer: Tokenizer,
+  paragraphs: readonly string[],
+): { stream: Int32Array; bytes: number } {
   const ids: number[] = [];
   let bytes = 0;
   for (const p of paragraphs) {
@@ -55,7 +58,10 @@ function logSoftmaxRow(logits: Float32Array, at: number, vocab: number, out: Flo
  * `onProgress(done, total)` reports windows.
  */
 export async function scoreStream(
-  model: EvaluableModel, stream: Int32Array, window: number, options: { reference?: EvaluableModel; batch?: number; onProgress?: (done: number, total: number) => void } = {},
+  model: EvaluableModel,
+  stream: Int32Array,
+  window: number,
+  options: { reference?: EvaluableModel; batch?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<{ nll: number; tokens: number; kl?: number; top1?: number }> {
   const vocab = model.llama.config.vocabSize;
   const batchMax = options.batch ?? 8;

@@ -2,5 +2,8 @@
 
 /** Paragraphs of a text: split on blank lines ("\n\n"), each trimmed, empty ones dropped. */
 export function splitParagraphs(text: string): string[] {
-  return text.split('\n\n').map((p) => p.trim()).filter((p) => p.length > 0);
+  return text
+    .split('\n\n')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
 }

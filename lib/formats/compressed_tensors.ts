@@ -81,8 +81,16 @@ interface WeightsArgs {
 export function weightsArgs(args: QuantArgs): WeightsArgs {
   const group = args.groupSize === 'row' ? null : args.groupSize;
   return {
-    num_bits: args.bits, type: 'int', symmetric: args.symmetric, strategy: group ? 'group' : 'channel', group_size: group,
-    dynamic: false, actorder: hasGroupIndex(args) ? 'group' : null, observer: 'minmax', observer_kwargs: {}, block_structure: null,
+    num_bits: args.bits,
+    type: 'int',
+    symmetric: args.symmetric,
+    strategy: group ? 'group' : 'channel',
+    group_size: group,
+    dynamic: false,
+    actorder: hasGroupIndex(args) ? 'group' : null,
+    observer: 'minmax',
+    observer_kwargs: {},
+    block_structure: null,
   };
 }
 
@@ -92,7 +100,8 @@ export function weightsArgs(args: QuantArgs): WeightsArgs {
  */
 export async function saveCompressedTensors(
   model: WritableModel,
-  outDir: string, options: { overwrite?: boolean } = {},
+  outDir: string,
+  options: { overwrite?: boolean } = {},
 ): Promise<void> {
   checkHalfRope(model, 'compressed-tensors');
   await checkOutputFolder(outDir, options.overwrite === true);
@@ -100,8 +109,9 @@ export async function saveCompressedTensors(
   const ignore: string[] = ['lm_head'];
   let groupArgs: WeightsArgs | undefined;
   let activations: 'float' | 'int8' | undefined;
-  for (const [name, tensor] of model.llama.otherTensors()) tensors.push({ name, dtype: 'F32', shape: tensor.shape, data: tensor.data });
-  const linears = [...await writableLinears(model.llama.linears)].filter(([name]) => name !== 'lm_head');
+  for (const [name, tensor] of model.llama.otherTensors())
+    tensors.push({ name, dtype: 'F32', shape: tensor.shape, data: tensor.data });
+  const linears = [...(await writableLinears(model.llama.linears))].filter(([name]) => name !== 'lm_head');
   const quantized = linears.some(([, lin]) => lin instanceof QuantLinear);
   // 2:4 sparse layers: listed in sparsity_config; stored as sparse-24-bitmask when nothing is
   // quantized (that format compresses fp weights only), else as their packed codes.
@@ -110,7 +120,8 @@ export async function saveCompressedTensors(
   let weights = 0;
   for (const [name, lin] of linears) {
     const l = lin as QuantLinear | DenseLinear;
-    const w = l instanceof QuantLinear ? dequantizeCodes(await l.packed.unpack(), l.outFeatures, l.inFeatures) : l.weight;
+    const w =
+      l instanceof QuantLinear ? dequantizeCodes(await l.packed.unpack(), l.outFeatures, l.inFeatures) : l.weight;
     if (is24Sparse(w, l.outFeatures, l.inFeatures)) sparse24.push(name);
     for (const v of w) if (v === 0) zeros++;
     weights += w.length;
@@ -118,59 +129,121 @@ export async function saveCompressedTensors(
   for (const [name, lin] of linears) {
     if (!quantized && lin instanceof DenseLinear && sparse24.includes(name)) {
       const { compressed, bitmask } = encodeSparse24Bitmask(lin.weight, lin.outFeatures, lin.inFeatures);
-      tensors.push({ name: `${name}.compressed`, dtype: 'F32', shape: [lin.outFeatures, lin.inFeatures / 2], data: compressed });
-      tensors.push({ name: `${name}.bitmask`, dtype: 'U8', shape: [lin.outFeatures, Math.ceil(lin.inFeatures / 8)], data: bitmask });
-      tensors.push({ name: `${name}.shape`, dtype: 'I64', shape: [2, 1], data: BigInt64Array.of(BigInt(lin.outFeatures), BigInt(lin.inFeatures)) });
+      tensors.push({
+        name: `${name}.compressed`,
+        dtype: 'F32',
+        shape: [lin.outFeatures, lin.inFeatures / 2],
+        data: compressed,
+      });
+      tensors.push({
+        name: `${name}.bitmask`,
+        dtype: 'U8',
+        shape: [lin.outFeatures, Math.ceil(lin.inFeatures / 8)],
+        data: bitmask,
+      });
+      tensors.push({
+        name: `${name}.shape`,
+        dtype: 'I64',
+        shape: [2, 1],
+        data: BigInt64Array.of(BigInt(lin.outFeatures), BigInt(lin.inFeatures)),
+      });
     } else if (lin instanceof QuantLinear) {
       const p = lin.packed;
       const args = weightsArgs(packedQuantArgs(p));
       if (groupArgs && JSON.stringify(groupArgs) !== JSON.stringify(args))
-        throw new LlmcError('LLMC_UNSUPPORTED', `${name}: layers quantized in different ways need several config groups (not written yet)`);
-      if (activations && activations !== lin.activations) throw new LlmcError('LLMC_UNSUPPORTED', `${name}: mixed activation types`);
+        throw new LlmcError(
+          'LLMC_UNSUPPORTED',
+          `${name}: layers quantized in different ways need several config groups (not written yet)`,
+        );
+      if (activations && activations !== lin.activations)
+        throw new LlmcError('LLMC_UNSUPPORTED', `${name}: mixed activation types`);
       groupArgs = args;
       activations = lin.activations;
       const codes = await p.unpack();
-      const n = p.n, k = p.k;
+      const n = p.n,
+        k = p.k;
       const groups = codes.scale.length / n;
       // Our asymmetric codes are 0..2^b−1 with zero points 0..2^b−1; compressed-tensors keeps both signed.
       const off = 1 << (p.bits - 1);
       const sym = args.symmetric;
       const q = sym ? codes.q : Int8Array.from(codes.q, (v) => v - off);
-      tensors.push({ name: `${name}.weight_packed`, dtype: 'I32', shape: [n, Math.ceil(k / (32 / p.bits))], data: packInt32(q, n, k, p.bits, 1) });
+      tensors.push({
+        name: `${name}.weight_packed`,
+        dtype: 'I32',
+        shape: [n, Math.ceil(k / (32 / p.bits))],
+        data: packInt32(q, n, k, p.bits, 1),
+      });
       tensors.push({ name: `${name}.weight_scale`, dtype: 'F32', shape: [n, groups], data: codes.scale });
       if (!sym) {
         const zp = Int8Array.from((codes as { zeroPoint?: Uint8Array }).zeroPoint!, (v) => v - off);
-        tensors.push({ name: `${name}.weight_zero_point`, dtype: 'I32', shape: [Math.ceil(n / (32 / p.bits)), groups], data: packInt32(zp, n, groups, p.bits, 0) });
+        tensors.push({
+          name: `${name}.weight_zero_point`,
+          dtype: 'I32',
+          shape: [Math.ceil(n / (32 / p.bits)), groups],
+          data: packInt32(zp, n, groups, p.bits, 0),
+        });
       }
       const gIdx = (codes as { gIdx?: Int32Array }).gIdx;
       if (gIdx) tensors.push({ name: `${name}.weight_g_idx`, dtype: 'I32', shape: [k], data: gIdx });
       tensors.push({ name: `${name}.weight_shape`, dtype: 'I32', shape: [2], data: Int32Array.of(n, k) });
     } else if (lin instanceof DenseLinear) {
-      tensors.push({ name: `${name}.weight`, dtype: 'F32', shape: [lin.outFeatures, lin.inFeatures], data: lin.weight });
+      tensors.push({
+        name: `${name}.weight`,
+        dtype: 'F32',
+        shape: [lin.outFeatures, lin.inFeatures],
+        data: lin.weight,
+      });
       ignore.push(name);
     } else {
-      throw new LlmcError('LLMC_UNSUPPORTED', `${name}: a layer of type ${(lin as object).constructor.name} cannot be written`);
+      throw new LlmcError(
+        'LLMC_UNSUPPORTED',
+        `${name}: a layer of type ${(lin as object).constructor.name} cannot be written`,
+      );
     }
   }
   const { config, files } = await sourceFiles(model);
   config.tie_word_embeddings = model.config.tiedEmbeddings;
   config.quantization_config = {
     quant_method: 'compressed-tensors',
-    ...(quantized ? {
-      format: 'pack-quantized', quantization_status: 'compressed', global_compression_ratio: null, kv_cache_scheme: null,
-      ignore,
-      config_groups: {
-        group_0: {
-          targets: ['Linear'], weights: groupArgs, output_activations: null,
-          input_activations: activations === 'int8' ? { num_bits: 8, type: 'int', symmetric: true, strategy: 'token', dynamic: true, group_size: null, observer: null } : null,
-        },
-      },
-    } : {}),
-    ...(sparse24.length > 0 ? {
-      sparsity_config: {
-        format: quantized ? 'dense' : 'sparse-24-bitmask', sparsity_structure: '2:4', targets: sparse24, ignore: ['lm_head'], global_sparsity: zeros / weights,
-      },
-    } : {}),
+    ...(quantized
+      ? {
+          format: 'pack-quantized',
+          quantization_status: 'compressed',
+          global_compression_ratio: null,
+          kv_cache_scheme: null,
+          ignore,
+          config_groups: {
+            group_0: {
+              targets: ['Linear'],
+              weights: groupArgs,
+              output_activations: null,
+              input_activations:
+                activations === 'int8'
+                  ? {
+                      num_bits: 8,
+                      type: 'int',
+                      symmetric: true,
+                      strategy: 'token',
+                      dynamic: true,
+                      group_size: null,
+                      observer: null,
+                    }
+                  : null,
+            },
+          },
+        }
+      : {}),
+    ...(sparse24.length > 0
+      ? {
+          sparsity_config: {
+            format: quantized ? 'dense' : 'sparse-24-bitmask',
+            sparsity_structure: '2:4',
+            targets: sparse24,
+            ignore: ['lm_head'],
+            global_sparsity: zeros / weights,
+          },
+        }
+      : {}),
   };
   await writeModelFolder(outDir, { tensors, json: { 'config.json': config }, files }, options);
 }
@@ -187,21 +260,40 @@ export function isCompressedTensors(config: unknown): boolean {
  * also holds every layer dequantized (the model is validated and built from it; the packed
  * layers then replace the dense ones).
  */
-export async function loadCompressedTensors(dir: string, configJson: Record<string, unknown>):
-  Promise<{ config: LlamaConfig; weights: Weights; packed: Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' | 'int8' }>; sparse24: Set<string> }> {
+export async function loadCompressedTensors(
+  dir: string,
+  configJson: Record<string, unknown>,
+): Promise<{
+  config: LlamaConfig;
+  weights: Weights;
+  packed: Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' | 'int8' }>;
+  sparse24: Set<string>;
+}> {
   const file = join(dir, 'model.safetensors');
   const q = configJson.quantization_config as {
-    format?: string; config_groups?: Record<string, { weights?: WeightsArgs; input_activations?: unknown }>;
+    format?: string;
+    config_groups?: Record<string, { weights?: WeightsArgs; input_activations?: unknown }>;
     sparsity_config?: { format?: string; sparsity_structure?: string; targets?: unknown };
   };
   const sc = q.sparsity_config;
   if (q.format !== 'pack-quantized' && !(q.format === undefined && sc))
-    throw new LlmcError('LLMC_UNSUPPORTED', `${dir}: compressed-tensors format ${q.format} is not supported (pack-quantized and sparse-24-bitmask are)`);
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      `${dir}: compressed-tensors format ${q.format} is not supported (pack-quantized and sparse-24-bitmask are)`,
+    );
   if (sc && sc.format !== 'dense' && sc.format !== 'sparse-24-bitmask')
-    throw new LlmcError('LLMC_UNSUPPORTED', `${dir}: compressed-tensors sparsity format ${sc.format} is not supported (dense and sparse-24-bitmask are)`);
-  const sparse24 = new Set(sc?.sparsity_structure === '2:4' && Array.isArray(sc.targets) ? sc.targets.filter((t): t is string => typeof t === 'string') : []);
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      `${dir}: compressed-tensors sparsity format ${sc.format} is not supported (dense and sparse-24-bitmask are)`,
+    );
+  const sparse24 = new Set(
+    sc?.sparsity_structure === '2:4' && Array.isArray(sc.targets)
+      ? sc.targets.filter((t): t is string => typeof t === 'string')
+      : [],
+  );
   const groups = Object.values(q.config_groups ?? {});
-  if (groups.length > 1) throw new LlmcError('LLMC_UNSUPPORTED', `${dir}: several compressed-tensors config groups are not supported yet`);
+  if (groups.length > 1)
+    throw new LlmcError('LLMC_UNSUPPORTED', `${dir}: several compressed-tensors config groups are not supported yet`);
   const args = groups[0]?.weights;
   const activations = groups[0]?.input_activations ? 'int8' : 'float';
   const header = await readSafetensorsHeader(file);
@@ -218,10 +310,20 @@ export async function loadCompressedTensors(dir: string, configJson: Record<stri
       const layer = name.slice(0, -'.compressed'.length);
       const shape = await readTensorBytes(header, `${layer}.shape`);
       const dims = new BigInt64Array(shape.buffer, shape.byteOffset, shape.byteLength / 8);
-      if (dims.length !== 2) throw new LlmcError('LLMC_INVALID_ARGUMENT', `${file}: ${layer}.shape holds ${dims.length} values, expected 2`);
+      if (dims.length !== 2)
+        throw new LlmcError('LLMC_INVALID_ARGUMENT', `${file}: ${layer}.shape holds ${dims.length} values, expected 2`);
       const [n, k] = [Number(dims[0]), Number(dims[1])];
       const values = (await readFloatTensor(header, name)).data;
-      raw.set(`${layer}.weight`, { shape: [n, k], data: decodeSparse24Bitmask(values, await readTensorBytes(header, `${layer}.bitmask`), n, k, `${file}: ${layer}`) });
+      raw.set(`${layer}.weight`, {
+        shape: [n, k],
+        data: decodeSparse24Bitmask(
+          values,
+          await readTensorBytes(header, `${layer}.bitmask`),
+          n,
+          k,
+          `${file}: ${layer}`,
+        ),
+      });
       continue;
     }
     if (entry.dtype !== 'I32') {
@@ -229,28 +331,47 @@ export async function loadCompressedTensors(dir: string, configJson: Record<stri
       continue;
     }
     if (!name.endsWith('.weight_packed')) continue;
-    if (!args) throw new LlmcError('LLMC_INVALID_ARGUMENT', `${file}: ${name} is packed but config.json has no weight quantization group`);
+    if (!args)
+      throw new LlmcError(
+        'LLMC_INVALID_ARGUMENT',
+        `${file}: ${name} is packed but config.json has no weight quantization group`,
+      );
     const layer = name.slice(0, -'.weight_packed'.length);
     const [n, k] = Array.from(await i32(`${layer}.weight_shape`)) as [number, number];
     const bits = args.num_bits;
-    if (bits !== 4 && bits !== 8) throw new LlmcError('LLMC_UNSUPPORTED', `${file}: ${bits}-bit weights are not supported (4 and 8 are)`);
+    if (bits !== 4 && bits !== 8)
+      throw new LlmcError('LLMC_UNSUPPORTED', `${file}: ${bits}-bit weights are not supported (4 and 8 are)`);
     const codes = unpackInt32(await i32(name), n, k, bits, 1);
     const scale = (await readFloatTensor(header, `${layer}.weight_scale`)).data;
     const groupCount = scale.length / n;
     const off = 1 << (bits - 1);
     let weight: PackedInt4 | PackedInt8;
     if (bits === 8) {
-      if (!args.symmetric || groupCount !== 1) throw new LlmcError('LLMC_UNSUPPORTED', `${file}: ${layer}: 8-bit weights must be symmetric per channel`);
+      if (!args.symmetric || groupCount !== 1)
+        throw new LlmcError('LLMC_UNSUPPORTED', `${file}: ${layer}: 8-bit weights must be symmetric per channel`);
       weight = await packInt8(codes, scale, { n, k });
     } else {
       const gs = toPackedGroupSize(k / groupCount, k, `${file}: ${layer}`);
       const gIdx = header.tensors.has(`${layer}.weight_g_idx`) ? await i32(`${layer}.weight_g_idx`) : undefined;
-      if (args.symmetric) weight = await packInt4(codes, scale, { n, k }, { groupSize: gs, ...(gIdx ? { gIdx: Int32Array.from(gIdx) } : {}) });
+      if (args.symmetric)
+        weight = await packInt4(
+          codes,
+          scale,
+          { n, k },
+          { groupSize: gs, ...(gIdx ? { gIdx: Int32Array.from(gIdx) } : {}) },
+        );
       else {
         const zp = unpackInt32(await i32(`${layer}.weight_zero_point`), n, groupCount, bits, 0);
-        weight = await packInt4(Int8Array.from(codes, (v) => v + off), scale, { n, k }, {
-          groupSize: gs, zeroPoint: Uint8Array.from(zp, (v) => v + off), ...(gIdx ? { gIdx: Int32Array.from(gIdx) } : {}),
-        });
+        weight = await packInt4(
+          Int8Array.from(codes, (v) => v + off),
+          scale,
+          { n, k },
+          {
+            groupSize: gs,
+            zeroPoint: Uint8Array.from(zp, (v) => v + off),
+            ...(gIdx ? { gIdx: Int32Array.from(gIdx) } : {}),
+          },
+        );
       }
     }
     packed.set(layer, { weight, activations });

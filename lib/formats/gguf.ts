@@ -66,13 +66,38 @@ interface GgmlType {
 const GGML_TYPES = new Map<number, GgmlType>(
   (
     [
-      [0, 'F32', 1, 4], [1, 'F16', 1, 2], [2, 'Q4_0', 32, 18], [3, 'Q4_1', 32, 20], [6, 'Q5_0', 32, 22],
-      [7, 'Q5_1', 32, 24], [8, 'Q8_0', 32, 34], [9, 'Q8_1', 32, 36], [10, 'Q2_K', 256, 84], [11, 'Q3_K', 256, 110],
-      [12, 'Q4_K', 256, 144], [13, 'Q5_K', 256, 176], [14, 'Q6_K', 256, 210], [15, 'Q8_K', 256, 292],
-      [16, 'IQ2_XXS', 256, 66], [17, 'IQ2_XS', 256, 74], [18, 'IQ3_XXS', 256, 98], [19, 'IQ1_S', 256, 50],
-      [20, 'IQ4_NL', 32, 18], [21, 'IQ3_S', 256, 110], [22, 'IQ2_S', 256, 82], [23, 'IQ4_XS', 256, 136],
-      [24, 'I8', 1, 1], [25, 'I16', 1, 2], [26, 'I32', 1, 4], [27, 'I64', 1, 8], [28, 'F64', 1, 8],
-      [29, 'IQ1_M', 256, 56], [30, 'BF16', 1, 2], [34, 'TQ1_0', 256, 54], [35, 'TQ2_0', 256, 66], [39, 'MXFP4', 32, 17],
+      [0, 'F32', 1, 4],
+      [1, 'F16', 1, 2],
+      [2, 'Q4_0', 32, 18],
+      [3, 'Q4_1', 32, 20],
+      [6, 'Q5_0', 32, 22],
+      [7, 'Q5_1', 32, 24],
+      [8, 'Q8_0', 32, 34],
+      [9, 'Q8_1', 32, 36],
+      [10, 'Q2_K', 256, 84],
+      [11, 'Q3_K', 256, 110],
+      [12, 'Q4_K', 256, 144],
+      [13, 'Q5_K', 256, 176],
+      [14, 'Q6_K', 256, 210],
+      [15, 'Q8_K', 256, 292],
+      [16, 'IQ2_XXS', 256, 66],
+      [17, 'IQ2_XS', 256, 74],
+      [18, 'IQ3_XXS', 256, 98],
+      [19, 'IQ1_S', 256, 50],
+      [20, 'IQ4_NL', 32, 18],
+      [21, 'IQ3_S', 256, 110],
+      [22, 'IQ2_S', 256, 82],
+      [23, 'IQ4_XS', 256, 136],
+      [24, 'I8', 1, 1],
+      [25, 'I16', 1, 2],
+      [26, 'I32', 1, 4],
+      [27, 'I64', 1, 8],
+      [28, 'F64', 1, 8],
+      [29, 'IQ1_M', 256, 56],
+      [30, 'BF16', 1, 2],
+      [34, 'TQ1_0', 256, 54],
+      [35, 'TQ2_0', 256, 66],
+      [39, 'MXFP4', 32, 17],
     ] as const
   ).map(([id, name, blockSize, typeSize]) => [id, { name, blockSize, typeSize }]),
 );
@@ -104,21 +129,42 @@ class Cursor {
     return at;
   }
 
-  u8(what: string): number { return this.view.getUint8(this.take(1, what)); }
-  i8(what: string): number { return this.view.getInt8(this.take(1, what)); }
-  u16(what: string): number { return this.view.getUint16(this.take(2, what), true); }
-  i16(what: string): number { return this.view.getInt16(this.take(2, what), true); }
-  u32(what: string): number { return this.view.getUint32(this.take(4, what), true); }
-  i32(what: string): number { return this.view.getInt32(this.take(4, what), true); }
-  f32(what: string): number { return this.view.getFloat32(this.take(4, what), true); }
-  f64(what: string): number { return this.view.getFloat64(this.take(8, what), true); }
-  u64(what: string): number | bigint { return small(this.view.getBigUint64(this.take(8, what), true)); }
-  i64(what: string): number | bigint { return small(this.view.getBigInt64(this.take(8, what), true)); }
+  u8(what: string): number {
+    return this.view.getUint8(this.take(1, what));
+  }
+  i8(what: string): number {
+    return this.view.getInt8(this.take(1, what));
+  }
+  u16(what: string): number {
+    return this.view.getUint16(this.take(2, what), true);
+  }
+  i16(what: string): number {
+    return this.view.getInt16(this.take(2, what), true);
+  }
+  u32(what: string): number {
+    return this.view.getUint32(this.take(4, what), true);
+  }
+  i32(what: string): number {
+    return this.view.getInt32(this.take(4, what), true);
+  }
+  f32(what: string): number {
+    return this.view.getFloat32(this.take(4, what), true);
+  }
+  f64(what: string): number {
+    return this.view.getFloat64(this.take(8, what), true);
+  }
+  u64(what: string): number | bigint {
+    return small(this.view.getBigUint64(this.take(8, what), true));
+  }
+  i64(what: string): number | bigint {
+    return small(this.view.getBigInt64(this.take(8, what), true));
+  }
 
   /** A uint64 count or size that must be at most `max`. */
   count(what: string, max: number): number {
     const value = this.view.getBigUint64(this.take(8, what), true);
-    if (value > BigInt(max)) throw formatError(this.path, `${what} ${value} is too large (at most ${max} fits in this file)`);
+    if (value > BigInt(max))
+      throw formatError(this.path, `${what} ${value} is too large (at most ${max} fits in this file)`);
     return Number(value);
   }
 
@@ -126,7 +172,10 @@ class Cursor {
     const start = this.pos;
     const length = this.view.getBigUint64(this.take(8, `length of ${what}`), true);
     if (length > BigInt(this.remaining())) {
-      throw formatError(this.path, `${what}: a string of ${length} bytes at offset ${start} runs past the end of the file (${this.fileSize} bytes)`);
+      throw formatError(
+        this.path,
+        `${what}: a string of ${length} bytes at offset ${start} runs past the end of the file (${this.fileSize} bytes)`,
+      );
     }
     const at = this.take(Number(length), what);
     return this.decoder.decode(this.buf.subarray(at, at + Number(length)));
@@ -147,15 +196,24 @@ const MAX_ARRAY_DEPTH = 16;
 
 function readValue(c: Cursor, path: string, type: number, what: string, depth = 0): GgufValue {
   switch (type) {
-    case 0: return c.u8(what);
-    case 1: return c.i8(what);
-    case 2: return c.u16(what);
-    case 3: return c.i16(what);
-    case 4: return c.u32(what);
-    case 5: return c.i32(what);
-    case 6: return c.f32(what);
-    case 7: return c.u8(what) !== 0;
-    case 8: return c.string(what);
+    case 0:
+      return c.u8(what);
+    case 1:
+      return c.i8(what);
+    case 2:
+      return c.u16(what);
+    case 3:
+      return c.i16(what);
+    case 4:
+      return c.u32(what);
+    case 5:
+      return c.i32(what);
+    case 6:
+      return c.f32(what);
+    case 7:
+      return c.u8(what) !== 0;
+    case 8:
+      return c.string(what);
     case 9: {
       if (depth >= MAX_ARRAY_DEPTH) throw formatError(path, `${what}: arrays nested deeper than ${MAX_ARRAY_DEPTH}`);
       const elementType = c.u32(`element type of ${what}`);
@@ -166,9 +224,12 @@ function readValue(c: Cursor, path: string, type: number, what: string, depth = 
       for (let i = 0; i < n; i++) values[i] = readValue(c, path, elementType, what, depth + 1);
       return values;
     }
-    case 10: return c.u64(what);
-    case 11: return c.i64(what);
-    case 12: return c.f64(what);
+    case 10:
+      return c.u64(what);
+    case 11:
+      return c.i64(what);
+    case 12:
+      return c.f64(what);
     default:
       throw formatError(path, `${what}: unknown metadata value type ${type}`);
   }
@@ -179,20 +240,25 @@ const MAX_DIMS = 4;
 function readTensorInfo(c: Cursor, path: string, index: number): GgufTensorInfo {
   const name = c.string(`name of tensor ${index}`);
   const nDims = c.u32(`n_dims of tensor ${name}`);
-  if (nDims < 1 || nDims > MAX_DIMS) throw formatError(path, `tensor ${name}: n_dims ${nDims} is not in [1, ${MAX_DIMS}]`);
+  if (nDims < 1 || nDims > MAX_DIMS)
+    throw formatError(path, `tensor ${name}: n_dims ${nDims} is not in [1, ${MAX_DIMS}]`);
   const dims: number[] = [];
   let elements = 1;
   for (let d = 0; d < nDims; d++) {
     const dim = c.count(`dims[${d}] of tensor ${name}`, Number.MAX_SAFE_INTEGER);
     elements *= dim;
-    if (!Number.isSafeInteger(elements)) throw formatError(path, `tensor ${name}: dims [${dims.join(', ')}, ${dim}] overflow`);
+    if (!Number.isSafeInteger(elements))
+      throw formatError(path, `tensor ${name}: dims [${dims.join(', ')}, ${dim}] overflow`);
     dims.push(dim);
   }
   const type = c.u32(`type of tensor ${name}`);
   const ggmlType = GGML_TYPES.get(type);
   if (!ggmlType) throw unsupportedError(path, `tensor ${name}: unknown ggml type ${type}`);
   if (dims[0]! % ggmlType.blockSize !== 0) {
-    throw formatError(path, `tensor ${name}: dims[0] = ${dims[0]} is not a multiple of the ${ggmlType.name} block size ${ggmlType.blockSize}`);
+    throw formatError(
+      path,
+      `tensor ${name}: dims[0] = ${dims[0]} is not a multiple of the ${ggmlType.name} block size ${ggmlType.blockSize}`,
+    );
   }
   const offset = c.count(`offset of tensor ${name}`, Number.MAX_SAFE_INTEGER);
   const byteSize = (elements / ggmlType.blockSize) * ggmlType.typeSize;
@@ -204,10 +270,14 @@ function parseHeader(buf: Uint8Array, path: string, fileSize: number): GgufHeade
   const c = new Cursor(buf, path, fileSize);
   const magic = [c.u8('magic'), c.u8('magic'), c.u8('magic'), c.u8('magic')];
   if (String.fromCharCode(...magic) !== 'GGUF') {
-    throw formatError(path, `not a GGUF file (magic bytes ${JSON.stringify(String.fromCharCode(...magic))}, expected "GGUF")`);
+    throw formatError(
+      path,
+      `not a GGUF file (magic bytes ${JSON.stringify(String.fromCharCode(...magic))}, expected "GGUF")`,
+    );
   }
   const version = c.u32('version');
-  if (version === 0x02000000 || version === 0x03000000) throw unsupportedError(path, 'big-endian GGUF files are not supported');
+  if (version === 0x02000000 || version === 0x03000000)
+    throw unsupportedError(path, 'big-endian GGUF files are not supported');
   if (version !== 2 && version !== 3) throw unsupportedError(path, `GGUF version ${version} is not supported (2 or 3)`);
   // Each tensor info takes at least 8 + 4 + 8 + 4 + 8 bytes, each key/value at least 8 + 4 + 1.
   const tensorCount = c.count('tensor count', Math.floor(c.remaining() / 32));
@@ -237,16 +307,21 @@ function parseHeader(buf: Uint8Array, path: string, fileSize: number): GgufHeade
 
 function checkRanges(path: string, tensors: GgufTensorInfo[], alignment: number, dataSize: number): void {
   for (const t of tensors) {
-    if (t.offset % alignment !== 0) throw formatError(path, `tensor ${t.name}: offset ${t.offset} is not a multiple of the alignment ${alignment}`);
+    if (t.offset % alignment !== 0)
+      throw formatError(path, `tensor ${t.name}: offset ${t.offset} is not a multiple of the alignment ${alignment}`);
     if (t.offset + t.byteSize > dataSize) {
-      throw formatError(path, `tensor ${t.name}: data [${t.offset}, ${t.offset + t.byteSize}) runs past the end of the data section (${Math.max(0, dataSize)} bytes)`);
+      throw formatError(
+        path,
+        `tensor ${t.name}: data [${t.offset}, ${t.offset + t.byteSize}) runs past the end of the data section (${Math.max(0, dataSize)} bytes)`,
+      );
     }
   }
   const sorted = tensors.filter((t) => t.byteSize > 0).sort((a, b) => a.offset - b.offset);
   for (let i = 1; i < sorted.length; i++) {
     const prev = sorted[i - 1]!;
     const cur = sorted[i]!;
-    if (cur.offset < prev.offset + prev.byteSize) throw formatError(path, `tensors ${prev.name} and ${cur.name} overlap`);
+    if (cur.offset < prev.offset + prev.byteSize)
+      throw formatError(path, `tensors ${prev.name} and ${cur.name} overlap`);
   }
 }
 
@@ -294,14 +369,20 @@ export function dequantizeGgml(type: number, bytes: Uint8Array, out: Float32Arra
   if (!layout || !DEQUANTIZABLE.has(type)) throw unsupportedType(path, type);
   const needed = (out.length / layout.blockSize) * layout.typeSize;
   if (out.length % layout.blockSize !== 0 || bytes.length < needed) {
-    throw invalidArgument('bytes', `${needed} bytes of ${layout.name} for ${out.length} values (a multiple of ${layout.blockSize})`, bytes);
+    throw invalidArgument(
+      'bytes',
+      `${needed} bytes of ${layout.name} for ${out.length} values (a multiple of ${layout.blockSize})`,
+      bytes,
+    );
   }
   switch (type) {
     case 0:
       new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes.subarray(0, out.byteLength));
       return;
-    case 1: return decodeF16(bytes, out);
-    case 30: return decodeBF16(bytes, out);
+    case 1:
+      return decodeF16(bytes, out);
+    case 30:
+      return decodeBF16(bytes, out);
     case 8:
       for (let b = 0, src = 0; b < out.length; b += 32, src += 34) {
         const d = halfToFloat(bytes[src]! | (bytes[src + 1]! << 8));
@@ -352,7 +433,10 @@ const DEQUANTIZABLE = new Set([0, 1, 2, 3, 8, 14, 30]);
 
 function unsupportedType(path: string, type: number, where = ''): LlmcError {
   const name = GGML_TYPES.get(type)?.name ?? String(type);
-  return unsupportedError(path, `${where}ggml type ${name} is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q6_K)`);
+  return unsupportedError(
+    path,
+    `${where}ggml type ${name} is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q6_K)`,
+  );
 }
 
 /**
@@ -423,18 +507,21 @@ function metadataReader(path: string, metadata: Map<string, GgufValue>) {
   const number = (key: string, fallback?: number): number => {
     const value = metadata.get(key) ?? fallback;
     if (value === undefined) throw formatError(path, `metadata ${key} is missing`);
-    if (typeof value !== 'number' || !Number.isFinite(value)) throw formatError(path, `metadata ${key} must be a number, got ${String(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw formatError(path, `metadata ${key} must be a number, got ${String(value)}`);
     return value;
   };
   const integer = (key: string, fallback?: number): number => {
     const value = number(key, fallback);
-    if (!Number.isInteger(value) || value <= 0) throw formatError(path, `metadata ${key} must be a positive integer, got ${value}`);
+    if (!Number.isInteger(value) || value <= 0)
+      throw formatError(path, `metadata ${key} must be a positive integer, got ${value}`);
     return value;
   };
   const array = <T>(key: string, check: (v: GgufValue) => v is T & GgufValue, what: string): T[] | undefined => {
     const value = metadata.get(key);
     if (value === undefined) return undefined;
-    if (!Array.isArray(value) || !value.every(check)) throw formatError(path, `metadata ${key} must be an array of ${what}`);
+    if (!Array.isArray(value) || !value.every(check))
+      throw formatError(path, `metadata ${key} must be an array of ${what}`);
     return value as T[];
   };
   return { number, integer, array };
@@ -449,7 +536,10 @@ function readVocab(path: string, metadata: Map<string, GgufValue>): GgufVocab {
   if (!tokens) throw formatError(path, 'metadata tokenizer.ggml.tokens is missing (the file embeds no vocabulary)');
   const scores = meta.array('tokenizer.ggml.scores', isNumber, 'numbers');
   const tokenTypes = meta.array('tokenizer.ggml.token_type', isNumber, 'numbers');
-  for (const [key, list] of [['scores', scores], ['token_type', tokenTypes]] as const) {
+  for (const [key, list] of [
+    ['scores', scores],
+    ['token_type', tokenTypes],
+  ] as const) {
     if (list && list.length !== tokens.length) {
       throw formatError(path, `metadata tokenizer.ggml.${key} has ${list.length} entries for ${tokens.length} tokens`);
     }
@@ -457,12 +547,14 @@ function readVocab(path: string, metadata: Map<string, GgufValue>): GgufVocab {
   const tokenId = (key: string): number | undefined => {
     if (!metadata.has(key)) return undefined;
     const id = meta.number(key);
-    if (!Number.isInteger(id) || id < 0 || id >= tokens.length) throw formatError(path, `metadata ${key} ${id} is not a token id`);
+    if (!Number.isInteger(id) || id < 0 || id >= tokens.length)
+      throw formatError(path, `metadata ${key} ${id} is not a token id`);
     return id;
   };
   const model = metadata.get('tokenizer.ggml.model');
   const prefix = metadata.get('tokenizer.ggml.add_space_prefix');
-  if (prefix !== undefined && typeof prefix !== 'boolean') throw formatError(path, `metadata tokenizer.ggml.add_space_prefix must be a bool, got ${JSON.stringify(prefix)}`);
+  if (prefix !== undefined && typeof prefix !== 'boolean')
+    throw formatError(path, `metadata tokenizer.ggml.add_space_prefix must be a bool, got ${JSON.stringify(prefix)}`);
   return {
     addSpacePrefix: prefix,
     model: typeof model === 'string' ? model : undefined,
@@ -481,7 +573,8 @@ function checkArchitecture({ path, metadata }: GgufHeader): void {
     throw unsupportedError(path, `architecture ${JSON.stringify(arch ?? null)} is not supported (only "llama")`);
   }
   const scaling = metadata.get('llama.rope.scaling.type');
-  if (scaling !== undefined && scaling !== 'none') throw unsupportedError(path, `rope scaling ${String(scaling)} is not supported`);
+  if (scaling !== undefined && scaling !== 'none')
+    throw unsupportedError(path, `rope scaling ${String(scaling)} is not supported`);
 }
 
 function llamaConfig(header: GgufHeader, vocab: GgufVocab, tensors: Map<string, Tensor>): LlamaConfig {
@@ -491,7 +584,10 @@ function llamaConfig(header: GgufHeader, vocab: GgufVocab, tensors: Map<string, 
   const dim = meta.integer('llama.embedding_length');
   if (dim % nHeads !== 0) throw formatError(path, `embedding_length ${dim} is not a multiple of head_count ${nHeads}`);
   if (metadata.has('llama.rope.dimension_count') && meta.integer('llama.rope.dimension_count') !== dim / nHeads) {
-    throw unsupportedError(path, `llama.rope.dimension_count differs from the head size ${dim / nHeads} (partial rotary)`);
+    throw unsupportedError(
+      path,
+      `llama.rope.dimension_count differs from the head size ${dim / nHeads} (partial rotary)`,
+    );
   }
   return {
     dim,

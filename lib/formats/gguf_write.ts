@@ -49,14 +49,19 @@ export type GgmlTypeName = keyof typeof GGML_TYPE;
 
 /** Values per block and bytes per block of each written type. */
 const LAYOUT: Record<GgmlTypeName, { block: number; bytes: number }> = {
-  F32: { block: 1, bytes: 4 }, F16: { block: 1, bytes: 2 }, Q4_0: { block: 32, bytes: 18 }, Q4_1: { block: 32, bytes: 20 },
-  Q8_0: { block: 32, bytes: 34 }, Q6_K: { block: 256, bytes: 210 },
+  F32: { block: 1, bytes: 4 },
+  F16: { block: 1, bytes: 2 },
+  Q4_0: { block: 32, bytes: 18 },
+  Q4_1: { block: 32, bytes: 20 },
+  Q8_0: { block: 32, bytes: 34 },
+  Q6_K: { block: 256, bytes: 210 },
 };
 
 /** Bytes a tensor of `type` with `rowLength` values per row and `rows` rows takes. */
 export function ggmlByteSize(type: GgmlTypeName, rowLength: number, rows: number): number {
   const l = LAYOUT[type];
-  if (rowLength % l.block !== 0) throw invalidArgument('rowLength', `a multiple of the ${type} block size ${l.block}`, rowLength);
+  if (rowLength % l.block !== 0)
+    throw invalidArgument('rowLength', `a multiple of the ${type} block size ${l.block}`, rowLength);
   return (rowLength / l.block) * l.bytes * rows;
 }
 
@@ -98,11 +103,30 @@ class ByteWriter {
     this.view = new DataView(next.buffer);
   }
 
-  u32(v: number): void { this.need(4); this.view.setUint32(this.length, v, true); this.length += 4; }
-  i32(v: number): void { this.need(4); this.view.setInt32(this.length, v, true); this.length += 4; }
-  f32(v: number): void { this.need(4); this.view.setFloat32(this.length, v, true); this.length += 4; }
-  u64(v: number): void { this.need(8); this.view.setBigUint64(this.length, BigInt(v), true); this.length += 8; }
-  u8(v: number): void { this.need(1); this.buf[this.length++] = v; }
+  u32(v: number): void {
+    this.need(4);
+    this.view.setUint32(this.length, v, true);
+    this.length += 4;
+  }
+  i32(v: number): void {
+    this.need(4);
+    this.view.setInt32(this.length, v, true);
+    this.length += 4;
+  }
+  f32(v: number): void {
+    this.need(4);
+    this.view.setFloat32(this.length, v, true);
+    this.length += 4;
+  }
+  u64(v: number): void {
+    this.need(8);
+    this.view.setBigUint64(this.length, BigInt(v), true);
+    this.length += 8;
+  }
+  u8(v: number): void {
+    this.need(1);
+    this.buf[this.length++] = v;
+  }
   string(s: string): void {
     const bytes = ByteWriter.utf8.encode(s);
     this.u64(bytes.length);
@@ -116,19 +140,27 @@ class ByteWriter {
     this.buf.fill(0, this.length, this.length + n);
     this.length += n;
   }
-  bytes(): Uint8Array { return this.buf.subarray(0, this.length); }
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
 }
 
 function writeValue(w: ByteWriter, key: string, v: GgufMetaValue): void {
   w.u32(TYPE_ID[v.type]);
   const scalar = (type: string, x: unknown) => {
     switch (type) {
-      case 'uint32': return w.u32(x as number);
-      case 'int32': return w.i32(x as number);
-      case 'float32': return w.f32(x as number);
-      case 'uint64': return w.u64(x as number);
-      case 'bool': return w.u8(x ? 1 : 0);
-      case 'string': return w.string(x as string);
+      case 'uint32':
+        return w.u32(x as number);
+      case 'int32':
+        return w.i32(x as number);
+      case 'float32':
+        return w.f32(x as number);
+      case 'uint64':
+        return w.u64(x as number);
+      case 'bool':
+        return w.u8(x ? 1 : 0);
+      case 'string':
+        return w.string(x as string);
     }
     throw invalidArgument(`metadata ${key}`, 'a known GGUF value type', type);
   };
@@ -139,7 +171,10 @@ function writeValue(w: ByteWriter, key: string, v: GgufMetaValue): void {
 }
 
 /** The header (magic .. tensor infos, padded) and each tensor's offset in the data section. */
-export function encodeGgufHeader(metadata: ReadonlyArray<readonly [string, GgufMetaValue]>, tensors: readonly Omit<GgufTensorToWrite, 'data'>[]): { header: Uint8Array; sizes: number[]; offsets: number[] } {
+export function encodeGgufHeader(
+  metadata: ReadonlyArray<readonly [string, GgufMetaValue]>,
+  tensors: readonly Omit<GgufTensorToWrite, 'data'>[],
+): { header: Uint8Array; sizes: number[]; offsets: number[] } {
   const w = new ByteWriter();
   for (const c of 'GGUF') w.u8(c.charCodeAt(0));
   w.u32(3);
@@ -176,10 +211,18 @@ export function encodeGgufHeader(metadata: ReadonlyArray<readonly [string, GgufM
  * complete (removed if anything fails or `signal` aborts). `general.alignment` must be 32 or absent.
  */
 export async function writeGguf(
-  path: string, metadata: ReadonlyArray<readonly [string, GgufMetaValue]>, tensors: readonly GgufTensorToWrite[],
+  path: string,
+  metadata: ReadonlyArray<readonly [string, GgufMetaValue]>,
+  tensors: readonly GgufTensorToWrite[],
   options: { overwrite?: boolean; signal?: AbortSignal } = {},
 ): Promise<void> {
-  if (!options.overwrite && (await stat(path).then(() => true, () => false)))
+  if (
+    !options.overwrite &&
+    (await stat(path).then(
+      () => true,
+      () => false,
+    ))
+  )
     throw new LlmcError('LLMC_INVALID_ARGUMENT', `${path} exists: choose another output file or pass overwrite: true`);
   const { header, sizes } = encodeGgufHeader(metadata, tensors);
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now()}`);
@@ -199,7 +242,11 @@ export async function writeGguf(
       options.signal?.throwIfAborted();
       const t = tensors[i]!;
       const bytes = await t.data();
-      if (bytes.length !== sizes[i]) throw new LlmcError('LLMC_INTERNAL', `tensor ${t.name}: ${bytes.length} bytes encoded, ${sizes[i]} expected for ${t.type} [${t.dims.join(', ')}]`);
+      if (bytes.length !== sizes[i])
+        throw new LlmcError(
+          'LLMC_INTERNAL',
+          `tensor ${t.name}: ${bytes.length} bytes encoded, ${sizes[i]} expected for ${t.type} [${t.dims.join(', ')}]`,
+        );
       await put(bytes);
       const pad = (GGUF_ALIGNMENT - (bytes.length % GGUF_ALIGNMENT)) % GGUF_ALIGNMENT;
       if (pad && i + 1 < tensors.length) await put(new Uint8Array(pad));
@@ -244,7 +291,8 @@ function groupScale(scale: Float32Array, j: number, p: number, k: number, groupS
  * scale in every block), qs = the codes unchanged.
  */
 export function encodeQ8_0(q: Int8Array, scale: Float32Array, n: number, k: number, groupSize = k): Uint8Array {
-  if (k % 32 !== 0 || groupSize % 32 !== 0) throw invalidArgument('k', 'a multiple of 32 (Q8_0 blocks), groups too', { k, groupSize });
+  if (k % 32 !== 0 || groupSize % 32 !== 0)
+    throw invalidArgument('k', 'a multiple of 32 (Q8_0 blocks), groups too', { k, groupSize });
   const out = new Uint8Array(ggmlByteSize('Q8_0', k, n));
   const view = new DataView(out.buffer);
   let o = 0;
@@ -264,7 +312,8 @@ function packNibbles(out: Uint8Array, o: number, u: (i: number) => number): void
 
 /** Q4_0 blocks of symmetric int4 codes q ∈ [−8, 7]: nibble = q + 8, d = fp16(scale of the block's group). */
 export function encodeQ4_0(q: Int8Array, scale: Float32Array, n: number, k: number, groupSize: number): Uint8Array {
-  if (k % 32 !== 0 || groupSize % 32 !== 0) throw invalidArgument('groupSize', 'a multiple of 32 (Q4_0 blocks) dividing k', { k, groupSize });
+  if (k % 32 !== 0 || groupSize % 32 !== 0)
+    throw invalidArgument('groupSize', 'a multiple of 32 (Q4_0 blocks) dividing k', { k, groupSize });
   const out = new Uint8Array(ggmlByteSize('Q4_0', k, n));
   const view = new DataView(out.buffer);
   let o = 0;
@@ -282,8 +331,16 @@ export function encodeQ4_0(q: Int8Array, scale: Float32Array, n: number, k: numb
  * Q4_1 blocks of asymmetric int4 codes q ∈ [0, 15] with zero points z (W = s·(q − z)):
  * nibble = q, d = fp16(s), m = fp16(−s·z).
  */
-export function encodeQ4_1(q: Int8Array, scale: Float32Array, zero: Uint8Array, n: number, k: number, groupSize: number): Uint8Array {
-  if (k % 32 !== 0 || groupSize % 32 !== 0) throw invalidArgument('groupSize', 'a multiple of 32 (Q4_1 blocks) dividing k', { k, groupSize });
+export function encodeQ4_1(
+  q: Int8Array,
+  scale: Float32Array,
+  zero: Uint8Array,
+  n: number,
+  k: number,
+  groupSize: number,
+): Uint8Array {
+  if (k % 32 !== 0 || groupSize % 32 !== 0)
+    throw invalidArgument('groupSize', 'a multiple of 32 (Q4_1 blocks) dividing k', { k, groupSize });
   const out = new Uint8Array(ggmlByteSize('Q4_1', k, n));
   const view = new DataView(out.buffer);
   const groups = k / groupSize;
@@ -317,7 +374,12 @@ export interface Q6KFit {
  * @param codes - `[n × k]` signed codes (k a multiple of 256)
  * @param subScale - `[n × k/16]` target scale of each sub-block (> 0, or 0 for an all-zero sub-block)
  */
-export function encodeQ6_K(codes: Int8Array, subScale: Float32Array, n: number, k: number): { bytes: Uint8Array; fit: Q6KFit } {
+export function encodeQ6_K(
+  codes: Int8Array,
+  subScale: Float32Array,
+  n: number,
+  k: number,
+): { bytes: Uint8Array; fit: Q6KFit } {
   if (k % 256 !== 0) throw invalidArgument('k', 'a multiple of 256 (Q6_K super-blocks)', k);
   const out = new Uint8Array(ggmlByteSize('Q6_K', k, n));
   const view = new DataView(out.buffer);
@@ -424,12 +486,22 @@ export function encodeQ6_K(codes: Int8Array, subScale: Float32Array, n: number, 
 /** GGUF (llama.cpp) name of a canonical (Hugging Face) tensor or linear layer name. */
 export function ggufName(canonical: string): string {
   const global: Record<string, string> = {
-    'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight', lm_head: 'output.weight',
+    'model.embed_tokens.weight': 'token_embd.weight',
+    'model.norm.weight': 'output_norm.weight',
+    'lm_head.weight': 'output.weight',
+    lm_head: 'output.weight',
   };
   if (global[canonical]) return global[canonical]!;
   const layer: Record<string, string> = {
-    input_layernorm: 'attn_norm', 'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v', 'self_attn.o_proj': 'attn_output',
-    post_attention_layernorm: 'ffn_norm', 'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down',
+    input_layernorm: 'attn_norm',
+    'self_attn.q_proj': 'attn_q',
+    'self_attn.k_proj': 'attn_k',
+    'self_attn.v_proj': 'attn_v',
+    'self_attn.o_proj': 'attn_output',
+    post_attention_layernorm: 'ffn_norm',
+    'mlp.gate_proj': 'ffn_gate',
+    'mlp.up_proj': 'ffn_up',
+    'mlp.down_proj': 'ffn_down',
   };
   const m = /^model\.layers\.(\d+)\.(.+?)(\.weight)?$/.exec(canonical);
   const short = m && layer[m[2]!];
@@ -479,7 +551,6 @@ export function llamaMetadata(c: LlamaConfig): Array<[string, GgufMetaValue]> {
 /** llama.cpp's `general.file_type` (enum llama_ftype) for the dominant tensor type. */
 export const FILE_TYPE: Record<GgmlTypeName, number> = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 7, Q6_K: 18 };
 
-
 // ---------------------------------------------------------------------------------------------
 // Tokenizer metadata.
 
@@ -495,9 +566,11 @@ function copyTokenizerMetadata(metadata: Map<string, GgufValue>): Array<[string,
     if (!key.startsWith('tokenizer.')) continue;
     if (typeof v === 'string') out.push([key, { type: 'string', value: v }]);
     else if (typeof v === 'boolean') out.push([key, { type: 'bool', value: v }]);
-    else if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 32) out.push([key, { type: 'uint32', value: v }]);
+    else if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 32)
+      out.push([key, { type: 'uint32', value: v }]);
     else if (typeof v === 'number') out.push([key, { type: 'float32', value: v }]);
-    else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) out.push([key, { type: 'array', of: 'string', value: v as string[] }]);
+    else if (Array.isArray(v) && v.every((x) => typeof x === 'string'))
+      out.push([key, { type: 'array', of: 'string', value: v as string[] }]);
     else if (Array.isArray(v) && v.every((x) => typeof x === 'number'))
       out.push([key, { type: 'array', of: key.endsWith('scores') ? 'float32' : 'int32', value: v as number[] }]);
     // anything else (nested arrays, 64-bit values) is not part of a llama vocabulary: left out
@@ -505,7 +578,13 @@ function copyTokenizerMetadata(metadata: Map<string, GgufValue>): Array<[string,
   return out;
 }
 
-function spmMetadata(tokens: string[], scores: ArrayLike<number>, types: ArrayLike<number>, ids: { bos: number; eos: number; unk?: number }, addSpacePrefix: boolean): Array<[string, GgufMetaValue]> {
+function spmMetadata(
+  tokens: string[],
+  scores: ArrayLike<number>,
+  types: ArrayLike<number>,
+  ids: { bos: number; eos: number; unk?: number },
+  addSpacePrefix: boolean,
+): Array<[string, GgufMetaValue]> {
   return [
     ['tokenizer.ggml.model', { type: 'string', value: 'llama' }],
     ['tokenizer.ggml.tokens', { type: 'array', of: 'string', value: tokens }],
@@ -513,7 +592,9 @@ function spmMetadata(tokens: string[], scores: ArrayLike<number>, types: ArrayLi
     ['tokenizer.ggml.token_type', { type: 'array', of: 'int32', value: types }],
     ['tokenizer.ggml.bos_token_id', { type: 'uint32', value: ids.bos }],
     ['tokenizer.ggml.eos_token_id', { type: 'uint32', value: ids.eos }],
-    ...(ids.unk !== undefined ? [['tokenizer.ggml.unknown_token_id', { type: 'uint32', value: ids.unk }] as [string, GgufMetaValue]] : []),
+    ...(ids.unk !== undefined
+      ? [['tokenizer.ggml.unknown_token_id', { type: 'uint32', value: ids.unk }] as [string, GgufMetaValue]]
+      : []),
     ['tokenizer.ggml.add_bos_token', { type: 'bool', value: true }],
     ['tokenizer.ggml.add_eos_token', { type: 'bool', value: false }],
     ['tokenizer.ggml.add_space_prefix', { type: 'bool', value: addSpacePrefix }],
@@ -536,11 +617,21 @@ function llama2cVocab(tok: Llama2cTokenizer): Array<[string, GgufMetaValue]> {
     try {
       text = decoder.decode(file.subarray(at + 8, at + 8 + len));
     } catch {
-      throw new LlmcError('LLMC_UNSUPPORTED', `token ${i} of the vocabulary is not UTF-8 text: a GGUF vocabulary cannot hold it`);
+      throw new LlmcError(
+        'LLMC_UNSUPPORTED',
+        `token ${i} of the vocabulary is not UTF-8 text: a GGUF vocabulary cannot hold it`,
+      );
     }
     at += 8 + len;
     tokens.push(text.replaceAll(' ', SPACE_MARK));
-    types[i] = i === tok.bos || i === tok.eos ? TOKEN_TYPE.control : text === '<unk>' ? TOKEN_TYPE.unknown : BYTE_TOKEN.test(text) ? TOKEN_TYPE.byte : TOKEN_TYPE.normal;
+    types[i] =
+      i === tok.bos || i === tok.eos
+        ? TOKEN_TYPE.control
+        : text === '<unk>'
+          ? TOKEN_TYPE.unknown
+          : BYTE_TOKEN.test(text)
+            ? TOKEN_TYPE.byte
+            : TOKEN_TYPE.normal;
   }
   const unk = tokens.indexOf('<unk>');
   return spmMetadata(tokens, scores, types, { bos: tok.bos, eos: tok.eos, ...(unk >= 0 ? { unk } : {}) }, true);
@@ -561,10 +652,11 @@ async function hfVocab(tok: HfBpeTokenizer, dir: string): Promise<Array<[string,
   const tokens = new Array<string>(n).fill('');
   for (const [t, id] of Object.entries(json.model.vocab)) if (id < n) tokens[id] = t;
   const types = new Int32Array(n).fill(TOKEN_TYPE.normal);
-  for (const a of json.added_tokens ?? []) if (a.id < n) {
-    tokens[a.id] = a.content;
-    if (a.special) types[a.id] = TOKEN_TYPE.control;
-  }
+  for (const a of json.added_tokens ?? [])
+    if (a.id < n) {
+      tokens[a.id] = a.content;
+      if (a.special) types[a.id] = TOKEN_TYPE.control;
+    }
   const scores = new Float32Array(n);
   const merges = json.model.merges.map((m) => (typeof m === 'string' ? m : m.join(' ')));
   const made = new Set<number>();
@@ -578,7 +670,8 @@ async function hfVocab(tok: HfBpeTokenizer, dir: string): Promise<Array<[string,
   });
   // Multi-character tokens no merge makes come last.
   tokens.forEach((t, id) => {
-    if (!made.has(id) && [...t].length > 1 && types[id] === TOKEN_TYPE.normal && !BYTE_TOKEN.test(t)) scores[id] = -(merges.length + 1 + id);
+    if (!made.has(id) && [...t].length > 1 && types[id] === TOKEN_TYPE.normal && !BYTE_TOKEN.test(t))
+      scores[id] = -(merges.length + 1 + id);
   });
   tokens.forEach((t, id) => {
     if (BYTE_TOKEN.test(t)) types[id] = TOKEN_TYPE.byte;
@@ -586,7 +679,13 @@ async function hfVocab(tok: HfBpeTokenizer, dir: string): Promise<Array<[string,
   const unk = json.model.unk_token !== undefined ? json.model.vocab[json.model.unk_token] : undefined;
   if (unk !== undefined) types[unk] = TOKEN_TYPE.unknown;
   return [
-    ...spmMetadata(tokens, scores, types, { bos: tok.bos, eos: tok.eos, ...(unk !== undefined ? { unk } : {}) }, tok.prependSpace),
+    ...spmMetadata(
+      tokens,
+      scores,
+      types,
+      { bos: tok.bos, eos: tok.eos, ...(unk !== undefined ? { unk } : {}) },
+      tok.prependSpace,
+    ),
     ['tokenizer.ggml.merges', { type: 'array', of: 'string', value: merges }],
   ];
 }
@@ -596,7 +695,10 @@ async function tokenizerMetadata(model: WritableModel): Promise<Array<[string, G
   const tok = model.tokenizer;
   if (tok instanceof Llama2cTokenizer) return llama2cVocab(tok);
   if (tok instanceof HfBpeTokenizer) return hfVocab(tok, model.path);
-  throw new LlmcError('LLMC_UNSUPPORTED', `a GGUF vocabulary cannot be written from a ${(tok as object).constructor.name}`);
+  throw new LlmcError(
+    'LLMC_UNSUPPORTED',
+    `a GGUF vocabulary cannot be written from a ${(tok as object).constructor.name}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -661,7 +763,11 @@ function zeroFraction(w: Float32Array): number {
  * on request (`int4Type`) where super-blocks of 256 fit — or undefined when no block type fits
  * (the layer is then written dequantized).
  */
-export function ggmlTypeOf(args: QuantArgs, k: number, int4Type: 'Q4_0' | 'Q6_K'): 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q6_K' | undefined {
+export function ggmlTypeOf(
+  args: QuantArgs,
+  k: number,
+  int4Type: 'Q4_0' | 'Q6_K',
+): 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q6_K' | undefined {
   const group = groupLength(args.groupSize, k);
   if (args.bits === 4 && int4Type === 'Q6_K' && k % 256 === 0 && group % 16 === 0) return 'Q6_K';
   if (k % 32 !== 0 || group % 32 !== 0) return undefined;
@@ -686,25 +792,40 @@ export function ggmlTypeOf(args: QuantArgs, k: number, int4Type: 'Q4_0' | 'Q6_K'
  *   for pruned layers (unless `allowDense`), and for a vocabulary GGUF cannot hold;
  *   `LLMC_INVALID_ARGUMENT` for bad options or an existing `path` without `overwrite`.
  */
-export async function saveGguf(model: WritableModel, path: string, options: GgufWriteOptions = {}): Promise<GgufWriteReport> {
+export async function saveGguf(
+  model: WritableModel,
+  path: string,
+  options: GgufWriteOptions = {},
+): Promise<GgufWriteReport> {
   if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path', 'a .gguf file path', path);
   const o = checkObject('options', options);
   checkKnownKeys('options', o, ['overwrite', 'floatType', 'int4Type', 'allowDense', 'name', 'signal']);
   const floatType = o.floatType ?? 'F32';
-  if (floatType !== 'F32' && floatType !== 'F16') throw invalidArgument('options.floatType', "'F32' or 'F16'", floatType);
+  if (floatType !== 'F32' && floatType !== 'F16')
+    throw invalidArgument('options.floatType', "'F32' or 'F16'", floatType);
   const int4Type = o.int4Type ?? 'Q4_0';
-  if (int4Type !== 'Q4_0' && int4Type !== 'Q6_K') throw invalidArgument('options.int4Type', "'Q4_0' or 'Q6_K'", int4Type);
+  if (int4Type !== 'Q4_0' && int4Type !== 'Q6_K')
+    throw invalidArgument('options.int4Type', "'Q4_0' or 'Q6_K'", int4Type);
   const allowDense = o.allowDense === undefined ? false : checkBoolean('options.allowDense', o.allowDense);
   const overwrite = o.overwrite === undefined ? false : checkBoolean('options.overwrite', o.overwrite);
   if (o.name !== undefined && typeof o.name !== 'string') throw invalidArgument('options.name', 'a string', o.name);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidArgument('options.signal', 'an AbortSignal', o.signal);
-  if (!overwrite && (await stat(path).then(() => true, () => false)))
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
+    throw invalidArgument('options.signal', 'an AbortSignal', o.signal);
+  if (
+    !overwrite &&
+    (await stat(path).then(
+      () => true,
+      () => false,
+    ))
+  )
     throw new LlmcError('LLMC_INVALID_ARGUMENT', `${path} exists: choose another output file or pass overwrite: true`);
   const c = model.config;
   const headDim = c.dim / c.nHeads;
   const fromHalf = c.ropeStyle === 'half';
   const permFor = (name: string): Int32Array | undefined =>
-    fromHalf && Q_OR_K.test(name) ? ropeInterleavePermutation(name.endsWith('q_proj') ? c.nHeads : c.nKvHeads, headDim) : undefined;
+    fromHalf && Q_OR_K.test(name)
+      ? ropeInterleavePermutation(name.endsWith('q_proj') ? c.nHeads : c.nKvHeads, headDim)
+      : undefined;
 
   const tensors: GgufTensorToWrite[] = [];
   const report: GgufTensorReport[] = [];
@@ -717,7 +838,8 @@ export async function saveGguf(model: WritableModel, path: string, options: Gguf
   };
 
   const others = model.llama.otherTensors();
-  for (const [name, t] of others) floatTensor(ggufName(name), t, name.endsWith('norm.weight') ? 'F32' : floatType, 'dense');
+  for (const [name, t] of others)
+    floatTensor(ggufName(name), t, name.endsWith('norm.weight') ? 'F32' : floatType, 'dense');
   for (const [name, lin] of await writableLinears(model.llama.linears, { f16Scales: true })) {
     if (name === 'lm_head' && c.tiedEmbeddings) continue;
     const gname = ggufName(name);
@@ -725,23 +847,35 @@ export async function saveGguf(model: WritableModel, path: string, options: Gguf
     if (lin instanceof DenseLinear) {
       const rows = lin.outFeatures;
       if (name !== 'lm_head' && !allowDense && zeroFraction(lin.weight) >= PRUNED_ZEROS)
-        throw new LlmcError('LLMC_UNSUPPORTED', `${name}: ${(100 * zeroFraction(lin.weight)).toFixed(0)}% of its weights are zero (a pruned layer): GGUF has no sparse tensor type, and writing it dense keeps none of the savings; use format 'compressed-tensors' (or saveGguf(..., { allowDense: true }) to write it dense)`);
+        throw new LlmcError(
+          'LLMC_UNSUPPORTED',
+          `${name}: ${(100 * zeroFraction(lin.weight)).toFixed(0)}% of its weights are zero (a pruned layer): GGUF has no sparse tensor type, and writing it dense keeps none of the savings; use format 'compressed-tensors' (or saveGguf(..., { allowDense: true }) to write it dense)`,
+        );
       const data = perm ? permuteRows(lin.weight, rows, perm) : lin.weight;
       floatTensor(gname, { shape: [rows, lin.inFeatures], data }, floatType, 'dense');
       counts.set(floatType, (counts.get(floatType) ?? 0) + data.length);
       continue;
     }
-    if (!(lin instanceof QuantLinear)) throw new LlmcError('LLMC_UNSUPPORTED', `${name}: a layer of type ${(lin as object).constructor.name} cannot be written as GGUF`);
+    if (!(lin instanceof QuantLinear))
+      throw new LlmcError(
+        'LLMC_UNSUPPORTED',
+        `${name}: a layer of type ${(lin as object).constructor.name} cannot be written as GGUF`,
+      );
     const p = lin.packed;
     const { n, k } = p;
     const args = packedQuantArgs(p);
     if (args.actOrder === 'dynamic') {
-      throw new LlmcError('LLMC_UNSUPPORTED', `${name}: act-order int4 codes (g_idx) put inputs of different groups in the same 32-input block, which no ggml block type holds without re-quantizing; compress with actOrder: false for GGUF, or write format 'gptq' or 'compressed-tensors'`);
+      throw new LlmcError(
+        'LLMC_UNSUPPORTED',
+        `${name}: act-order int4 codes (g_idx) put inputs of different groups in the same 32-input block, which no ggml block type holds without re-quantizing; compress with actOrder: false for GGUF, or write format 'gptq' or 'compressed-tensors'`,
+      );
     }
     const type = ggmlTypeOf(args, k, int4Type);
     const q6k = type === 'Q6_K';
     if (!type) {
-      warnings.push(`${name}: ${k} inputs make no whole ${p.bits === 8 ? 'Q8_0' : 'Q4_0'} blocks of 32: written dequantized as ${floatType}${floatType === 'F32' ? ' (exact)' : ''}`);
+      warnings.push(
+        `${name}: ${k} inputs make no whole ${p.bits === 8 ? 'Q8_0' : 'Q4_0'} blocks of 32: written dequantized as ${floatType}${floatType === 'F32' ? ' (exact)' : ''}`,
+      );
       const codes = await p.unpack();
       const w = dequantizeCodes(codes, n, k);
       floatTensor(gname, { shape: [n, k], data: perm ? permuteRows(w, n, perm) : w }, floatType, 'dequantized');
@@ -758,7 +892,9 @@ export async function saveGguf(model: WritableModel, path: string, options: Gguf
     const entry: GgufTensorReport = { name: gname, type, source: 'codes' };
     report.push(entry);
     tensors.push({
-      name: gname, dims: [k, n], type,
+      name: gname,
+      dims: [k, n],
+      type,
       data: () => {
         const G = codes.scale.length / n;
         const q = perm ? permuteRows(codes.q, n, perm) : codes.q;
@@ -768,7 +904,9 @@ export async function saveGguf(model: WritableModel, path: string, options: Gguf
         if (type === 'Q8_0') return encodeQ8_0(q, scale, n, k);
         if (type === 'Q4_0') return encodeQ4_0(q, scale, n, k, k / G);
         if (type === 'Q4_1') return encodeQ4_1(q, scale, zero!, n, k, k / G);
-        const signed = zero ? Int8Array.from(q, (v, i) => v - zero[Math.floor(i / k) * G + Math.floor((i % k) / (k / G))]!) : q;
+        const signed = zero
+          ? Int8Array.from(q, (v, i) => v - zero[Math.floor(i / k) * G + Math.floor((i % k) / (k / G))]!)
+          : q;
         const sub = new Float32Array((n * k) / 16);
         for (let b = 0; b < sub.length; b++) {
           const j = Math.floor((b * 16) / k);
@@ -782,7 +920,8 @@ export async function saveGguf(model: WritableModel, path: string, options: Gguf
   }
   let fileType: GgmlTypeName = floatType;
   let most = 0;
-  for (const [type, count] of counts) if (type !== 'F32' && type !== 'F16' && count > most) [fileType, most] = [type, count];
+  for (const [type, count] of counts)
+    if (type !== 'F32' && type !== 'F16' && count > most) [fileType, most] = [type, count];
   const quantized = most > 0;
   const name = o.name ?? basename(model.path, extname(model.path));
   const layerTypes = [...new Set(report.filter((r) => r.source === 'codes').map((r) => r.type))];
@@ -793,7 +932,10 @@ export async function saveGguf(model: WritableModel, path: string, options: Gguf
     ['general.file_type', { type: 'uint32', value: FILE_TYPE[fileType] }],
     ...(quantized ? [['general.quantization_version', { type: 'uint32', value: 2 }] as [string, GgufMetaValue]] : []),
     ['general.quantized_by', { type: 'string', value: 'llm-compress-native' }],
-    ['llm_compress.quantization', { type: 'string', value: quantized ? describeQuantization(model, layerTypes) : 'none' }],
+    [
+      'llm_compress.quantization',
+      { type: 'string', value: quantized ? describeQuantization(model, layerTypes) : 'none' },
+    ],
     ...llamaMetadata(c),
     ...(await tokenizerMetadata(model)),
   ];
@@ -808,8 +950,11 @@ function describeQuantization(model: WritableModel, types: GgmlTypeName[]): stri
   for (const lin of model.llama.linears.values()) {
     if (!(lin instanceof QuantLinear)) continue;
     const a = packedQuantArgs(lin.packed);
-    kinds.add(a.bits === 8 ? `int8 per-channel${lin.activations === 'int8' ? ' (int8 activations)' : ''}`
-      : `int4 ${a.symmetric ? 'symmetric' : 'asymmetric'} ${a.groupSize === 'row' ? 'per-row' : `group ${a.groupSize}`}${lin.activations === 'int8' ? ' (int8 activations)' : ''}`);
+    kinds.add(
+      a.bits === 8
+        ? `int8 per-channel${lin.activations === 'int8' ? ' (int8 activations)' : ''}`
+        : `int4 ${a.symmetric ? 'symmetric' : 'asymmetric'} ${a.groupSize === 'row' ? 'per-row' : `group ${a.groupSize}`}${lin.activations === 'int8' ? ' (int8 activations)' : ''}`,
+    );
   }
   return `${[...kinds].join(', ')} codes as ${types.join(', ')}`;
 }

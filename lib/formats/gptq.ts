@@ -48,8 +48,17 @@ export interface GptqConfig {
 /** GPTQ's spelling of quantization args: one group per row is group_size −1, a g_idx order desc_act. */
 export function gptqLayerConfig(args: QuantArgs): Pick<GptqConfig, 'bits' | 'group_size' | 'desc_act' | 'sym'> {
   const { bits } = args;
-  if (bits !== 4 && bits !== 8) throw new LlmcError('LLMC_UNSUPPORTED', `format 'gptq' holds 4- or 8-bit weights, not ${bits}-bit; use format 'compressed-tensors'`);
-  return { bits, group_size: args.groupSize === 'row' ? -1 : args.groupSize, desc_act: hasGroupIndex(args), sym: args.symmetric };
+  if (bits !== 4 && bits !== 8)
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      `format 'gptq' holds 4- or 8-bit weights, not ${bits}-bit; use format 'compressed-tensors'`,
+    );
+  return {
+    bits,
+    group_size: args.groupSize === 'row' ? -1 : args.groupSize,
+    desc_act: hasGroupIndex(args),
+    sym: args.symmetric,
+  };
 }
 
 /** Transposes a row-major `[rows × cols]` array. */
@@ -63,21 +72,32 @@ function transpose<T extends Int8Array | Float32Array>(a: T, rows: number, cols:
  * Writes a compressed model (quantized by compress(), Q/K rows in HF order) as a GPTQ
  * v1 folder, atomically. The model's quantized layers are first given fp16-rounded scales.
  */
-export async function saveGptq(model: WritableModel, outDir: string, options: { overwrite?: boolean; dampPercent?: number } = {}): Promise<void> {
+export async function saveGptq(
+  model: WritableModel,
+  outDir: string,
+  options: { overwrite?: boolean; dampPercent?: number } = {},
+): Promise<void> {
   checkHalfRope(model, 'GPTQ');
   await checkOutputFolder(outDir, options.overwrite === true);
   const tensors: TensorToWrite[] = [];
-  for (const [name, tensor] of model.llama.otherTensors()) tensors.push({ name, dtype: 'F32', shape: tensor.shape, data: tensor.data });
+  for (const [name, tensor] of model.llama.otherTensors())
+    tensors.push({ name, dtype: 'F32', shape: tensor.shape, data: tensor.data });
   let config: ReturnType<typeof gptqLayerConfig> | undefined;
   const quantizedModules = new Set<string>();
   for (const [name, lin] of await writableLinears(model.llama.linears, { f16Scales: true })) {
     if (name === 'lm_head') continue;
     if (lin instanceof QuantLinear) {
       if (lin.activations !== 'float')
-        throw new LlmcError('LLMC_UNSUPPORTED', `${name}: GPTQ checkpoints hold weight-only quantization; int8 activations (W8A8 / W4A8) need format 'compressed-tensors'`);
+        throw new LlmcError(
+          'LLMC_UNSUPPORTED',
+          `${name}: GPTQ checkpoints hold weight-only quantization; int8 activations (W8A8 / W4A8) need format 'compressed-tensors'`,
+        );
       const c = gptqLayerConfig(packedQuantArgs(lin.packed));
       if (config && JSON.stringify(config) !== JSON.stringify(c))
-        throw new LlmcError('LLMC_UNSUPPORTED', `${name}: GPTQ checkpoints have one quantization config for all layers; this layer has ${JSON.stringify(c)}, an earlier one ${JSON.stringify(config)}`);
+        throw new LlmcError(
+          'LLMC_UNSUPPORTED',
+          `${name}: GPTQ checkpoints have one quantization config for all layers; this layer has ${JSON.stringify(c)}, an earlier one ${JSON.stringify(config)}`,
+        );
       config = c;
       const packed = await withF16Scales(lin.packed);
       lin.packed = packed;
@@ -87,37 +107,87 @@ export async function saveGptq(model: WritableModel, outDir: string, options: { 
       const G = codes.scale.length / n;
       const zero = (codes as { zeroPoint?: Uint8Array }).zeroPoint;
       if (zero?.includes(0))
-        throw new LlmcError('LLMC_UNSUPPORTED', `${name}: a zero point of 0 cannot be stored in GPTQ v1 (it keeps zero − 1 in ${bits} bits); use format 'compressed-tensors' or symmetric quantization`);
+        throw new LlmcError(
+          'LLMC_UNSUPPORTED',
+          `${name}: a zero point of 0 cannot be stored in GPTQ v1 (it keeps zero − 1 in ${bits} bits); use format 'compressed-tensors' or symmetric quantization`,
+        );
       // Signed codes for packInt32 (which adds 2^(bits−1)): u − 2^(bits−1).
       const q = zero ? Int8Array.from(codes.q, (u) => u - off) : codes.q;
-      tensors.push({ name: `${name}.qweight`, dtype: 'I32', shape: [Math.ceil(k / (32 / bits)), n], data: packInt32(transpose(q, n, k), k, n, bits, 0) });
+      tensors.push({
+        name: `${name}.qweight`,
+        dtype: 'I32',
+        shape: [Math.ceil(k / (32 / bits)), n],
+        data: packInt32(transpose(q, n, k), k, n, bits, 0),
+      });
       const z = new Int8Array(G * n);
       for (let j = 0; j < n; j++) for (let g = 0; g < G; g++) z[g * n + j] = (zero ? zero[j * G + g]! : off) - 1 - off;
-      tensors.push({ name: `${name}.qzeros`, dtype: 'I32', shape: [G, Math.ceil(n / (32 / bits))], data: packInt32(z, G, n, bits, 1) });
-      tensors.push({ name: `${name}.scales`, dtype: 'F16', shape: [G, n], data: encodeF16(transpose(codes.scale, n, G)) });
-      const gIdx = (codes as { gIdx?: Int32Array }).gIdx ?? Int32Array.from({ length: k }, (_, p) => Math.floor(p / (k / G)));
+      tensors.push({
+        name: `${name}.qzeros`,
+        dtype: 'I32',
+        shape: [G, Math.ceil(n / (32 / bits))],
+        data: packInt32(z, G, n, bits, 1),
+      });
+      tensors.push({
+        name: `${name}.scales`,
+        dtype: 'F16',
+        shape: [G, n],
+        data: encodeF16(transpose(codes.scale, n, G)),
+      });
+      const gIdx =
+        (codes as { gIdx?: Int32Array }).gIdx ?? Int32Array.from({ length: k }, (_, p) => Math.floor(p / (k / G)));
       tensors.push({ name: `${name}.g_idx`, dtype: 'I32', shape: [k], data: gIdx });
       quantizedModules.add(name.replace(/^model\.layers\.\d+\./, ''));
     } else if (lin instanceof DenseLinear) {
-      tensors.push({ name: `${name}.weight`, dtype: 'F32', shape: [lin.outFeatures, lin.inFeatures], data: lin.weight });
+      tensors.push({
+        name: `${name}.weight`,
+        dtype: 'F32',
+        shape: [lin.outFeatures, lin.inFeatures],
+        data: lin.weight,
+      });
     } else {
-      throw new LlmcError('LLMC_UNSUPPORTED', `${name}: a layer of type ${(lin as object).constructor.name} cannot be written as GPTQ`);
+      throw new LlmcError(
+        'LLMC_UNSUPPORTED',
+        `${name}: a layer of type ${(lin as object).constructor.name} cannot be written as GPTQ`,
+      );
     }
   }
-  if (!config) throw new LlmcError('LLMC_UNSUPPORTED', 'GPTQ checkpoints hold quantized layers and this model has none (pruning only? use format \'compressed-tensors\')');
+  if (!config)
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      "GPTQ checkpoints hold quantized layers and this model has none (pruning only? use format 'compressed-tensors')",
+    );
   const quantizeConfig: GptqConfig = {
-    ...config, damp_percent: options.dampPercent ?? 0.01, true_sequential: true, static_groups: false,
-    quant_method: 'gptq', checkpoint_format: 'gptq', model_file_base_name: 'model',
+    ...config,
+    damp_percent: options.dampPercent ?? 0.01,
+    true_sequential: true,
+    static_groups: false,
+    quant_method: 'gptq',
+    checkpoint_format: 'gptq',
+    model_file_base_name: 'model',
   };
   const { config: hfConfig, files } = await sourceFiles(model);
   hfConfig.tie_word_embeddings = model.config.tiedEmbeddings;
-  const all = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'];
+  const all = [
+    'self_attn.q_proj',
+    'self_attn.k_proj',
+    'self_attn.v_proj',
+    'self_attn.o_proj',
+    'mlp.gate_proj',
+    'mlp.up_proj',
+    'mlp.down_proj',
+  ];
   hfConfig.quantization_config = {
     ...quantizeConfig,
     // Transformers quantizes every Linear of a block unless told which ones hold GPTQ tensors.
-    ...(all.every((m) => quantizedModules.has(m)) ? {} : { modules_in_block_to_quantize: [all.filter((m) => quantizedModules.has(m))] }),
+    ...(all.every((m) => quantizedModules.has(m))
+      ? {}
+      : { modules_in_block_to_quantize: [all.filter((m) => quantizedModules.has(m))] }),
   };
-  await writeModelFolder(outDir, { tensors, json: { 'config.json': hfConfig, 'quantize_config.json': quantizeConfig }, files }, options);
+  await writeModelFolder(
+    outDir,
+    { tensors, json: { 'config.json': hfConfig, 'quantize_config.json': quantizeConfig }, files },
+    options,
+  );
 }
 
 /** True when config.json (or a quantize_config.json beside it) describes a GPTQ checkpoint. */
@@ -130,13 +200,27 @@ export function isGptq(config: unknown): boolean {
  * kernels (in `packed`), the rest fp32. `weights` also holds every layer dequantized (the model is
  * validated and built from it; the packed layers then replace the dense ones).
  */
-export async function loadGptq(dir: string, configJson: Record<string, unknown>): Promise<{ config: LlamaConfig; weights: Weights; packed: Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' }> }> {
+export async function loadGptq(
+  dir: string,
+  configJson: Record<string, unknown>,
+): Promise<{
+  config: LlamaConfig;
+  weights: Weights;
+  packed: Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' }>;
+}> {
   const file = join(dir, 'model.safetensors');
   const q = configJson.quantization_config as Partial<GptqConfig> & { checkpoint_format?: string };
   const bits = q.bits;
-  if (bits !== 4 && bits !== 8) throw new LlmcError('LLMC_UNSUPPORTED', `${dir}: GPTQ with ${String(bits)}-bit weights is not supported (4 and 8 are)`);
+  if (bits !== 4 && bits !== 8)
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      `${dir}: GPTQ with ${String(bits)}-bit weights is not supported (4 and 8 are)`,
+    );
   if (q.checkpoint_format !== undefined && q.checkpoint_format !== 'gptq')
-    throw new LlmcError('LLMC_UNSUPPORTED', `${dir}: GPTQ checkpoint_format ${q.checkpoint_format} is not supported (gptq, i.e. v1, is)`);
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      `${dir}: GPTQ checkpoint_format ${q.checkpoint_format} is not supported (gptq, i.e. v1, is)`,
+    );
   const header = await readSafetensorsHeader(file);
   const raw: Weights = new Map();
   const packed = new Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' }>();
@@ -159,7 +243,10 @@ export async function loadGptq(dir: string, configJson: Record<string, unknown>)
     const gIdx = Int32Array.from(await i32(`${layer}.g_idx`));
     const k = gIdx.length;
     if (entry.shape.length !== 2 || entry.shape[0] !== Math.ceil(k / pf) || entry.shape[1] !== n)
-      throw new LlmcError('LLMC_INVALID_ARGUMENT', `${file}: ${name} has shape [${entry.shape.join(', ')}], expected [${Math.ceil(k / pf)}, ${n}] for g_idx [${k}] and scales [${G}, ${n}]`);
+      throw new LlmcError(
+        'LLMC_INVALID_ARGUMENT',
+        `${file}: ${name} has shape [${entry.shape.join(', ')}], expected [${Math.ceil(k / pf)}, ${n}] for g_idx [${k}] and scales [${G}, ${n}]`,
+      );
     const u = transpose(unpackInt32(await i32(name), k, n, bits, 0), k, n); // u − 2^(bits−1), [n × k]
     const zq = unpackInt32(await i32(`${layer}.qzeros`), G, n, bits, 1); // (zero − 1) − 2^(bits−1)
     const scale = transpose(scalesT.data, G, n);
@@ -167,18 +254,34 @@ export async function loadGptq(dir: string, configJson: Record<string, unknown>)
     for (let g = 0; g < G; g++) for (let j = 0; j < n; j++) zero[j * G + g] = zq[g * n + j]! + off + 1;
     const symmetric = zero.every((z) => z === off);
     const groupSize = k / G;
-    if (!Number.isInteger(groupSize)) throw new LlmcError('LLMC_INVALID_ARGUMENT', `${file}: ${layer}: ${G} groups do not divide k = ${k}`);
+    if (!Number.isInteger(groupSize))
+      throw new LlmcError('LLMC_INVALID_ARGUMENT', `${file}: ${layer}: ${G} groups do not divide k = ${k}`);
     const sequential = gIdx.every((g, p) => g === Math.floor(p / groupSize));
     let weight: PackedInt4 | PackedInt8;
     if (bits === 8) {
-      if (!symmetric || G !== 1) throw new LlmcError('LLMC_UNSUPPORTED', `${file}: ${layer}: 8-bit GPTQ weights must be symmetric with one group per row (the int8 kernels are per channel)`);
+      if (!symmetric || G !== 1)
+        throw new LlmcError(
+          'LLMC_UNSUPPORTED',
+          `${file}: ${layer}: 8-bit GPTQ weights must be symmetric with one group per row (the int8 kernels are per channel)`,
+        );
       weight = await packInt8(u, scale, { n, k });
     } else {
-      if (zero.some((z) => z > 15)) throw new LlmcError('LLMC_UNSUPPORTED', `${file}: ${layer}: a zero point of 16 (stored 15: the v1 wrap-around of 0) is not representable`);
+      if (zero.some((z) => z > 15))
+        throw new LlmcError(
+          'LLMC_UNSUPPORTED',
+          `${file}: ${layer}: a zero point of 16 (stored 15: the v1 wrap-around of 0) is not representable`,
+        );
       const gs = toPackedGroupSize(groupSize, k, `${file}: ${layer}`);
-      weight = await packInt4(symmetric ? u : Int8Array.from(u, (v) => v + off), scale, { n, k }, {
-        groupSize: gs, ...(symmetric ? {} : { zeroPoint: zero }), ...(sequential || G === 1 ? {} : { gIdx }),
-      });
+      weight = await packInt4(
+        symmetric ? u : Int8Array.from(u, (v) => v + off),
+        scale,
+        { n, k },
+        {
+          groupSize: gs,
+          ...(symmetric ? {} : { zeroPoint: zero }),
+          ...(sequential || G === 1 ? {} : { gIdx }),
+        },
+      );
     }
     packed.set(layer, { weight, activations: 'float' });
     raw.set(`${layer}.weight`, { shape: [n, k], data: dequantizeCodes(await weight.unpack(), n, k) });

@@ -46,7 +46,10 @@ export function checkLlamaWeights(config: LlamaConfig, weights: Weights, source:
     const tensor = weights.get(name);
     if (!tensor) throw formatError(source, `tensor ${name} [${shape.join(', ')}] is missing`);
     if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
-      throw formatError(source, `tensor ${name}: expected shape [${shape.join(', ')}], got [${tensor.shape.join(', ')}]`);
+      throw formatError(
+        source,
+        `tensor ${name}: expected shape [${shape.join(', ')}], got [${tensor.shape.join(', ')}]`,
+      );
     }
   }
   for (const name of weights.keys()) {
@@ -76,7 +79,10 @@ function positiveNumber(file: string, json: Record<string, unknown>, key: string
 function checkSupported(file: string, json: Record<string, unknown>): void {
   const modelType = json.model_type;
   if (modelType !== undefined && !MODEL_TYPES.includes(modelType as string)) {
-    throw unsupportedError(file, `model_type ${JSON.stringify(modelType)} is not supported (supported: ${MODEL_TYPES.join(', ')})`);
+    throw unsupportedError(
+      file,
+      `model_type ${JSON.stringify(modelType)} is not supported (supported: ${MODEL_TYPES.join(', ')})`,
+    );
   }
   if (json.rope_scaling !== undefined && json.rope_scaling !== null) {
     throw unsupportedError(file, `rope_scaling ${JSON.stringify(json.rope_scaling)} is not supported (only null)`);
@@ -95,11 +101,22 @@ function checkSupported(file: string, json: Record<string, unknown>): void {
  */
 export function hfConfigJson(config: LlamaConfig, special: { bos: number; eos: number }): Record<string, unknown> {
   return {
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_act: 'silu', torch_dtype: 'float32',
-    hidden_size: config.dim, intermediate_size: config.hiddenDim, num_hidden_layers: config.nLayers,
-    num_attention_heads: config.nHeads, num_key_value_heads: config.nKvHeads, vocab_size: config.vocabSize,
-    max_position_embeddings: config.maxSeqLen, rope_theta: config.ropeTheta, rms_norm_eps: config.normEps,
-    tie_word_embeddings: config.tiedEmbeddings, bos_token_id: special.bos, eos_token_id: special.eos,
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_act: 'silu',
+    torch_dtype: 'float32',
+    hidden_size: config.dim,
+    intermediate_size: config.hiddenDim,
+    num_hidden_layers: config.nLayers,
+    num_attention_heads: config.nHeads,
+    num_key_value_heads: config.nKvHeads,
+    vocab_size: config.vocabSize,
+    max_position_embeddings: config.maxSeqLen,
+    rope_theta: config.ropeTheta,
+    rms_norm_eps: config.normEps,
+    tie_word_embeddings: config.tiedEmbeddings,
+    bos_token_id: special.bos,
+    eos_token_id: special.eos,
   };
 }
 
@@ -122,7 +139,8 @@ export function llamaConfigFromHf(configJson: unknown, tensors: Weights): LlamaC
   checkSupported(file, json);
   const nHeads = positiveInteger(file, json, 'num_attention_heads');
   const tied = json.tie_word_embeddings ?? !tensors.has(LM_HEAD);
-  if (typeof tied !== 'boolean') throw formatError(file, `tie_word_embeddings must be a boolean, got ${JSON.stringify(tied)}`);
+  if (typeof tied !== 'boolean')
+    throw formatError(file, `tie_word_embeddings must be a boolean, got ${JSON.stringify(tied)}`);
   const config: LlamaConfig = {
     dim: positiveInteger(file, json, 'hidden_size'),
     hiddenDim: positiveInteger(file, json, 'intermediate_size'),
@@ -138,10 +156,16 @@ export function llamaConfigFromHf(configJson: unknown, tensors: Weights): LlamaC
   };
   const headDim = config.dim / nHeads;
   if (!Number.isInteger(headDim) || nHeads % config.nKvHeads !== 0) {
-    throw formatError(file, `hidden_size ${config.dim} / num_attention_heads ${nHeads} / num_key_value_heads ${config.nKvHeads} do not divide evenly`);
+    throw formatError(
+      file,
+      `hidden_size ${config.dim} / num_attention_heads ${nHeads} / num_key_value_heads ${config.nKvHeads} do not divide evenly`,
+    );
   }
   if (json.head_dim !== undefined && json.head_dim !== headDim) {
-    throw unsupportedError(file, `head_dim ${JSON.stringify(json.head_dim)} differs from hidden_size / num_attention_heads = ${headDim}`);
+    throw unsupportedError(
+      file,
+      `head_dim ${JSON.stringify(json.head_dim)} differs from hidden_size / num_attention_heads = ${headDim}`,
+    );
   }
   checkLlamaWeights(config, canonicalWeights(tensors, tied), file);
   return config;
@@ -162,7 +186,10 @@ export function canonicalWeights(tensors: Weights, tied: boolean): Weights {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**
@@ -172,7 +199,10 @@ async function exists(path: string): Promise<boolean> {
  * @throws {@link LlmcError} as {@link loadSafetensors} and {@link llamaConfigFromHf} do, and
  *   `LLMC_INVALID_ARGUMENT` when the folder has no config or weights.
  */
-export async function loadHfModel(dir: string, options: { lazy?: boolean } = {}): Promise<{ config: LlamaConfig; weights: Weights }> {
+export async function loadHfModel(
+  dir: string,
+  options: { lazy?: boolean } = {},
+): Promise<{ config: LlamaConfig; weights: Weights }> {
   const configPath = join(dir, 'config.json');
   if (!(await exists(configPath))) throw formatError(dir, 'no config.json in this folder');
   let json: unknown;

@@ -25,27 +25,52 @@ export async function loadLlama2c(path: string): Promise<{ config: LlamaConfig; 
     if (size < 28) throw formatError(path, `${size} bytes is too short for the 28-byte llama2.c header`);
     const head = Buffer.alloc(28);
     await file.read(head, 0, 28, 0);
-    const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabRaw, seqLen] = Array.from({ length: 7 }, (_, i) => head.readInt32LE(4 * i)) as [
-      number, number, number, number, number, number, number,
-    ];
+    const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabRaw, seqLen] = Array.from({ length: 7 }, (_, i) =>
+      head.readInt32LE(4 * i),
+    ) as [number, number, number, number, number, number, number];
     const vocabSize = Math.abs(vocabRaw);
     const sane = (v: number, max: number) => Number.isInteger(v) && v >= 1 && v <= max;
-    if (!sane(dim, 65536) || !sane(hiddenDim, 1 << 20) || !sane(nLayers, 1024) || !sane(nHeads, 1024) || !sane(nKvHeads, nHeads) ||
-        !sane(vocabSize, 1 << 22) || !sane(seqLen, 1 << 24) || dim % nHeads !== 0 || nHeads % nKvHeads !== 0 || (dim / nHeads) % 2 !== 0)
-      throw formatError(path, `implausible header: dim ${dim}, hidden ${hiddenDim}, layers ${nLayers}, heads ${nHeads}, kv heads ${nKvHeads}, vocab ${vocabRaw}, seq_len ${seqLen}`);
+    if (
+      !sane(dim, 65536) ||
+      !sane(hiddenDim, 1 << 20) ||
+      !sane(nLayers, 1024) ||
+      !sane(nHeads, 1024) ||
+      !sane(nKvHeads, nHeads) ||
+      !sane(vocabSize, 1 << 22) ||
+      !sane(seqLen, 1 << 24) ||
+      dim % nHeads !== 0 ||
+      nHeads % nKvHeads !== 0 ||
+      (dim / nHeads) % 2 !== 0
+    )
+      throw formatError(
+        path,
+        `implausible header: dim ${dim}, hidden ${hiddenDim}, layers ${nLayers}, heads ${nHeads}, kv heads ${nKvHeads}, vocab ${vocabRaw}, seq_len ${seqLen}`,
+      );
     const headDim = dim / nHeads;
     const kvDim = nKvHeads * headDim;
     const tied = vocabRaw > 0;
     const L = nLayers;
     // Element counts of the arrays in file order.
     const parts: Array<[string, number]> = [
-      ['embed', vocabSize * dim], ['rms_att', L * dim], ['wq', L * dim * dim], ['wk', L * kvDim * dim], ['wv', L * kvDim * dim],
-      ['wo', L * dim * dim], ['rms_ffn', L * dim], ['w1', L * hiddenDim * dim], ['w2', L * dim * hiddenDim], ['w3', L * hiddenDim * dim],
-      ['rms_final', dim], ['freq_cis', seqLen * headDim], ...(tied ? [] : [['wcls', vocabSize * dim] as [string, number]]),
+      ['embed', vocabSize * dim],
+      ['rms_att', L * dim],
+      ['wq', L * dim * dim],
+      ['wk', L * kvDim * dim],
+      ['wv', L * kvDim * dim],
+      ['wo', L * dim * dim],
+      ['rms_ffn', L * dim],
+      ['w1', L * hiddenDim * dim],
+      ['w2', L * dim * hiddenDim],
+      ['w3', L * hiddenDim * dim],
+      ['rms_final', dim],
+      ['freq_cis', seqLen * headDim],
+      ...(tied ? [] : [['wcls', vocabSize * dim] as [string, number]]),
     ];
     const floats = parts.reduce((a, [, n]) => a + n, 0);
-    if (size < 28 + 4 * floats) throw formatError(path, `truncated: the header's sizes need ${28 + 4 * floats} bytes, the file has ${size}`);
-    if (size > 28 + 4 * floats) throw formatError(path, `${size - 28 - 4 * floats} bytes past the weights the header describes`);
+    if (size < 28 + 4 * floats)
+      throw formatError(path, `truncated: the header's sizes need ${28 + 4 * floats} bytes, the file has ${size}`);
+    if (size > 28 + 4 * floats)
+      throw formatError(path, `${size - 28 - 4 * floats} bytes past the weights the header describes`);
     const data = new Float32Array(floats);
     await file.read(new Uint8Array(data.buffer), 0, 4 * floats, 28);
     const arrays = new Map<string, Float32Array>();
@@ -74,8 +99,17 @@ export async function loadLlama2c(path: string): Promise<{ config: LlamaConfig; 
     put('model.norm.weight', [dim], get('rms_final'));
     if (!tied) put('lm_head.weight', [vocabSize, dim], get('wcls'));
     const config: LlamaConfig = {
-      dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize, maxSeqLen: seqLen,
-      ropeTheta: 10000, normEps: 1e-5, ropeStyle: 'interleaved', tiedEmbeddings: tied,
+      dim,
+      hiddenDim,
+      nLayers,
+      nHeads,
+      nKvHeads,
+      vocabSize,
+      maxSeqLen: seqLen,
+      ropeTheta: 10000,
+      normEps: 1e-5,
+      ropeStyle: 'interleaved',
+      tiedEmbeddings: tied,
     };
     return { config, weights };
   } finally {

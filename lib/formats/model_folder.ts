@@ -14,7 +14,14 @@ import { hfConfigJson } from './hf_config.js';
 import { writeSafetensors, type TensorToWrite } from './safetensors_write.js';
 
 /** Tokenizer and generation files copied from the source folder when it has them. */
-export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json', 'tokenizer.model', 'tokenizer.bin'];
+export const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'generation_config.json',
+  'tokenizer.model',
+  'tokenizer.bin',
+];
 
 /** What the writers of compressed models need of a model (a `Model` from loadModel or compress()). */
 export interface WritableModel {
@@ -28,7 +35,10 @@ export interface WritableModel {
 /** Refuses a model whose Q/K rows are not in Hugging Face's order (toHalfRope converts them). */
 export function checkHalfRope(model: WritableModel, format: string): void {
   if (model.config.ropeStyle !== 'half')
-    throw new LlmcError('LLMC_UNSUPPORTED', `writing ${format} needs Q/K rows in Hugging Face's rotate_half order; convert the model with toHalfRope first`);
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      `writing ${format} needs Q/K rows in Hugging Face's rotate_half order; convert the model with toHalfRope first`,
+    );
 }
 
 /** A file of the output folder besides the weights and JSON files: copied, or given. */
@@ -48,32 +58,58 @@ export interface ModelFolder {
  * `tokenizer.bin` (llama2.c and GGUF sources; loadModel reads that tokenizer in a folder without
  * tokenizer.json).
  */
-export async function sourceFiles(model: WritableModel): Promise<{ config: Record<string, unknown>; files: ExtraFile[] }> {
+export async function sourceFiles(
+  model: WritableModel,
+): Promise<{ config: Record<string, unknown>; files: ExtraFile[] }> {
   if (model.format === 'huggingface') {
     const config = JSON.parse(await readFile(join(model.path, 'config.json'), 'utf8')) as Record<string, unknown>;
     const files = [];
-    for (const name of TOKENIZER_FILES) if (await stat(join(model.path, name)).then(() => true, () => false)) files.push({ name, copyFrom: join(model.path, name) });
+    for (const name of TOKENIZER_FILES)
+      if (
+        await stat(join(model.path, name)).then(
+          () => true,
+          () => false,
+        )
+      )
+        files.push({ name, copyFrom: join(model.path, name) });
     return { config, files };
   }
   if (!(model.tokenizer instanceof Llama2cTokenizer))
     throw new LlmcError('LLMC_UNSUPPORTED', `${model.path}: its tokenizer cannot be written to a Hugging Face folder`);
-  return { config: hfConfigJson(model.config, model.tokenizer), files: [{ name: 'tokenizer.bin', data: model.tokenizer.toLlama2cFile() }] };
+  return {
+    config: hfConfigJson(model.config, model.tokenizer),
+    files: [{ name: 'tokenizer.bin', data: model.tokenizer.toLlama2cFile() }],
+  };
 }
 
 /** Refuses an existing `outDir` unless `overwrite`. */
 export async function checkOutputFolder(outDir: string, overwrite: boolean): Promise<void> {
-  if (!overwrite && (await stat(outDir).then(() => true, () => false)))
-    throw new LlmcError('LLMC_INVALID_ARGUMENT', `${outDir} exists: choose another output folder or pass overwrite: true`);
+  if (
+    !overwrite &&
+    (await stat(outDir).then(
+      () => true,
+      () => false,
+    ))
+  )
+    throw new LlmcError(
+      'LLMC_INVALID_ARGUMENT',
+      `${outDir} exists: choose another output folder or pass overwrite: true`,
+    );
 }
 
 /** Writes `folder` to `outDir` atomically (see the module comment). */
-export async function writeModelFolder(outDir: string, folder: ModelFolder, options: { overwrite?: boolean } = {}): Promise<void> {
+export async function writeModelFolder(
+  outDir: string,
+  folder: ModelFolder,
+  options: { overwrite?: boolean } = {},
+): Promise<void> {
   await checkOutputFolder(outDir, options.overwrite === true);
   const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}-${Date.now()}`);
   await mkdir(tmp, { recursive: true });
   try {
     await writeSafetensors(join(tmp, 'model.safetensors'), folder.tensors, { format: 'pt' });
-    for (const [name, value] of Object.entries(folder.json)) await writeFile(join(tmp, name), `${JSON.stringify(value, null, 2)}\n`);
+    for (const [name, value] of Object.entries(folder.json))
+      await writeFile(join(tmp, name), `${JSON.stringify(value, null, 2)}\n`);
     for (const f of folder.files) {
       if ('copyFrom' in f) await copyFile(f.copyFrom, join(tmp, f.name));
       else await writeFile(join(tmp, f.name), f.data);

@@ -2,7 +2,15 @@
  * Packed int4 / int8 weights as plain codes, for the writers and readers of quantized formats:
  * dequantization (a model's dense view of a packed layer) and fp16 rounding of the scales.
  */
-import { packInt4, packInt8, PackedInt4, PackedInt8, toPackedGroupSize, type Int4Codes, type Int8Codes } from '../kernels/quant.js';
+import {
+  packInt4,
+  packInt8,
+  PackedInt4,
+  PackedInt8,
+  toPackedGroupSize,
+  type Int4Codes,
+  type Int8Codes,
+} from '../kernels/quant.js';
 import type { QuantArgs } from '../quant_args.js';
 import { halfToFloat } from './safetensors.js';
 import { floatToHalf } from './safetensors_write.js';
@@ -27,17 +35,26 @@ export function dequantizeCodes(c: Int4Codes | Int8Codes, n: number, k: number):
  */
 export function packedQuantArgs(p: PackedInt4 | PackedInt8): QuantArgs {
   if (p instanceof PackedInt8) return { bits: 8, groupSize: 'row', symmetric: true, actOrder: false };
-  return { bits: 4, groupSize: p.groupSize === p.k ? 'row' : p.groupSize, symmetric: p.symmetric, actOrder: p.perm ? 'dynamic' : false };
+  return {
+    bits: 4,
+    groupSize: p.groupSize === p.k ? 'row' : p.groupSize,
+    symmetric: p.symmetric,
+    actOrder: p.perm ? 'dynamic' : false,
+  };
 }
 
 /** Packs codes back into the type `like` has (same group size, zero points, act-order). */
-export async function repack(like: PackedInt4 | PackedInt8, c: Int4Codes | Int8Codes): Promise<PackedInt4 | PackedInt8> {
+export async function repack(
+  like: PackedInt4 | PackedInt8,
+  c: Int4Codes | Int8Codes,
+): Promise<PackedInt4 | PackedInt8> {
   const shape = { n: like.n, k: like.k };
   if (like instanceof PackedInt8) return packInt8(c.q, c.scale, shape);
   const c4 = c as Int4Codes;
   return packInt4(c4.q, c4.scale, shape, {
     groupSize: toPackedGroupSize(like.groupSize, like.k, 'an int4 weight'),
-    ...(c4.zeroPoint ? { zeroPoint: c4.zeroPoint } : {}), ...(c4.gIdx ? { gIdx: c4.gIdx } : {}),
+    ...(c4.zeroPoint ? { zeroPoint: c4.zeroPoint } : {}),
+    ...(c4.gIdx ? { gIdx: c4.gIdx } : {}),
   });
 }
 

@@ -27,7 +27,12 @@ export function unsupportedError(file: string, problem: string): LlmcError {
 const READ_CHUNK = 1 << 30;
 
 /** Reads `target.length` bytes at `position`, failing with a format error when the file ends first. */
-export async function readExactly(handle: FileHandle, file: string, target: Uint8Array, position: number): Promise<void> {
+export async function readExactly(
+  handle: FileHandle,
+  file: string,
+  target: Uint8Array,
+  position: number,
+): Promise<void> {
   let done = 0;
   while (done < target.length) {
     const length = Math.min(READ_CHUNK, target.length - done);
@@ -173,17 +178,26 @@ function parseEntry(path: string, name: string, value: unknown, dataSize: number
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
   if (typeof dtype !== 'string') throw formatError(path, `${where}: dtype is missing or not a string`);
   if (!(dtype in DTYPE_BYTES)) {
-    throw unsupportedError(path, `${where}: dtype ${dtype} is not supported (supported: F32, F16, BF16, and I32, I64, U8 for compressed weights)`);
+    throw unsupportedError(
+      path,
+      `${where}: dtype ${dtype} is not supported (supported: F32, F16, BF16, and I32, I64, U8 for compressed weights)`,
+    );
   }
   if (!Array.isArray(shape) || !shape.every(isCount)) {
     throw formatError(path, `${where}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0]! > offsets[1]!) {
-    throw formatError(path, `${where}: data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`);
+    throw formatError(
+      path,
+      `${where}: data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`,
+    );
   }
   const [begin, end] = offsets as [number, number];
   if (end > dataSize) {
-    throw formatError(path, `${where}: data_offsets [${begin}, ${end}) run past the end of the data section (${dataSize} bytes)`);
+    throw formatError(
+      path,
+      `${where}: data_offsets [${begin}, ${end}) run past the end of the data section (${dataSize} bytes)`,
+    );
   }
   const elements = (shape as number[]).reduce((a, b) => a * b, 1);
   const bytes = elements * DTYPE_BYTES[dtype as SafetensorsDtype];
@@ -238,10 +252,18 @@ export async function readFloatTensor(header: SafetensorsHeader, name: string): 
   }
 }
 
-async function readTensor(handle: FileHandle, header: SafetensorsHeader, entry: SafetensorsEntry, name: string): Promise<Tensor> {
+async function readTensor(
+  handle: FileHandle,
+  header: SafetensorsHeader,
+  entry: SafetensorsEntry,
+  name: string,
+): Promise<Tensor> {
   const [begin, end] = entry.dataOffsets;
   if (entry.dtype !== 'F32' && entry.dtype !== 'F16' && entry.dtype !== 'BF16')
-    throw unsupportedError(header.path, `tensor ${name}: ${entry.dtype} tensors are only read as parts of compressed weights (a compressed-tensors or GPTQ model)`);
+    throw unsupportedError(
+      header.path,
+      `tensor ${name}: ${entry.dtype} tensors are only read as parts of compressed weights (a compressed-tensors or GPTQ model)`,
+    );
   const data = new Float32Array((end - begin) / DTYPE_BYTES[entry.dtype]);
   if (entry.dtype === 'F32') {
     await readExactly(handle, header.path, new Uint8Array(data.buffer), header.dataStart + begin);
@@ -259,7 +281,10 @@ async function readTensor(handle: FileHandle, header: SafetensorsHeader, entry: 
  */
 function lazyTensor(header: SafetensorsHeader, entry: SafetensorsEntry, name: string): Tensor {
   if (entry.dtype !== 'F32' && entry.dtype !== 'F16' && entry.dtype !== 'BF16')
-    throw unsupportedError(header.path, `tensor ${name}: ${entry.dtype} tensors are only read as parts of compressed weights (a compressed-tensors or GPTQ model)`);
+    throw unsupportedError(
+      header.path,
+      `tensor ${name}: ${entry.dtype} tensors are only read as parts of compressed weights (a compressed-tensors or GPTQ model)`,
+    );
   const shape = [...entry.shape];
   return {
     shape,
@@ -268,9 +293,13 @@ function lazyTensor(header: SafetensorsHeader, entry: SafetensorsEntry, name: st
       const raw = new Uint8Array(end - begin);
       const fd = openSync(header.path, 'r');
       try {
-        for (let at = 0; at < raw.length;) {
+        for (let at = 0; at < raw.length; ) {
           const n = readSync(fd, raw, at, raw.length - at, header.dataStart + begin + at);
-          if (n === 0) throw formatError(header.path, `tensor ${name}: the file ends inside its data (was it changed after loading?)`);
+          if (n === 0)
+            throw formatError(
+              header.path,
+              `tensor ${name}: the file ends inside its data (was it changed after loading?)`,
+            );
           at += n;
         }
       } finally {
@@ -316,7 +345,10 @@ async function readIndex(indexPath: string): Promise<Map<string, string[]>> {
   const shards = new Map<string, string[]>();
   for (const [name, file] of Object.entries(weightMap)) {
     if (typeof file !== 'string' || file !== basename(file)) {
-      throw formatError(indexPath, `weight_map.${name} must be a file name in the same folder, got ${JSON.stringify(file)}`);
+      throw formatError(
+        indexPath,
+        `weight_map.${name} must be a file name in the same folder, got ${JSON.stringify(file)}`,
+      );
     }
     const list = shards.get(file) ?? [];
     list.push(name);
@@ -336,7 +368,10 @@ async function readIndex(indexPath: string): Promise<Map<string, string[]>> {
  *   tensor appears twice or an index entry is missing from its shard); `LLMC_UNSUPPORTED` for an
  *   unsupported dtype.
  */
-export async function loadSafetensors(source: readonly string[] | string, options: { lazy?: boolean } = {}): Promise<Weights> {
+export async function loadSafetensors(
+  source: readonly string[] | string,
+  options: { lazy?: boolean } = {},
+): Promise<Weights> {
   const weights: Weights = new Map();
   const lazy = options.lazy === true;
   if (typeof source === 'string') {
@@ -344,7 +379,8 @@ export async function loadSafetensors(source: readonly string[] | string, option
       await loadFile(source, weights, undefined, lazy);
       return weights;
     }
-    for (const [file, names] of await readIndex(source)) await loadFile(join(dirname(source), file), weights, names, lazy);
+    for (const [file, names] of await readIndex(source))
+      await loadFile(join(dirname(source), file), weights, names, lazy);
     return weights;
   }
   for (const path of source) await loadFile(path, weights, undefined, lazy);

@@ -41,7 +41,11 @@ export function encodeF16(values: Float32Array): Uint16Array {
 }
 
 /** Writes `tensors` (in order) to `path`; the header is padded with spaces to a multiple of 8 bytes. */
-export async function writeSafetensors(path: string, tensors: readonly TensorToWrite[], metadata: Record<string, string> = {}): Promise<void> {
+export async function writeSafetensors(
+  path: string,
+  tensors: readonly TensorToWrite[],
+  metadata: Record<string, string> = {},
+): Promise<void> {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let at = 0;
   for (const t of tensors) {

@@ -22,8 +22,13 @@ export function is24Sparse(w: ArrayLike<number>, n: number, k: number, zero = 0)
 }
 
 /** Encodes a 2:4 sparse W `[n × k]`; throws naming the first group with more than two nonzeros. */
-export function encodeSparse24Bitmask(w: Float32Array, n: number, k: number): { compressed: Float32Array; bitmask: Uint8Array } {
-  if (k % 4 !== 0) throw new LlmcError('LLMC_INVALID_ARGUMENT', `a 2:4 sparse weight needs a multiple of 4 inputs, got ${k}`);
+export function encodeSparse24Bitmask(
+  w: Float32Array,
+  n: number,
+  k: number,
+): { compressed: Float32Array; bitmask: Uint8Array } {
+  if (k % 4 !== 0)
+    throw new LlmcError('LLMC_INVALID_ARGUMENT', `a 2:4 sparse weight needs a multiple of 4 inputs, got ${k}`);
   const stride = Math.ceil(k / 8);
   const compressed = new Float32Array((n * k) / 2);
   const bitmask = new Uint8Array(n * stride);
@@ -34,26 +39,41 @@ export function encodeSparse24Bitmask(w: Float32Array, n: number, k: number): { 
       let keep = 0;
       for (let t = 0; t < 4; t++) if (w[row + t] !== 0) keep |= 1 << t;
       const count = (keep & 1) + ((keep >> 1) & 1) + ((keep >> 2) & 1) + ((keep >> 3) & 1);
-      if (count > 2) throw new LlmcError('LLMC_INVALID_ARGUMENT', `the weight is not 2:4 sparse: row ${j}, inputs ${g}..${g + 3} hold ${count} nonzeros`);
-      for (let t = 0, c = count; t < 4 && c < 2; t++) if (!(keep & (1 << t))) {
-        keep |= 1 << t;
-        c++;
-      }
-      for (let t = 0; t < 4; t++) if (keep & (1 << t)) {
-        compressed[at++] = w[row + t]!;
-        const p = g + t;
-        const byte = j * stride + (p >> 3);
-        bitmask[byte] = bitmask[byte]! | (1 << (p & 7));
-      }
+      if (count > 2)
+        throw new LlmcError(
+          'LLMC_INVALID_ARGUMENT',
+          `the weight is not 2:4 sparse: row ${j}, inputs ${g}..${g + 3} hold ${count} nonzeros`,
+        );
+      for (let t = 0, c = count; t < 4 && c < 2; t++)
+        if (!(keep & (1 << t))) {
+          keep |= 1 << t;
+          c++;
+        }
+      for (let t = 0; t < 4; t++)
+        if (keep & (1 << t)) {
+          compressed[at++] = w[row + t]!;
+          const p = g + t;
+          const byte = j * stride + (p >> 3);
+          bitmask[byte] = bitmask[byte]! | (1 << (p & 7));
+        }
     }
   return { compressed, bitmask };
 }
 
 /** Decodes {@link encodeSparse24Bitmask}'s layout back to the dense W `[n × k]`, checking it. */
-export function decodeSparse24Bitmask(compressed: Float32Array, bitmask: Uint8Array, n: number, k: number, where: string): Float32Array {
+export function decodeSparse24Bitmask(
+  compressed: Float32Array,
+  bitmask: Uint8Array,
+  n: number,
+  k: number,
+  where: string,
+): Float32Array {
   const stride = Math.ceil(k / 8);
   if (k % 4 !== 0 || compressed.length !== (n * k) / 2 || bitmask.length !== n * stride)
-    throw new LlmcError('LLMC_INVALID_ARGUMENT', `${where}: sparse-24-bitmask tensors of ${compressed.length} values and ${bitmask.length} mask bytes do not fit shape [${n}, ${k}]`);
+    throw new LlmcError(
+      'LLMC_INVALID_ARGUMENT',
+      `${where}: sparse-24-bitmask tensors of ${compressed.length} values and ${bitmask.length} mask bytes do not fit shape [${n}, ${k}]`,
+    );
   const w = new Float32Array(n * k);
   let at = 0;
   for (let j = 0; j < n; j++)
@@ -66,7 +86,11 @@ export function decodeSparse24Bitmask(compressed: Float32Array, bitmask: Uint8Ar
           kept++;
         }
       }
-      if (kept !== 2) throw new LlmcError('LLMC_INVALID_ARGUMENT', `${where}: the bitmask keeps ${kept} of inputs ${g}..${g + 3} of row ${j} (2:4 keeps 2)`);
+      if (kept !== 2)
+        throw new LlmcError(
+          'LLMC_INVALID_ARGUMENT',
+          `${where}: the bitmask keeps ${kept} of inputs ${g}..${g + 3} of row ${j} (2:4 keeps 2)`,
+        );
     }
   return w;
 }

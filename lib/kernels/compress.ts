@@ -8,7 +8,14 @@ import type { NativeObsParams } from '../native/contract.js';
 import { deviceCode, resolveDevice, type Device } from '../device.js';
 import { callNative, invalidArgument } from '../errors.js';
 import { checkQuantArgs, layerQuantArgs, nativeQuantParams, type ActOrder, type GroupSize } from '../quant_args.js';
-import { checkBoolean, checkFiniteNumber, checkFloat32Array, checkInteger, checkKnownKeys, checkObject } from '../validate.js';
+import {
+  checkBoolean,
+  checkFiniteNumber,
+  checkFloat32Array,
+  checkInteger,
+  checkKnownKeys,
+  checkObject,
+} from '../validate.js';
 
 /** Size of a weight matrix: `rows` outputs × `cols` inputs. */
 export interface MatrixShape {
@@ -105,7 +112,19 @@ function checkShape(shape: unknown): MatrixShape {
 }
 
 function baseParams(shape: MatrixShape): NativeParams {
-  return { ...shape, bits: 0, group: 0, symmetric: 1, actOrder: 0, mse: 0, damp: 0.01, block: 128, sparsity: 0, pruneN: 0, pruneM: 0 };
+  return {
+    ...shape,
+    bits: 0,
+    group: 0,
+    symmetric: 1,
+    actOrder: 0,
+    mse: 0,
+    damp: 0.01,
+    block: 128,
+    sparsity: 0,
+    pruneN: 0,
+    pruneM: 0,
+  };
 }
 
 const QUANTIZER_KEYS = ['bits', 'groupSize', 'symmetric', 'mse'] as const;
@@ -132,12 +151,14 @@ function pruneParams(name: string, o: Record<string, unknown>, p: NativeParams):
     throw invalidArgument(`${name}`, 'exactly one of sparsity (e.g. 0.5) or structure (e.g. "2:4")', o);
   if (o.sparsity !== undefined) {
     p.sparsity = checkFiniteNumber(`${name}.sparsity`, o.sparsity);
-    if (!(p.sparsity > 0 && p.sparsity < 1)) throw invalidArgument(`${name}.sparsity`, 'a fraction in (0, 1)', o.sparsity);
+    if (!(p.sparsity > 0 && p.sparsity < 1))
+      throw invalidArgument(`${name}.sparsity`, 'a fraction in (0, 1)', o.sparsity);
   } else {
     const m = typeof o.structure === 'string' ? /^(\d+):(\d+)$/.exec(o.structure) : null;
     const n = Number(m?.[1]);
     const mm = Number(m?.[2]);
-    if (!m || !(n > 0 && n < mm && mm <= 64)) throw invalidArgument(`${name}.structure`, "'N:M' with 0 < N < M <= 64, e.g. '2:4'", o.structure);
+    if (!m || !(n > 0 && n < mm && mm <= 64))
+      throw invalidArgument(`${name}.structure`, "'N:M' with 0 < N < M <= 64, e.g. '2:4'", o.structure);
     if (p.cols % mm !== 0) throw invalidArgument(`${name}.structure`, `M dividing cols = ${p.cols}`, o.structure);
     p.pruneN = n;
     p.pruneM = mm;
@@ -151,13 +172,26 @@ function checkMatrices(w: unknown, h: unknown, shape: MatrixShape): void {
 
 function codes(p: NativeParams): { q: Int8Array; scale: Float32Array; zero: Uint8Array | null } {
   const G = p.group > 0 ? p.cols / p.group : 1;
-  return { q: new Int8Array(p.rows * p.cols), scale: new Float32Array(p.rows * G), zero: p.symmetric ? null : new Uint8Array(p.rows * G) };
+  return {
+    q: new Int8Array(p.rows * p.cols),
+    scale: new Float32Array(p.rows * G),
+    zero: p.symmetric ? null : new Uint8Array(p.rows * G),
+  };
 }
 
-function codesResult(p: NativeParams, c: { q: Int8Array; scale: Float32Array; zero: Uint8Array | null }, gIdx: Int32Array | null): QuantizedCodes {
+function codesResult(
+  p: NativeParams,
+  c: { q: Int8Array; scale: Float32Array; zero: Uint8Array | null },
+  gIdx: Int32Array | null,
+): QuantizedCodes {
   return {
-    bits: p.bits, groupSize: p.group > 0 ? p.group : p.cols, symmetric: p.symmetric === 1, q: c.q, scale: c.scale,
-    ...(c.zero ? { zeroPoint: c.zero } : {}), ...(gIdx ? { gIdx } : {}),
+    bits: p.bits,
+    groupSize: p.group > 0 ? p.group : p.cols,
+    symmetric: p.symmetric === 1,
+    q: c.q,
+    scale: c.scale,
+    ...(c.zero ? { zeroPoint: c.zero } : {}),
+    ...(gIdx ? { gIdx } : {}),
   };
 }
 
@@ -177,7 +211,12 @@ function codesResult(p: NativeParams, c: { q: Int8Array; scale: Float32Array; ze
  * const packed = await kernels.packInt4(r.q, r.scale, { n: 4096, k: 4096 }, { groupSize: 128 });
  * ```
  */
-export async function gptq(W: Float32Array, H: Float32Array, shape: MatrixShape, options: GptqOptions = {}): Promise<GptqResult> {
+export async function gptq(
+  W: Float32Array,
+  H: Float32Array,
+  shape: MatrixShape,
+  options: GptqOptions = {},
+): Promise<GptqResult> {
   const s = checkShape(shape);
   checkMatrices(W, H, s);
   const o = checkObject('options', options);
@@ -185,12 +224,15 @@ export async function gptq(W: Float32Array, H: Float32Array, shape: MatrixShape,
   const p = baseParams(s);
   quantizerParams('options', o, p);
   loopParams('options', o, p);
-  if (p.group > 0 && p.block % p.group !== 0) throw invalidArgument('options.blockSize', `a multiple of the group size ${p.group}`, p.block);
+  if (p.group > 0 && p.block % p.group !== 0)
+    throw invalidArgument('options.blockSize', `a multiple of the group size ${p.group}`, p.block);
   const c = codes(p);
   const weight = new Float32Array(s.rows * s.cols);
   const gIdx = p.actOrder === 2 && p.group > 0 ? new Int32Array(s.cols) : null;
   const device = loopDevice('options', o);
-  const loss = await callNative(() => native().obsCompress(W, H, p, { weight, q: c.q, scale: c.scale, zero: c.zero, gIdx }, device));
+  const loss = await callNative(() =>
+    native().obsCompress(W, H, p, { weight, q: c.q, scale: c.scale, zero: c.zero, gIdx }, device),
+  );
   return { weight, loss, ...codesResult(p, c, gIdx) };
 }
 
@@ -204,7 +246,12 @@ export async function gptq(W: Float32Array, H: Float32Array, shape: MatrixShape,
  * // r.mask has exactly two 1s in every 4 inputs of each row; r.q / r.scale pack with packInt4
  * ```
  */
-export async function sparsegpt(W: Float32Array, H: Float32Array, shape: MatrixShape, options: SparseGptOptions): Promise<SparseGptResult> {
+export async function sparsegpt(
+  W: Float32Array,
+  H: Float32Array,
+  shape: MatrixShape,
+  options: SparseGptOptions,
+): Promise<SparseGptResult> {
   const s = checkShape(shape);
   checkMatrices(W, H, s);
   const o = checkObject('options', options);
@@ -216,14 +263,18 @@ export async function sparsegpt(W: Float32Array, H: Float32Array, shape: MatrixS
     const qo = checkObject('options.quantize', o.quantize);
     checkKnownKeys('options.quantize', qo, QUANTIZER_KEYS);
     quantizerParams('options.quantize', qo, p);
-    if (p.group > 0 && p.block % p.group !== 0) throw invalidArgument('options.blockSize', `a multiple of the group size ${p.group}`, p.block);
+    if (p.group > 0 && p.block % p.group !== 0)
+      throw invalidArgument('options.blockSize', `a multiple of the group size ${p.group}`, p.block);
   }
-  if (p.pruneM > 0 && p.block % p.pruneM !== 0) throw invalidArgument('options.blockSize', `a multiple of M = ${p.pruneM}`, p.block);
+  if (p.pruneM > 0 && p.block % p.pruneM !== 0)
+    throw invalidArgument('options.blockSize', `a multiple of M = ${p.pruneM}`, p.block);
   const c = p.bits > 0 ? codes(p) : null;
   const weight = new Float32Array(s.rows * s.cols);
   const mask = new Uint8Array(s.rows * s.cols);
   const device = loopDevice('options', o);
-  const loss = await callNative(() => native().obsCompress(W, H, p, { weight, mask, q: c?.q, scale: c?.scale, zero: c?.zero }, device));
+  const loss = await callNative(() =>
+    native().obsCompress(W, H, p, { weight, mask, q: c?.q, scale: c?.scale, zero: c?.zero }, device),
+  );
   return { weight, mask, loss, ...(c ? codesResult(p, c, null) : {}) };
 }
 
@@ -313,12 +364,15 @@ export class HessianAccumulator {
   /** Adds a batch of inputs `[tokens × features]` (row-major). Calls must not overlap. */
   async add(x: Float32Array): Promise<void> {
     checkFloat32Array('x', x);
-    if (x.length % this.features !== 0) throw invalidArgument('x', `a Float32Array whose length is a multiple of features = ${this.features}`, x);
+    if (x.length % this.features !== 0)
+      throw invalidArgument('x', `a Float32Array whose length is a multiple of features = ${this.features}`, x);
     if (this.busy) throw invalidArgument('x', 'no add() while another is still running (await it first)', x);
     const tokens = x.length / this.features;
     this.busy = true;
     try {
-      await callNative(() => native().hessianUpdate(this.hessian, this.features, this.seen, x, tokens, deviceCode(this.device)));
+      await callNative(() =>
+        native().hessianUpdate(this.hessian, this.features, this.seen, x, tokens, deviceCode(this.device)),
+      );
       this.seen += tokens;
     } finally {
       this.busy = false;
@@ -327,7 +381,11 @@ export class HessianAccumulator {
 }
 
 /** H = 2/n · XᵀX of inputs X `[tokens × features]` in one call (see {@link HessianAccumulator} for batches). */
-export async function hessian(x: Float32Array, shape: { tokens: number; features: number }, options: { device?: Device } = {}): Promise<Float32Array> {
+export async function hessian(
+  x: Float32Array,
+  shape: { tokens: number; features: number },
+  options: { device?: Device } = {},
+): Promise<Float32Array> {
   const s = checkObject('shape', shape);
   checkKnownKeys('shape', s, ['tokens', 'features']);
   const tokens = checkInteger('shape.tokens', s.tokens, 1);

@@ -56,12 +56,15 @@ export class CudaWeights {
   async matmul(x: Float32Array, options: { out?: Float32Array } = {}): Promise<Float32Array> {
     const h = this.#live();
     checkFloat32Array('x', x);
-    if (x.length === 0 || x.length % this.k !== 0) throw invalidArgument('x', `a non-empty Float32Array whose length is a multiple of k = ${this.k}`, x);
+    if (x.length === 0 || x.length % this.k !== 0)
+      throw invalidArgument('x', `a non-empty Float32Array whose length is a multiple of k = ${this.k}`, x);
     const m = x.length / this.k;
     const o = checkObject('options', options);
     checkKnownKeys('options', o, ['out']);
-    const out = o.out === undefined ? new Float32Array(m * this.n) : checkFloat32Array('options.out', o.out, m * this.n);
-    if (out.buffer === x.buffer) throw invalidArgument('options.out', 'an array that does not share memory with x', out);
+    const out =
+      o.out === undefined ? new Float32Array(m * this.n) : checkFloat32Array('options.out', o.out, m * this.n);
+    if (out.buffer === x.buffer)
+      throw invalidArgument('options.out', 'an array that does not share memory with x', out);
     await this.#run(() => native().cudaMatmul(h, x, m, out));
     return out;
   }
@@ -80,7 +83,11 @@ export class CudaWeights {
   /** Frees the device memory now. Idempotent; refused while a matmul or bench is running. */
   dispose(): void {
     if (this.#handle === null) return;
-    if (this.#running > 0) throw new LlmcError('LLMC_INVALID_ARGUMENT', 'dispose() while a matmul on these device weights is running: await it first');
+    if (this.#running > 0)
+      throw new LlmcError(
+        'LLMC_INVALID_ARGUMENT',
+        'dispose() while a matmul on these device weights is running: await it first',
+      );
     native().cudaWeightsFree(this.#handle);
     this.#handle = null;
   }
@@ -90,7 +97,8 @@ export class CudaWeights {
   }
 
   #live(): CudaHandle {
-    if (this.#handle === null) throw new LlmcError('LLMC_INVALID_ARGUMENT', `these ${this.kernel} device weights were disposed`);
+    if (this.#handle === null)
+      throw new LlmcError('LLMC_INVALID_ARGUMENT', `these ${this.kernel} device weights were disposed`);
     return this.#handle;
   }
 
@@ -124,9 +132,13 @@ export interface DenseWeights {
  */
 export async function toCuda(weight: PackedInt4 | PackedInt8 | Packed24 | DenseWeights): Promise<CudaWeights> {
   let upload: () => Promise<CudaHandle>;
-  if (weight instanceof PackedInt4) upload = () => native().cudaUploadQ4(weight.data, weight.scale, weight.zero, weight.perm, weight.n, weight.k, weight.groupSize);
-  else if (weight instanceof PackedInt8) upload = () => native().cudaUploadQ8(weight.data, weight.scale, weight.n, weight.k);
-  else if (weight instanceof Packed24F32 || weight instanceof Packed24Int8 || weight instanceof Packed24Int4) upload = () => native().cudaUploadS24(...weight.args());
+  if (weight instanceof PackedInt4)
+    upload = () =>
+      native().cudaUploadQ4(weight.data, weight.scale, weight.zero, weight.perm, weight.n, weight.k, weight.groupSize);
+  else if (weight instanceof PackedInt8)
+    upload = () => native().cudaUploadQ8(weight.data, weight.scale, weight.n, weight.k);
+  else if (weight instanceof Packed24F32 || weight instanceof Packed24Int8 || weight instanceof Packed24Int4)
+    upload = () => native().cudaUploadS24(...weight.args());
   else {
     const d = checkObject('weight', weight);
     checkKnownKeys('weight', d, ['weight', 'shape']);

@@ -1,7 +1,14 @@
 /** Dense fp32 matrix multiplication on the native GEMM kernel. */
 import { native } from '../native/loader.js';
 import { fromNative, invalidArgument } from '../errors.js';
-import { checkBoolean, checkFiniteNumber, checkFloat32Array, checkInteger, checkKnownKeys, checkObject } from '../validate.js';
+import {
+  checkBoolean,
+  checkFiniteNumber,
+  checkFloat32Array,
+  checkInteger,
+  checkKnownKeys,
+  checkObject,
+} from '../validate.js';
 
 /** Sizes of a GEMM: the result is `m × n` and the inner dimension is `k`. */
 export interface GemmShape {
@@ -51,7 +58,12 @@ const OPTION_KEYS = ['transA', 'transB', 'alpha', 'beta', 'out'] as const;
  * const H = await kernels.gemm(X, X, { m: d, n: d, k: tokens }, { transA: true, transB: false });
  * ```
  */
-export async function gemm(a: Float32Array, b: Float32Array, shape: GemmShape, options: GemmOptions = {}): Promise<Float32Array> {
+export async function gemm(
+  a: Float32Array,
+  b: Float32Array,
+  shape: GemmShape,
+  options: GemmOptions = {},
+): Promise<Float32Array> {
   const s = checkObject('shape', shape);
   const m = checkInteger('shape.m', s.m, 0);
   const n = checkInteger('shape.n', s.n, 0);
@@ -70,8 +82,21 @@ export async function gemm(a: Float32Array, b: Float32Array, shape: GemmShape, o
   if (out.buffer === a.buffer || out.buffer === b.buffer)
     throw invalidArgument('options.out', 'an array that does not share memory with a or b', out);
   try {
-    await native().gemmF32(a, b, out, m, n, k, transA, transB, alpha, beta,
-      Math.max(1, transA ? m : k), Math.max(1, transB ? k : n), Math.max(1, n));
+    await native().gemmF32(
+      a,
+      b,
+      out,
+      m,
+      n,
+      k,
+      transA,
+      transB,
+      alpha,
+      beta,
+      Math.max(1, transA ? m : k),
+      Math.max(1, transB ? k : n),
+      Math.max(1, n),
+    );
   } catch (e) {
     throw fromNative(e);
   }

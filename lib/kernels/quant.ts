@@ -54,14 +54,19 @@ export function packedGroupSize(groupSize: GroupSize, k: number): PackedGroupSiz
 /** {@link packedGroupSize}, refusing a group the kernels do not take with an error that starts with `where` (the weight). */
 export function toPackedGroupSize(groupSize: GroupSize, k: number, where: string): PackedGroupSize {
   const g = packedGroupSize(groupSize, k);
-  if (g === undefined) throw new LlmcError('LLMC_UNSUPPORTED', `${where}: group size ${groupSize} (the int4 kernels take 32, 64, 128 or one per row)`);
+  if (g === undefined)
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      `${where}: group size ${groupSize} (the int4 kernels take 32, 64, 128 or one per row)`,
+    );
   return g;
 }
 
 /** Validates a `groupSize` option of {@link packInt4} / `pack24` for rows of `k` inputs; returns the inputs per group. */
 export function checkPackedGroupSize(argument: string, groupSize: unknown, k: number): number {
   if (!isPackedGroupSize(groupSize)) throw invalidArgument(argument, "32, 64, 128 or 'row'", groupSize);
-  if (packedGroupSize(groupSize, k) === undefined) throw invalidArgument(argument, `a group size that divides k = ${k} (or 'row')`, groupSize);
+  if (packedGroupSize(groupSize, k) === undefined)
+    throw invalidArgument(argument, `a group size that divides k = ${k} (or 'row')`, groupSize);
   return groupLength(groupSize, k);
 }
 
@@ -141,7 +146,19 @@ export class PackedInt4 {
     const zeroPoint = this.zero ? new Uint8Array(this.n * G) : null;
     const gIdx = this.perm ? new Int32Array(this.k) : null;
     try {
-      await native().q4Unpack(this.data, this.scale, this.zero, this.perm, this.n, this.k, this.groupSize, q, scale, zeroPoint, gIdx);
+      await native().q4Unpack(
+        this.data,
+        this.scale,
+        this.zero,
+        this.perm,
+        this.n,
+        this.k,
+        this.groupSize,
+        q,
+        scale,
+        zeroPoint,
+        gIdx,
+      );
     } catch (e) {
       throw fromNative(e);
     }
@@ -174,7 +191,8 @@ export async function packInt8(q: Int8Array, scale: Float32Array, shape: WeightS
   const { n, k } = checkShape(shape);
   checkTypedArray('q', q, Int8Array, n * k);
   checkFloat32Array('scale', scale, n);
-  for (let j = 0; j < n; j++) if (!Number.isFinite(scale[j])) throw invalidArgument(`scale[${j}]`, 'a finite number', scale[j]);
+  for (let j = 0; j < n; j++)
+    if (!Number.isFinite(scale[j])) throw invalidArgument(`scale[${j}]`, 'a finite number', scale[j]);
   const sizes = native().quantSizes(8, n, k, 0);
   const data = new Uint8Array(sizes.dataBytes);
   const scaleOut = new Float32Array(sizes.scaleCount);
@@ -202,7 +220,12 @@ export async function packInt8(q: Int8Array, scale: Float32Array, shape: WeightS
  * const y = await kernels.matmul(x, w); // w4a16
  * ```
  */
-export async function packInt4(q: Int8Array, scale: Float32Array, shape: WeightShape, options: PackInt4Options = {}): Promise<PackedInt4> {
+export async function packInt4(
+  q: Int8Array,
+  scale: Float32Array,
+  shape: WeightShape,
+  options: PackInt4Options = {},
+): Promise<PackedInt4> {
   const { n, k } = checkShape(shape);
   const o = checkObject('options', options);
   checkKnownKeys('options', o, ['groupSize', 'zeroPoint', 'gIdx']);
@@ -210,7 +233,8 @@ export async function packInt4(q: Int8Array, scale: Float32Array, shape: WeightS
   const G = k / group;
   checkTypedArray('q', q, Int8Array, n * k);
   checkFloat32Array('scale', scale, n * G);
-  for (let i = 0; i < scale.length; i++) if (!Number.isFinite(scale[i])) throw invalidArgument(`scale[${i}]`, 'a finite number', scale[i]);
+  for (let i = 0; i < scale.length; i++)
+    if (!Number.isFinite(scale[i])) throw invalidArgument(`scale[${i}]`, 'a finite number', scale[i]);
   const zero = o.zeroPoint === undefined ? null : checkTypedArray('options.zeroPoint', o.zeroPoint, Uint8Array, n * G);
   const gIdx = o.gIdx === undefined ? null : checkTypedArray('options.gIdx', o.gIdx, Int32Array, k);
   const [lo, hi] = zero ? [0, 15] : [-8, 7];
@@ -219,7 +243,9 @@ export async function packInt4(q: Int8Array, scale: Float32Array, shape: WeightS
     if (v < lo || v > hi)
       throw invalidArgument(`q[${i}]`, `a code in [${lo}, ${hi}] (${zero ? 'asymmetric' : 'symmetric'})`, v);
   }
-  if (zero) for (let i = 0; i < zero.length; i++) if (zero[i]! > 15) throw invalidArgument(`options.zeroPoint[${i}]`, 'a zero point in [0, 15]', zero[i]);
+  if (zero)
+    for (let i = 0; i < zero.length; i++)
+      if (zero[i]! > 15) throw invalidArgument(`options.zeroPoint[${i}]`, 'a zero point in [0, 15]', zero[i]);
   const sizes = native().quantSizes(4, n, k, group);
   const data = new Uint8Array(sizes.dataBytes);
   const scaleOut = new Float32Array(sizes.scaleCount);
@@ -262,22 +288,41 @@ export interface MatmulOptions {
  * const y8 = await kernels.matmul(x, w, { activations: 'int8' }); // w4a8
  * ```
  */
-export async function matmul(x: Float32Array, weight: PackedInt8 | PackedInt4, options: MatmulOptions = {}): Promise<Float32Array> {
+export async function matmul(
+  x: Float32Array,
+  weight: PackedInt8 | PackedInt4,
+  options: MatmulOptions = {},
+): Promise<Float32Array> {
   if (!(weight instanceof PackedInt8) && !(weight instanceof PackedInt4))
     throw invalidArgument('weight', 'a PackedInt8 or PackedInt4 (from packInt8 / packInt4)', weight);
   checkFloat32Array('x', x);
-  if (x.length % weight.k !== 0) throw invalidArgument('x', `a Float32Array whose length is a multiple of k = ${weight.k}`, x);
+  if (x.length % weight.k !== 0)
+    throw invalidArgument('x', `a Float32Array whose length is a multiple of k = ${weight.k}`, x);
   const m = x.length / weight.k;
   const o = checkObject('options', options);
   checkKnownKeys('options', o, ['activations', 'out']);
   const act = o.activations ?? 'float';
   if (act !== 'float' && act !== 'int8') throw invalidArgument('options.activations', "'float' or 'int8'", act);
-  const out = o.out === undefined ? new Float32Array(m * weight.n) : checkFloat32Array('options.out', o.out, m * weight.n);
+  const out =
+    o.out === undefined ? new Float32Array(m * weight.n) : checkFloat32Array('options.out', o.out, m * weight.n);
   if (out.buffer === x.buffer) throw invalidArgument('options.out', 'an array that does not share memory with x', out);
   try {
-    if (weight instanceof PackedInt8) await native().q8Matmul(weight.data, weight.scale, weight.n, weight.k, act === 'int8', x, m, out);
+    if (weight instanceof PackedInt8)
+      await native().q8Matmul(weight.data, weight.scale, weight.n, weight.k, act === 'int8', x, m, out);
     else
-      await native().q4Matmul(weight.data, weight.scale, weight.zero, weight.perm, weight.n, weight.k, weight.groupSize, act === 'int8', x, m, out);
+      await native().q4Matmul(
+        weight.data,
+        weight.scale,
+        weight.zero,
+        weight.perm,
+        weight.n,
+        weight.k,
+        weight.groupSize,
+        act === 'int8',
+        x,
+        m,
+        out,
+      );
   } catch (e) {
     throw fromNative(e);
   }

@@ -7,7 +7,15 @@
 import { native } from '../native/loader.js';
 import { callNative, fromNative, invalidArgument, LlmcError } from '../errors.js';
 import { checkFloat32Array, checkInteger, checkKnownKeys, checkObject, checkTypedArray } from '../validate.js';
-import { checkPackedGroupSize, matmul as denseMatmul, PackedInt4, PackedInt8, type MatmulOptions, type PackedGroupSize, type WeightShape } from './quant.js';
+import {
+  checkPackedGroupSize,
+  matmul as denseMatmul,
+  PackedInt4,
+  PackedInt8,
+  type MatmulOptions,
+  type PackedGroupSize,
+  type WeightShape,
+} from './quant.js';
 
 /** compressed-tensors `sparse-24-bitmask` tensors of one weight (DESIGN.md §4). */
 export interface Sparse24Bitmask<T extends Float32Array | Int8Array> {
@@ -41,7 +49,12 @@ abstract class Packed24Base {
 
   /** Bytes the packed weight occupies. */
   get byteLength(): number {
-    return this.meta.byteLength + this.values.byteLength + (this.scaleArray?.byteLength ?? 0) + (this.wsumArray?.byteLength ?? 0);
+    return (
+      this.meta.byteLength +
+      this.values.byteLength +
+      (this.scaleArray?.byteLength ?? 0) +
+      (this.wsumArray?.byteLength ?? 0)
+    );
   }
 
   /** @internal the 8 weight arguments of the addon's s24* functions */
@@ -65,7 +78,13 @@ abstract class Packed24Base {
   /** @internal */
   async bitmaskOf<T extends Float32Array | Int8Array>(compressed: T): Promise<Sparse24Bitmask<T>> {
     const bitmask = new Uint8Array(this.n * Math.ceil(this.k / 8));
-    await callNative(() => native().s24ToBitmask(...this.args(), new Uint8Array(compressed.buffer, compressed.byteOffset, compressed.byteLength), bitmask));
+    await callNative(() =>
+      native().s24ToBitmask(
+        ...this.args(),
+        new Uint8Array(compressed.buffer, compressed.byteOffset, compressed.byteLength),
+        bitmask,
+      ),
+    );
     return { shape: [this.n, this.k], compressed, bitmask };
   }
 }
@@ -195,8 +214,14 @@ function checkShape24(shape: unknown): WeightShape {
 }
 
 async function packNative(
-  argument: string, bits: Bits, n: number, k: number, group: number,
-  w: Float32Array | null, q: Int8Array | null, scale: Float32Array | null,
+  argument: string,
+  bits: Bits,
+  n: number,
+  k: number,
+  group: number,
+  w: Float32Array | null,
+  q: Int8Array | null,
+  scale: Float32Array | null,
 ): Promise<{ meta: Uint8Array; values: Uint8Array; scaleOut: Float32Array | null; wsum: Int32Array | null }> {
   const sizes = native().s24Sizes(bits, n, k, group);
   const meta = new Uint8Array(sizes.metaBytes);
@@ -211,7 +236,11 @@ async function packNative(
       const [row, col] = [bad[0]!, bad[1]!];
       const expected = 'a 2:4 sparse matrix (at most 2 nonzeros in every 4 consecutive inputs of a row)';
       const actual = `row ${row}, columns ${col}..${col + 3} holding more than 2 nonzeros (${argument}[${row * k + col}..${row * k + col + 3}])`;
-      throw new LlmcError('LLMC_INVALID_ARGUMENT', `Invalid ${argument}: expected ${expected}, got ${actual}`, { argument, expected, actual });
+      throw new LlmcError('LLMC_INVALID_ARGUMENT', `Invalid ${argument}: expected ${expected}, got ${actual}`, {
+        argument,
+        expected,
+        actual,
+      });
     }
     throw fromNative(e);
   }
@@ -247,11 +276,17 @@ export async function pack24(w: Float32Array, shape: WeightShape): Promise<Packe
  * const y = await kernels.matmul(x, w); // sparse24_w4a16
  * ```
  */
-export async function pack24(q: Int8Array, scale: Float32Array, shape: WeightShape, options: Pack24Options): Promise<Packed24Int8 | Packed24Int4>;
+export async function pack24(
+  q: Int8Array,
+  scale: Float32Array,
+  shape: WeightShape,
+  options: Pack24Options,
+): Promise<Packed24Int8 | Packed24Int4>;
 export async function pack24(a: Float32Array | Int8Array, b: unknown, c?: unknown, d?: unknown): Promise<Packed24> {
   if (a instanceof Float32Array) {
     const { n, k } = checkShape24(b);
-    if (c !== undefined) throw invalidArgument('options', 'nothing for an fp32 weight (bits and groupSize apply to codes)', c);
+    if (c !== undefined)
+      throw invalidArgument('options', 'nothing for an fp32 weight (bits and groupSize apply to codes)', c);
     checkFloat32Array('w', a, n * k);
     const r = await packNative('w', 32, n, k, 0, a, null, null);
     return new Packed24F32(n, k, r.meta, r.values);
@@ -264,10 +299,12 @@ export async function pack24(a: Float32Array | Int8Array, b: unknown, c?: unknow
   if (bits !== 8 && bits !== 4) throw invalidArgument('options.bits', '8 or 4', bits);
   let group = 0;
   if (bits === 4) group = checkPackedGroupSize('options.groupSize', o.groupSize ?? 128, k);
-  else if (o.groupSize !== undefined) throw invalidArgument('options.groupSize', 'nothing for int8 (one scale per output channel)', o.groupSize);
+  else if (o.groupSize !== undefined)
+    throw invalidArgument('options.groupSize', 'nothing for int8 (one scale per output channel)', o.groupSize);
   checkTypedArray('q', a, Int8Array, n * k);
   const scale = checkFloat32Array('scale', b, bits === 8 ? n : (n * k) / group);
-  for (let i = 0; i < scale.length; i++) if (!Number.isFinite(scale[i])) throw invalidArgument(`scale[${i}]`, 'a finite number', scale[i]);
+  for (let i = 0; i < scale.length; i++)
+    if (!Number.isFinite(scale[i])) throw invalidArgument(`scale[${i}]`, 'a finite number', scale[i]);
   if (bits === 4)
     for (let i = 0; i < a.length; i++) {
       const v = a[i]!;
@@ -316,26 +353,42 @@ export function sparse24Path(weight: Packed24, m: number): 'sparse' | 'dense' {
  * const yd = await kernels.matmul(x, w, { path: 'dense' });  // force the dense-GEMM path
  * ```
  */
-export async function matmul(x: Float32Array, weight: PackedInt8 | PackedInt4 | Packed24, options: Matmul24Options = {}): Promise<Float32Array> {
+export async function matmul(
+  x: Float32Array,
+  weight: PackedInt8 | PackedInt4 | Packed24,
+  options: Matmul24Options = {},
+): Promise<Float32Array> {
   if (weight instanceof PackedInt8 || weight instanceof PackedInt4) {
     const o = checkObject('options', options);
-    if (o.path !== undefined) throw invalidArgument('options.path', 'nothing for dense packed weights (path applies to 2:4 weights)', o.path);
+    if (o.path !== undefined)
+      throw invalidArgument('options.path', 'nothing for dense packed weights (path applies to 2:4 weights)', o.path);
     return denseMatmul(x, weight, options);
   }
   if (!(weight instanceof Packed24F32) && !(weight instanceof Packed24Int8) && !(weight instanceof Packed24Int4))
-    throw invalidArgument('weight', 'a PackedInt8, PackedInt4 or 2:4 weight (from packInt8 / packInt4 / pack24)', weight);
+    throw invalidArgument(
+      'weight',
+      'a PackedInt8, PackedInt4 or 2:4 weight (from packInt8 / packInt4 / pack24)',
+      weight,
+    );
   checkFloat32Array('x', x);
-  if (x.length % weight.k !== 0) throw invalidArgument('x', `a Float32Array whose length is a multiple of k = ${weight.k}`, x);
+  if (x.length % weight.k !== 0)
+    throw invalidArgument('x', `a Float32Array whose length is a multiple of k = ${weight.k}`, x);
   const m = x.length / weight.k;
   const o = checkObject('options', options);
   checkKnownKeys('options', o, ['activations', 'out', 'path']);
   const wantAct = weight.bits === 8 ? 'int8' : 'float';
   const act = o.activations ?? wantAct;
   if (act !== wantAct)
-    throw invalidArgument('options.activations', `'${wantAct}' for a 2:4 ${weight.bits === 32 ? 'fp32' : `int${weight.bits}`} weight (sparse24_${weight.bits === 32 ? 'f32' : weight.bits === 8 ? 'w8a8' : 'w4a16'})`, act);
+    throw invalidArgument(
+      'options.activations',
+      `'${wantAct}' for a 2:4 ${weight.bits === 32 ? 'fp32' : `int${weight.bits}`} weight (sparse24_${weight.bits === 32 ? 'f32' : weight.bits === 8 ? 'w8a8' : 'w4a16'})`,
+      act,
+    );
   const path = o.path ?? 'auto';
-  if (path !== 'auto' && path !== 'sparse' && path !== 'dense') throw invalidArgument('options.path', "'auto', 'sparse' or 'dense'", path);
-  const out = o.out === undefined ? new Float32Array(m * weight.n) : checkFloat32Array('options.out', o.out, m * weight.n);
+  if (path !== 'auto' && path !== 'sparse' && path !== 'dense')
+    throw invalidArgument('options.path', "'auto', 'sparse' or 'dense'", path);
+  const out =
+    o.out === undefined ? new Float32Array(m * weight.n) : checkFloat32Array('options.out', o.out, m * weight.n);
   if (out.buffer === x.buffer) throw invalidArgument('options.out', 'an array that does not share memory with x', out);
   await callNative(() => native().s24Matmul(...weight.args(), PATHS[path], x, m, out));
   return out;

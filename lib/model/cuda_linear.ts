@@ -37,6 +37,7 @@ export async function cudaTwin(lin: Linear): Promise<CudaLinear | undefined> {
     return fits ? new CudaLinear(await toCuda(lin.packed)) : undefined;
   }
   if (lin instanceof Sparse24Linear) return new CudaLinear(await toCuda(lin.packed));
-  if (lin instanceof DenseLinear) return new CudaLinear(await toCuda({ weight: lin.weight, shape: { n: lin.outFeatures, k: lin.inFeatures } }));
+  if (lin instanceof DenseLinear)
+    return new CudaLinear(await toCuda({ weight: lin.weight, shape: { n: lin.outFeatures, k: lin.inFeatures } }));
   return undefined;
 }

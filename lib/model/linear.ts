@@ -35,7 +35,21 @@ export class DenseLinear implements Linear {
   async forward(x: Float32Array, rows: number): Promise<Float32Array> {
     const y = new Float32Array(rows * this.outFeatures);
     try {
-      await native().gemmF32(x, this.weight, y, rows, this.outFeatures, this.inFeatures, false, true, 1, 0, this.inFeatures, this.inFeatures, this.outFeatures);
+      await native().gemmF32(
+        x,
+        this.weight,
+        y,
+        rows,
+        this.outFeatures,
+        this.inFeatures,
+        false,
+        true,
+        1,
+        0,
+        this.inFeatures,
+        this.inFeatures,
+        this.outFeatures,
+      );
     } catch (e) {
       throw fromNative(e);
     }

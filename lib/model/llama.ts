@@ -10,7 +10,15 @@ import { callNative } from '../errors.js';
 import { DenseLinear, type Linear } from './linear.js';
 import type { LlamaConfig, Tensor, Weights } from './types.js';
 
-const LAYER_LINEARS = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'] as const;
+const LAYER_LINEARS = [
+  'self_attn.q_proj',
+  'self_attn.k_proj',
+  'self_attn.v_proj',
+  'self_attn.o_proj',
+  'mlp.gate_proj',
+  'mlp.up_proj',
+  'mlp.down_proj',
+] as const;
 
 /** Keys and values of the positions seen so far, per layer, for one sequence. */
 export class KvCache {
@@ -19,7 +27,10 @@ export class KvCache {
   /** Positions filled. */
   length = 0;
 
-  constructor(readonly config: LlamaConfig, readonly capacity: number = config.maxSeqLen) {
+  constructor(
+    readonly config: LlamaConfig,
+    readonly capacity: number = config.maxSeqLen,
+  ) {
     const kvDim = (config.nKvHeads * config.dim) / config.nHeads;
     this.k = Array.from({ length: config.nLayers }, () => new Float32Array(capacity * kvDim));
     this.v = Array.from({ length: config.nLayers }, () => new Float32Array(capacity * kvDim));
@@ -44,11 +55,20 @@ export class LlamaModel {
     };
     this.embedding = need('model.embed_tokens.weight').data;
     for (let i = 0; i < config.nLayers; i++) {
-      for (const l of LAYER_LINEARS) this.linears.set(`model.layers.${i}.${l}`, new DenseLinear(need(`model.layers.${i}.${l}.weight`)));
-      for (const n of ['input_layernorm', 'post_attention_layernorm']) this.norms.set(`model.layers.${i}.${n}`, need(`model.layers.${i}.${n}.weight`).data);
+      for (const l of LAYER_LINEARS)
+        this.linears.set(`model.layers.${i}.${l}`, new DenseLinear(need(`model.layers.${i}.${l}.weight`)));
+      for (const n of ['input_layernorm', 'post_attention_layernorm'])
+        this.norms.set(`model.layers.${i}.${n}`, need(`model.layers.${i}.${n}.weight`).data);
     }
     this.norms.set('model.norm', need('model.norm.weight').data);
-    this.linears.set('lm_head', new DenseLinear(config.tiedEmbeddings ? { shape: [config.vocabSize, config.dim], data: this.embedding } : need('lm_head.weight')));
+    this.linears.set(
+      'lm_head',
+      new DenseLinear(
+        config.tiedEmbeddings
+          ? { shape: [config.vocabSize, config.dim], data: this.embedding }
+          : need('lm_head.weight'),
+      ),
+    );
   }
 
   private async rmsnorm(x: Float32Array, name: string, rows: number): Promise<Float32Array> {
@@ -64,7 +84,9 @@ export class LlamaModel {
   /** The tensors that are not linear layers (token embedding, norms) under their canonical names. */
   otherTensors(): Map<string, Tensor> {
     const c = this.config;
-    const out = new Map<string, Tensor>([['model.embed_tokens.weight', { shape: [c.vocabSize, c.dim], data: this.embedding }]]);
+    const out = new Map<string, Tensor>([
+      ['model.embed_tokens.weight', { shape: [c.vocabSize, c.dim], data: this.embedding }],
+    ]);
     for (const [name, w] of this.norms) out.set(`${name}.weight`, { shape: [c.dim], data: w });
     return out;
   }
@@ -137,7 +159,8 @@ export class LlamaModel {
    */
   async forward(tokens: Int32Array, batch: number, t: number, cache?: KvCache): Promise<Float32Array> {
     if (cache && batch !== 1) throw new Error('a KV cache serves one sequence');
-    if (cache && cache.length + t > cache.capacity) throw new Error(`the KV cache holds ${cache.capacity} positions, ${cache.length + t} needed`);
+    if (cache && cache.length + t > cache.capacity)
+      throw new Error(`the KV cache holds ${cache.capacity} positions, ${cache.length + t} needed`);
     const x = this.embed(tokens);
     for (let i = 0; i < this.config.nLayers; i++) await this.block(i, x, batch, t, cache);
     if (cache) cache.length += t;

@@ -118,8 +118,17 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     // A file the format needs is missing or unreadable (e.g. a shard named by the index): a typed
     // error naming it, not Node's bare one.
     const err = e as NodeJS.ErrnoException;
-    if (!(e instanceof LlmcError) && typeof err?.code === 'string' && ['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes(err.code))
-      throw new LlmcError('LLMC_INVALID_ARGUMENT', `${err.path ?? path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, undefined, { cause: e });
+    if (
+      !(e instanceof LlmcError) &&
+      typeof err?.code === 'string' &&
+      ['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR'].includes(err.code)
+    )
+      throw new LlmcError(
+        'LLMC_INVALID_ARGUMENT',
+        `${err.path ?? path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`,
+        undefined,
+        { cause: e },
+      );
     throw e;
   }
 }
@@ -128,9 +137,22 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
  * The tokenizer of a Hugging Face-style folder: `options.tokenizer`, else tokenizer.json, else a
  * llama2.c tokenizer.bin (what this library writes for models converted from llama2.c or GGUF).
  */
-async function folderTokenizer(dir: string, names: string[], explicit: string | undefined, vocabSize: number, prependSpace: boolean | undefined): Promise<Tokenizer> {
-  const path = explicit ?? join(dir, names.includes('tokenizer.json') || !names.includes('tokenizer.bin') ? 'tokenizer.json' : 'tokenizer.bin');
-  return path.endsWith('.bin') ? loadLlama2cTokenizer(path, vocabSize, prependSpace === undefined ? {} : { addSpacePrefix: prependSpace }) : loadHfTokenizer(path, prependSpace === undefined ? {} : { prependSpace });
+async function folderTokenizer(
+  dir: string,
+  names: string[],
+  explicit: string | undefined,
+  vocabSize: number,
+  prependSpace: boolean | undefined,
+): Promise<Tokenizer> {
+  const path =
+    explicit ??
+    join(
+      dir,
+      names.includes('tokenizer.json') || !names.includes('tokenizer.bin') ? 'tokenizer.json' : 'tokenizer.bin',
+    );
+  return path.endsWith('.bin')
+    ? loadLlama2cTokenizer(path, vocabSize, prependSpace === undefined ? {} : { addSpacePrefix: prependSpace })
+    : loadHfTokenizer(path, prependSpace === undefined ? {} : { prependSpace });
 }
 
 async function load(path: string, options: LoadModelOptions): Promise<Model> {
@@ -150,8 +172,11 @@ async function load(path: string, options: LoadModelOptions): Promise<Model> {
     const names = await readdir(path);
     if (names.includes('config.json')) {
       const configJson = JSON.parse(await readFile(join(path, 'config.json'), 'utf8')) as Record<string, unknown>;
-      const quantized = isCompressedTensors(configJson) ? await loadCompressedTensors(path, configJson)
-        : isGptq(configJson) ? await loadGptq(path, configJson) : undefined;
+      const quantized = isCompressedTensors(configJson)
+        ? await loadCompressedTensors(path, configJson)
+        : isGptq(configJson)
+          ? await loadGptq(path, configJson)
+          : undefined;
       if (quantized) {
         const { config, weights, packed } = quantized;
         const tokenizer = await folderTokenizer(path, names, options.tokenizer, config.vocabSize, prependSpace);
@@ -159,7 +184,13 @@ async function load(path: string, options: LoadModelOptions): Promise<Model> {
         for (const [name, p] of packed) llama.linears.set(name, new QuantLinear(p.weight, p.activations));
         // 2:4 sparse layers (named by a sparsity_config, or found so in a GPTQ file) run on the 2:4 kernels.
         for (const [name, lin] of llama.linears) {
-          if (name === 'lm_head' || !('sparse24' in quantized ? quantized.sparse24.has(name) : is24Sparse(weights.get(`${name}.weight`)!.data, lin.outFeatures, lin.inFeatures))) continue;
+          if (
+            name === 'lm_head' ||
+            !('sparse24' in quantized
+              ? quantized.sparse24.has(name)
+              : is24Sparse(weights.get(`${name}.weight`)!.data, lin.outFeatures, lin.inFeatures))
+          )
+            continue;
           const twin = await sparseTwin(lin);
           if (twin) llama.linears.set(name, twin);
         }
@@ -180,22 +211,53 @@ async function load(path: string, options: LoadModelOptions): Promise<Model> {
     const g = await loadGguf(file);
     const v = g.vocab;
     if ((v.model !== undefined && v.model !== 'llama') || !v.scores || v.bos === undefined || v.eos === undefined)
-      throw new LlmcError('LLMC_UNSUPPORTED', `${basename(file)}: embedded vocabulary "${v.model ?? '?'}" is not a SentencePiece (llama) vocabulary with scores, BOS and EOS; pass options.tokenizer`);
-    const tokenizer = options.tokenizer !== undefined ? await loadLlama2cTokenizer(options.tokenizer, g.config.vocabSize, prependSpace === undefined ? {} : { addSpacePrefix: prependSpace })
-      : Llama2cTokenizer.fromVocab({
-        tokens: v.tokens, scores: v.scores, bos: v.bos, eos: v.eos, ...(v.tokenTypes ? { tokenTypes: v.tokenTypes } : {}), source: basename(file),
-        ...(prependSpace !== undefined ? { addSpacePrefix: prependSpace } : v.addSpacePrefix !== undefined ? { addSpacePrefix: v.addSpacePrefix } : {}),
-      });
+      throw new LlmcError(
+        'LLMC_UNSUPPORTED',
+        `${basename(file)}: embedded vocabulary "${v.model ?? '?'}" is not a SentencePiece (llama) vocabulary with scores, BOS and EOS; pass options.tokenizer`,
+      );
+    const tokenizer =
+      options.tokenizer !== undefined
+        ? await loadLlama2cTokenizer(
+            options.tokenizer,
+            g.config.vocabSize,
+            prependSpace === undefined ? {} : { addSpacePrefix: prependSpace },
+          )
+        : Llama2cTokenizer.fromVocab({
+            tokens: v.tokens,
+            scores: v.scores,
+            bos: v.bos,
+            eos: v.eos,
+            ...(v.tokenTypes ? { tokenTypes: v.tokenTypes } : {}),
+            source: basename(file),
+            ...(prependSpace !== undefined
+              ? { addSpacePrefix: prependSpace }
+              : v.addSpacePrefix !== undefined
+                ? { addSpacePrefix: v.addSpacePrefix }
+                : {}),
+          });
     return new Model(file, 'gguf', g.config, tokenizer, new LlamaModel(g.config, g.weights));
   }
   if (ext === '.bin') {
     const { config, weights } = await loadLlama2c(file);
-    const tokPath = options.tokenizer ?? (await findFile(dirname(file), (n) => n === 'tokenizer.bin' || (/^tok.*\.bin$/.test(n) && n !== basename(file)),
-      'llama2.c tokenizer (tokenizer.bin or tok*.bin)', 'pass options.tokenizer'));
-    const tokenizer = await loadLlama2cTokenizer(tokPath, config.vocabSize, prependSpace === undefined ? {} : { addSpacePrefix: prependSpace });
+    const tokPath =
+      options.tokenizer ??
+      (await findFile(
+        dirname(file),
+        (n) => n === 'tokenizer.bin' || (/^tok.*\.bin$/.test(n) && n !== basename(file)),
+        'llama2.c tokenizer (tokenizer.bin or tok*.bin)',
+        'pass options.tokenizer',
+      ));
+    const tokenizer = await loadLlama2cTokenizer(
+      tokPath,
+      config.vocabSize,
+      prependSpace === undefined ? {} : { addSpacePrefix: prependSpace },
+    );
     return new Model(file, 'llama2c', config, tokenizer, new LlamaModel(config, weights));
   }
-  throw new LlmcError('LLMC_UNSUPPORTED', `${basename(file)}: unknown model format (expected a folder with config.json, a .gguf or a llama2.c .bin)`);
+  throw new LlmcError(
+    'LLMC_UNSUPPORTED',
+    `${basename(file)}: unknown model format (expected a folder with config.json, a .gguf or a llama2.c .bin)`,
+  );
 }
 
 export interface EvaluateOptions {
@@ -220,7 +282,8 @@ export async function evaluate(model: Model, options: EvaluateOptions): Promise<
   if (!(model instanceof Model)) throw invalidArgument('model', 'a Model from loadModel', model);
   const o = checkObject('options', options);
   checkKnownKeys('options', o, ['file', 'text', 'paragraphs', 'reference', 'batch', 'onProgress']);
-  if ((o.file === undefined) === (o.text === undefined)) throw invalidArgument('options', 'exactly one of file or text', o);
+  if ((o.file === undefined) === (o.text === undefined))
+    throw invalidArgument('options', 'exactly one of file or text', o);
   const text = o.text !== undefined ? String(o.text) : await readFile(String(o.file), 'utf8');
   let paragraphs = splitParagraphs(text);
   if (o.paragraphs !== undefined) {
@@ -228,24 +291,39 @@ export async function evaluate(model: Model, options: EvaluateOptions): Promise<
     if (!Array.isArray(r) || r.length !== 2) throw invalidArgument('options.paragraphs', '[start, end]', r);
     const a = checkInteger('options.paragraphs[0]', r[0], 0);
     const b = checkInteger('options.paragraphs[1]', r[1], a);
-    if (b > paragraphs.length) throw invalidArgument('options.paragraphs', `a range within the ${paragraphs.length} paragraphs`, r);
+    if (b > paragraphs.length)
+      throw invalidArgument('options.paragraphs', `a range within the ${paragraphs.length} paragraphs`, r);
     paragraphs = paragraphs.slice(a, b);
   }
   const reference = o.reference as Model | undefined;
   if (reference !== undefined) {
     if (!(reference instanceof Model)) throw invalidArgument('options.reference', 'a Model from loadModel', reference);
-    if (reference.config.vocabSize !== model.config.vocabSize) throw invalidArgument('options.reference', `a model with the same vocabulary (${model.config.vocabSize})`, reference.config.vocabSize);
+    if (reference.config.vocabSize !== model.config.vocabSize)
+      throw invalidArgument(
+        'options.reference',
+        `a model with the same vocabulary (${model.config.vocabSize})`,
+        reference.config.vocabSize,
+      );
   }
   const batch = o.batch === undefined ? 8 : checkInteger('options.batch', o.batch, 1, 1024);
   const { stream, bytes } = encodeParagraphs(model.tokenizer, paragraphs);
   const r = await scoreStream(model, stream, model.config.maxSeqLen, {
     batch,
     ...(reference ? { reference } : {}),
-    ...(o.onProgress ? { onProgress: (done: number, total: number) => (o.onProgress as EvaluateOptions['onProgress'])!({ done, total }) } : {}),
+    ...(o.onProgress
+      ? {
+          onProgress: (done: number, total: number) =>
+            (o.onProgress as EvaluateOptions['onProgress'])!({ done, total }),
+        }
+      : {}),
   });
   const nll = r.nll / r.tokens;
   return {
-    nll, perplexity: Math.exp(nll), bitsPerByte: r.nll / Math.LN2 / bytes, tokens: r.tokens, bytes,
+    nll,
+    perplexity: Math.exp(nll),
+    bitsPerByte: r.nll / Math.LN2 / bytes,
+    tokens: r.tokens,
+    bytes,
     ...(r.kl !== undefined ? { kl: r.kl, top1: r.top1! } : {}),
   };
 }

@@ -11,7 +11,10 @@ export class QuantLinear implements Linear {
    * @param packed - the weight; writers of formats with fp16 scales (GPTQ, GGUF) replace it with its
    *   fp16-scaled twin so that the model in memory computes what the file holds
    */
-  constructor(public packed: PackedInt8 | PackedInt4, readonly activations: 'float' | 'int8' = 'float') {
+  constructor(
+    public packed: PackedInt8 | PackedInt4,
+    readonly activations: 'float' | 'int8' = 'float',
+  ) {
     this.outFeatures = packed.n;
     this.inFeatures = packed.k;
   }

@@ -26,11 +26,17 @@ function permuteRows<T extends Int8Array | Uint8Array | Float32Array>(a: T, perm
 }
 
 async function permuteLinear(lin: Linear, perm: Int32Array): Promise<Linear> {
-  if (lin instanceof DenseLinear) return new DenseLinear({ shape: [lin.outFeatures, lin.inFeatures], data: permuteRows(lin.weight, perm) });
+  if (lin instanceof DenseLinear)
+    return new DenseLinear({ shape: [lin.outFeatures, lin.inFeatures], data: permuteRows(lin.weight, perm) });
   if (lin instanceof QuantLinear) {
     const c = await lin.packed.unpack();
     const zero = (c as { zeroPoint?: Uint8Array }).zeroPoint;
-    const moved = { ...c, q: permuteRows(c.q, perm), scale: permuteRows(c.scale, perm), ...(zero ? { zeroPoint: permuteRows(zero, perm) } : {}) };
+    const moved = {
+      ...c,
+      q: permuteRows(c.q, perm),
+      scale: permuteRows(c.scale, perm),
+      ...(zero ? { zeroPoint: permuteRows(zero, perm) } : {}),
+    };
     return new QuantLinear(await repack(lin.packed, moved), lin.activations);
   }
   throw new TypeError(`cannot permute the rows of a ${(lin as object).constructor.name}`);
@@ -40,14 +46,20 @@ async function permuteLinear(lin: Linear, perm: Int32Array): Promise<Linear> {
  * Converts a model in 'interleaved' order to Hugging Face's 'half' order in place (its Q/K rows
  * permuted, `config.ropeStyle` set): it computes exactly what it did, and can be written as HF.
  */
-export async function toHalfRope(model: { config: LlamaConfig; llama: { linears: Map<string, Linear> } }): Promise<void> {
+export async function toHalfRope(model: {
+  config: LlamaConfig;
+  llama: { linears: Map<string, Linear> };
+}): Promise<void> {
   const c = model.config;
   if (c.ropeStyle === 'half') return;
   const headDim = c.dim / c.nHeads;
   const q = halfOrder(c.nHeads, headDim);
   const k = halfOrder(c.nKvHeads, headDim);
   for (let i = 0; i < c.nLayers; i++) {
-    for (const [name, perm] of [[`model.layers.${i}.self_attn.q_proj`, q], [`model.layers.${i}.self_attn.k_proj`, k]] as const)
+    for (const [name, perm] of [
+      [`model.layers.${i}.self_attn.q_proj`, q],
+      [`model.layers.${i}.self_attn.k_proj`, k],
+    ] as const)
       model.llama.linears.set(name, await permuteLinear(model.llama.linears.get(name)!, perm));
   }
   c.ropeStyle = 'half';

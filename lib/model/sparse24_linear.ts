@@ -40,8 +40,13 @@ export class Sparse24Linear implements Linear {
     const rounded = Float32Array.from(scale, (v) => halfToFloat(floatToHalf(v)));
     if (rounded.every((v, i) => v === scale[i])) return;
     const shape = { n: p.n, k: p.k };
-    this.packed = p instanceof Packed24Int8 ? await pack24(q, rounded, shape, { bits: 8 })
-      : await pack24(q, rounded, shape, { bits: 4, groupSize: toPackedGroupSize(p.groupSize, p.k, 'a 2:4 int4 weight') });
+    this.packed =
+      p instanceof Packed24Int8
+        ? await pack24(q, rounded, shape, { bits: 8 })
+        : await pack24(q, rounded, shape, {
+            bits: 4,
+            groupSize: toPackedGroupSize(p.groupSize, p.k, 'a 2:4 int4 weight'),
+          });
   }
 }
 
@@ -49,7 +54,10 @@ export class Sparse24Linear implements Linear {
  * The model's linear layers with every 2:4 layer replaced by its dense twin (what the writers
  * store); `f16Scales` first rounds the 2:4 layers' scales to fp16 in the model itself.
  */
-export async function writableLinears(linears: Map<string, Linear>, options: { f16Scales?: boolean } = {}): Promise<Map<string, Linear>> {
+export async function writableLinears(
+  linears: Map<string, Linear>,
+  options: { f16Scales?: boolean } = {},
+): Promise<Map<string, Linear>> {
   const out = new Map<string, Linear>();
   for (const [name, lin] of linears) {
     if (lin instanceof Sparse24Linear) {
@@ -67,14 +75,20 @@ export async function denseTwin(lin: Sparse24Linear): Promise<QuantLinear | Dens
   if (p instanceof Packed24F32) return new DenseLinear({ shape: [p.n, p.k], data: await p.unpack() });
   const { q, scale } = await (p as Packed24Int8 | Packed24Int4).unpack();
   if (p instanceof Packed24Int8) return new QuantLinear(await packInt8(q, scale, shape), 'int8');
-  return new QuantLinear(await packInt4(q, scale, shape, { groupSize: toPackedGroupSize(p.groupSize, p.k, 'a 2:4 int4 weight') }), 'float');
+  return new QuantLinear(
+    await packInt4(q, scale, shape, { groupSize: toPackedGroupSize(p.groupSize, p.k, 'a 2:4 int4 weight') }),
+    'float',
+  );
 }
 
 /**
  * Whether the 2:4 kernels run a layer of `k` inputs of this kind: fp32 (`bits` 32), int8 per
  * channel with int8 activations, or int4 symmetric in input order with float activations.
  */
-export function has24Kernel(k: number, kind: { bits: 32 | 8 | 4; activations: 'float' | 'int8'; symmetric: boolean; ordered: boolean }): boolean {
+export function has24Kernel(
+  k: number,
+  kind: { bits: 32 | 8 | 4; activations: 'float' | 'int8'; symmetric: boolean; ordered: boolean },
+): boolean {
   if (k % 4 !== 0) return false;
   if (kind.bits === 8) return kind.activations === 'int8';
   return kind.bits === 32 || (kind.activations === 'float' && kind.symmetric && kind.ordered);
@@ -85,12 +99,29 @@ export async function sparseTwin(lin: Linear): Promise<Sparse24Linear | undefine
   const shape = { n: lin.outFeatures, k: lin.inFeatures };
   try {
     if (lin instanceof DenseLinear)
-      return has24Kernel(shape.k, { bits: 32, activations: 'float', symmetric: true, ordered: true }) ? new Sparse24Linear(await pack24(lin.weight, shape)) : undefined;
+      return has24Kernel(shape.k, { bits: 32, activations: 'float', symmetric: true, ordered: true })
+        ? new Sparse24Linear(await pack24(lin.weight, shape))
+        : undefined;
     if (!(lin instanceof QuantLinear)) return undefined;
     const p = lin.packed;
-    if (!has24Kernel(shape.k, { bits: p.bits, activations: lin.activations, symmetric: p.bits === 8 || p.symmetric, ordered: p.bits === 8 || !p.perm })) return undefined;
+    if (
+      !has24Kernel(shape.k, {
+        bits: p.bits,
+        activations: lin.activations,
+        symmetric: p.bits === 8 || p.symmetric,
+        ordered: p.bits === 8 || !p.perm,
+      })
+    )
+      return undefined;
     const c = await p.unpack();
-    return new Sparse24Linear(await pack24(c.q, c.scale, shape, p.bits === 8 ? { bits: 8 } : { bits: 4, groupSize: toPackedGroupSize(p.groupSize, p.k, 'a 2:4 int4 weight') }));
+    return new Sparse24Linear(
+      await pack24(
+        c.q,
+        c.scale,
+        shape,
+        p.bits === 8 ? { bits: 8 } : { bits: 4, groupSize: toPackedGroupSize(p.groupSize, p.k, 'a 2:4 int4 weight') },
+      ),
+    );
   } catch (e) {
     if ((e as { code?: string }).code === 'LLMC_INVALID_ARGUMENT') return undefined; // not 2:4 after all
     throw e;

@@ -40,8 +40,18 @@ export interface NativeCudaInfo {
 
 /** Parameters of the compression algorithms (native/include/llmc.h, llmc_obs_params). */
 export interface NativeObsParams {
-  rows: number; cols: number; bits: number; group: number; symmetric: number; actOrder: number; mse: number;
-  damp: number; block: number; sparsity: number; pruneN: number; pruneM: number;
+  rows: number;
+  cols: number;
+  bits: number;
+  group: number;
+  symmetric: number;
+  actOrder: number;
+  mse: number;
+  damp: number;
+  block: number;
+  sparsity: number;
+  pruneN: number;
+  pruneM: number;
 }
 
 /** Output arrays of the compression algorithms; absent or null ones are not produced. */
@@ -69,22 +79,66 @@ export interface NativeBinding {
   streamRead(x: Float32Array): Promise<number>;
   /** C = alpha·op(A)·op(B) + beta·C in place (row-major BLAS semantics); resolves to kernel ms. */
   gemmF32(
-    a: Float32Array, b: Float32Array, c: Float32Array,
-    m: number, n: number, k: number, transA: boolean, transB: boolean,
-    alpha: number, beta: number, lda: number, ldb: number, ldc: number,
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+    alpha: number,
+    beta: number,
+    lda: number,
+    ldb: number,
+    ldc: number,
   ): Promise<number>;
   /** H = H·seen/(seen+tokens) + 2/(seen+tokens)·XᵀX in place, X [tokens × d]; device 0 CPU, 1 CUDA; resolves to ms. */
-  hessianUpdate(h: Float32Array, d: number, seen: number, x: Float32Array, tokens: number, device: 0 | 1): Promise<number>;
+  hessianUpdate(
+    h: Float32Array,
+    d: number,
+    seen: number,
+    x: Float32Array,
+    tokens: number,
+    device: 0 | 1,
+  ): Promise<number>;
   /** GPTQ / SparseGPT column loop (device 0 CPU, 1 CUDA); resolves to the loss. */
-  obsCompress(w: Float32Array, h: Float32Array, params: NativeObsParams, outputs: NativeObsOutputs, device: 0 | 1): Promise<number>;
+  obsCompress(
+    w: Float32Array,
+    h: Float32Array,
+    params: NativeObsParams,
+    outputs: NativeObsOutputs,
+    device: 0 | 1,
+  ): Promise<number>;
   rtn(w: Float32Array, params: NativeObsParams, outputs: NativeObsOutputs): Promise<number>;
-  prune(w: Float32Array, norms: Float32Array | null, params: NativeObsParams, outputs: NativeObsOutputs): Promise<number>;
+  prune(
+    w: Float32Array,
+    norms: Float32Array | null,
+    params: NativeObsParams,
+    outputs: NativeObsOutputs,
+  ): Promise<number>;
   /** Ops of a LLaMA forward pass (native/include/llmc.h); each resolves to its milliseconds. */
   rmsnorm(x: Float32Array, w: Float32Array, rows: number, dim: number, eps: number, out: Float32Array): Promise<number>;
-  rope(x: Float32Array, rows: number, heads: number, headDim: number, pos: Int32Array, theta: number, style: 0 | 1): Promise<number>;
+  rope(
+    x: Float32Array,
+    rows: number,
+    heads: number,
+    headDim: number,
+    pos: Int32Array,
+    theta: number,
+    style: 0 | 1,
+  ): Promise<number>;
   attention(
-    q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array,
-    batch: number, tq: number, tk: number, heads: number, kvHeads: number, headDim: number,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    out: Float32Array,
+    batch: number,
+    tq: number,
+    tk: number,
+    heads: number,
+    kvHeads: number,
+    headDim: number,
   ): Promise<number>;
   swiglu(gate: Float32Array, up: Float32Array, out: Float32Array, n: number): Promise<number>;
   nll(logits: Float32Array, rows: number, vocab: number, targets: Int32Array, out: Float64Array): Promise<number>;
@@ -92,31 +146,98 @@ export interface NativeBinding {
   int8Peak(): Promise<number | null>;
   /** Sizes of packed weights (native/core/gemm_q.h). */
   quantSizes(bits: 4 | 8, n: number, k: number, group: number): { dataBytes: number; scaleCount: number };
-  q8Pack(q: Int8Array, scale: Float32Array, n: number, k: number, data: Uint8Array, scaleOut: Float32Array): Promise<number>;
-  q8Unpack(data: Uint8Array, scale: Float32Array, n: number, k: number, qOut: Int8Array, scaleOut: Float32Array): Promise<number>;
+  q8Pack(
+    q: Int8Array,
+    scale: Float32Array,
+    n: number,
+    k: number,
+    data: Uint8Array,
+    scaleOut: Float32Array,
+  ): Promise<number>;
+  q8Unpack(
+    data: Uint8Array,
+    scale: Float32Array,
+    n: number,
+    k: number,
+    qOut: Int8Array,
+    scaleOut: Float32Array,
+  ): Promise<number>;
   /** Resolves to true when the inputs were reordered (act-order): permOut then holds the order. */
   q4Pack(
-    q: Int8Array, scale: Float32Array, zero: Uint8Array | null, gIdx: Int32Array | null, n: number, k: number, group: number,
-    data: Uint8Array, scaleOut: Float32Array, zeroOut: Uint8Array | null, permOut: Int32Array,
+    q: Int8Array,
+    scale: Float32Array,
+    zero: Uint8Array | null,
+    gIdx: Int32Array | null,
+    n: number,
+    k: number,
+    group: number,
+    data: Uint8Array,
+    scaleOut: Float32Array,
+    zeroOut: Uint8Array | null,
+    permOut: Int32Array,
   ): Promise<boolean>;
   q4Unpack(
-    data: Uint8Array, scale: Float32Array, zero: Uint8Array | null, perm: Int32Array | null, n: number, k: number, group: number,
-    qOut: Int8Array, scaleOut: Float32Array, zeroOut: Uint8Array | null, gIdxOut: Int32Array | null,
+    data: Uint8Array,
+    scale: Float32Array,
+    zero: Uint8Array | null,
+    perm: Int32Array | null,
+    n: number,
+    k: number,
+    group: number,
+    qOut: Int8Array,
+    scaleOut: Float32Array,
+    zeroOut: Uint8Array | null,
+    gIdxOut: Int32Array | null,
   ): Promise<number>;
   /** y[m×n] = x[m×k] · Wᵀ; resolves to the kernel's milliseconds. */
-  q8Matmul(data: Uint8Array, scale: Float32Array, n: number, k: number, actInt8: boolean, x: Float32Array, m: number, y: Float32Array): Promise<number>;
+  q8Matmul(
+    data: Uint8Array,
+    scale: Float32Array,
+    n: number,
+    k: number,
+    actInt8: boolean,
+    x: Float32Array,
+    m: number,
+    y: Float32Array,
+  ): Promise<number>;
   q4Matmul(
-    data: Uint8Array, scale: Float32Array, zero: Uint8Array | null, perm: Int32Array | null, n: number, k: number, group: number,
-    actInt8: boolean, x: Float32Array, m: number, y: Float32Array,
+    data: Uint8Array,
+    scale: Float32Array,
+    zero: Uint8Array | null,
+    perm: Int32Array | null,
+    n: number,
+    k: number,
+    group: number,
+    actInt8: boolean,
+    x: Float32Array,
+    m: number,
+    y: Float32Array,
   ): Promise<number>;
   /** Sizes of packed 2:4 weights (native/core/sparse24.h); bits 32 (f32 values), 8 or 4. */
-  s24Sizes(bits: 32 | 8 | 4, n: number, k: number, group: number): { metaBytes: number; valueBytes: number; scaleCount: number };
+  s24Sizes(
+    bits: 32 | 8 | 4,
+    n: number,
+    k: number,
+    group: number,
+  ): { metaBytes: number; valueBytes: number; scaleCount: number };
   /** Rejects on a 2:4 violation after writing its row and first column into bad. */
   s24Pack(
-    bits: 32 | 8 | 4, n: number, k: number, group: number, w: Float32Array | null, q: Int8Array | null, scale: Float32Array | null,
-    meta: Uint8Array, values: Uint8Array, scaleOut: Float32Array | null, wsumOut: Int32Array | null, bad: Float64Array,
+    bits: 32 | 8 | 4,
+    n: number,
+    k: number,
+    group: number,
+    w: Float32Array | null,
+    q: Int8Array | null,
+    scale: Float32Array | null,
+    meta: Uint8Array,
+    values: Uint8Array,
+    scaleOut: Float32Array | null,
+    wsumOut: Int32Array | null,
+    bad: Float64Array,
   ): Promise<number>;
-  s24Unpack(...args: [...S24Weights, dense: Float32Array | null, q: Int8Array | null, scaleOut: Float32Array | null]): Promise<number>;
+  s24Unpack(
+    ...args: [...S24Weights, dense: Float32Array | null, q: Int8Array | null, scaleOut: Float32Array | null]
+  ): Promise<number>;
   /** compressed: the bytes of the [n × k/2] output (f32 or int8). */
   s24ToBitmask(...args: [...S24Weights, compressed: Uint8Array, bitmask: Uint8Array]): Promise<number>;
   s24NvMetadata(...args: [...S24Weights, out: Uint8Array]): Promise<number>;
@@ -125,7 +246,15 @@ export interface NativeBinding {
   /** y[m×n] = x[m×k] · Wᵀ; path 0 auto, 1 2:4 kernels, 2 dense path; resolves to the kernel's milliseconds. */
   s24Matmul(...args: [...S24Weights, path: 0 | 1 | 2, x: Float32Array, m: number, y: Float32Array]): Promise<number>;
   /** Weights uploaded to device memory in their kernel's layout (native/cuda/); resolve to a handle. */
-  cudaUploadQ4(data: Uint8Array, scale: Float32Array, zero: Uint8Array | null, perm: Int32Array | null, n: number, k: number, group: number): Promise<CudaHandle>;
+  cudaUploadQ4(
+    data: Uint8Array,
+    scale: Float32Array,
+    zero: Uint8Array | null,
+    perm: Int32Array | null,
+    n: number,
+    k: number,
+    group: number,
+  ): Promise<CudaHandle>;
   cudaUploadQ8(data: Uint8Array, scale: Float32Array, n: number, k: number): Promise<CudaHandle>;
   cudaUploadS24(...args: S24Weights): Promise<CudaHandle>;
   cudaUploadF16(w: Float32Array, n: number, k: number): Promise<CudaHandle>;
@@ -143,6 +272,12 @@ export type CudaHandle = { readonly __brand: 'CudaHandle' };
 
 /** Packed 2:4 weights as the addon takes them: bits, n, k, group, meta, values, scale, wsum. */
 export type S24Weights = [
-  bits: 32 | 8 | 4, n: number, k: number, group: number, meta: Uint8Array, values: Uint8Array,
-  scale: Float32Array | null, wsum: Int32Array | null,
+  bits: 32 | 8 | 4,
+  n: number,
+  k: number,
+  group: number,
+  meta: Uint8Array,
+  values: Uint8Array,
+  scale: Float32Array | null,
+  wsum: Int32Array | null,
 ];

@@ -22,7 +22,13 @@ import { fileURLToPath } from 'node:url';
 
 import { LlmcError } from '../errors.js';
 import {
-  compareVersions, CUDA_PLATFORMS, glibcVersion, nvidiaDriverPresent, platformId, platformPackage, PREBUILT_PLATFORMS,
+  compareVersions,
+  CUDA_PLATFORMS,
+  glibcVersion,
+  nvidiaDriverPresent,
+  platformId,
+  platformPackage,
+  PREBUILT_PLATFORMS,
 } from '../platform.js';
 import type { NativeBinding } from './contract.js';
 
@@ -191,9 +197,10 @@ function tryLoad(c: Candidate, o: Required<FindBindingOptions>): NativeBinding |
   } catch (e) {
     const message = (e as Error).message.split('\n')[0] ?? '';
     const glibcNeeded = /GLIBC_(\d+(?:\.\d+)+)' not found/.exec(message)?.[1];
-    c.reason = glibcNeeded && o.glibc
-      ? `glibc ${o.glibc} found, ${glibcNeeded} required (failed to load: ${message})`
-      : `failed to load: ${message}`;
+    c.reason =
+      glibcNeeded && o.glibc
+        ? `glibc ${o.glibc} found, ${glibcNeeded} required (failed to load: ${message})`
+        : `failed to load: ${message}`;
     return undefined;
   }
 }
@@ -220,7 +227,9 @@ function loadError(list: Candidate[], o: Required<FindBindingOptions>): LlmcErro
       `  - or add the platform package at this exact version: npm install ${pkg}@${o.version}`,
     );
   } else {
-    fixes.push(`  - no prebuilt binary exists for ${o.platform} (prebuilt: ${PREBUILT_PLATFORMS.join(', ')}): build from source`);
+    fixes.push(
+      `  - no prebuilt binary exists for ${o.platform} (prebuilt: ${PREBUILT_PLATFORMS.join(', ')}): build from source`,
+    );
   }
   fixes.push(
     `  - or build from source into ${join(o.root, 'build', 'Release')} (needs CMake >= 3.19 and a C++17 compiler): npx llm-compress build-from-source`,
@@ -264,7 +273,8 @@ export function findBinding(options: FindBindingOptions = {}): LoadedBinding {
     if (binding && c.path) return { binding, path: c.path, source: c.source, tried: report() };
     if (c.source === 'LLMC_NATIVE_PATH') {
       // An explicit choice that fails is an error, not a reason to silently load something else.
-      for (const other of list.slice(1)) if (!other.blocked) other.reason = 'not tried: LLMC_NATIVE_PATH is set and takes precedence';
+      for (const other of list.slice(1))
+        if (!other.blocked) other.reason = 'not tried: LLMC_NATIVE_PATH is set and takes precedence';
       break;
     }
   }

@@ -65,7 +65,12 @@ export class HfBpeTokenizer implements Tokenizer {
   constructor(
     private readonly model: { byteFallback: boolean; unk?: number; fuseUnk: boolean; ignoreMerges: boolean },
     private readonly pipeline: Pipeline,
-    tables: { vocab: Map<string, number>; merges: Array<[string, string]>; added: Map<string, number>; addedPattern?: RegExp },
+    tables: {
+      vocab: Map<string, number>;
+      merges: Array<[string, string]>;
+      added: Map<string, number>;
+      addedPattern?: RegExp;
+    },
     special: { bos: number; eos: number; prependSpace: boolean },
   ) {
     this.vocab = tables.vocab;
@@ -110,7 +115,8 @@ export class HfBpeTokenizer implements Tokenizer {
     const ids: number[] = [];
     let offset = 0;
     const encodeText = (end: number): void => {
-      if (end > offset) for (const piece of this.preTokenize(text.slice(offset, end), offset === 0)) ids.push(...this.bpe(piece));
+      if (end > offset)
+        for (const piece of this.preTokenize(text.slice(offset, end), offset === 0)) ids.push(...this.bpe(piece));
     };
     if (this.addedPattern) {
       for (const match of text.matchAll(this.addedPattern)) {
@@ -235,9 +241,11 @@ export async function loadHfTokenizer(path: string, options: HfTokenizerOptions 
   if (typeof model !== 'object' || model === null) throw bad('no "model" object');
   const m = model as Json;
   if (m.type !== 'BPE') throw unsupported(`model type ${JSON.stringify(m.type)} (only "BPE" is read)`);
-  if (m.dropout !== undefined && m.dropout !== null && m.dropout !== 0) throw unsupported(`BPE dropout ${String(m.dropout)}`);
+  if (m.dropout !== undefined && m.dropout !== null && m.dropout !== 0)
+    throw unsupported(`BPE dropout ${String(m.dropout)}`);
   for (const key of ['continuing_subword_prefix', 'end_of_word_suffix'])
-    if (m[key] !== undefined && m[key] !== null && m[key] !== '') throw unsupported(`BPE ${key} ${JSON.stringify(m[key])}`);
+    if (m[key] !== undefined && m[key] !== null && m[key] !== '')
+      throw unsupported(`BPE ${key} ${JSON.stringify(m[key])}`);
 
   const vocab = readVocab(m.vocab, bad);
   const merges = readMerges(m.merges, bad);
@@ -245,7 +253,8 @@ export async function loadHfTokenizer(path: string, options: HfTokenizerOptions 
   const pipeline = readPipeline(json.normalizer, json.pre_tokenizer, unsupported);
   checkDecoder(json.decoder, unsupported);
 
-  const fileSaysPrepend = pipeline.prepend !== undefined || (pipeline.metaspace !== undefined && pipeline.metaspace.prepend !== 'never');
+  const fileSaysPrepend =
+    pipeline.prepend !== undefined || (pipeline.metaspace !== undefined && pipeline.metaspace.prepend !== 'never');
   if (options.prependSpace === true && !fileSaysPrepend)
     throw invalidArgument('options.prependSpace', `false or absent (${path} has no prepend step)`, true);
   const tokenId = (content: string): number | undefined => added.get(content) ?? vocab.get(content);
@@ -259,10 +268,19 @@ export async function loadHfTokenizer(path: string, options: HfTokenizerOptions 
   const unk = typeof m.unk_token === 'string' ? tokenId(m.unk_token) : undefined;
   try {
     return new HfBpeTokenizer(
-      { byteFallback: m.byte_fallback === true, unk, fuseUnk: m.fuse_unk === true, ignoreMerges: m.ignore_merges === true },
+      {
+        byteFallback: m.byte_fallback === true,
+        unk,
+        fuseUnk: m.fuse_unk === true,
+        ignoreMerges: m.ignore_merges === true,
+      },
       pipeline,
       { vocab, merges, added, addedPattern },
-      { bos: special('bos_token', '<s>'), eos: special('eos_token', '</s>'), prependSpace: options.prependSpace ?? fileSaysPrepend },
+      {
+        bos: special('bos_token', '<s>'),
+        eos: special('eos_token', '</s>'),
+        prependSpace: options.prependSpace ?? fileSaysPrepend,
+      },
     );
   } catch (e) {
     throw e instanceof LlmcError ? e : bad((e as Error).message);
@@ -274,12 +292,19 @@ async function readJson(path: string): Promise<unknown> {
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    throw new LlmcError('LLMC_INVALID_ARGUMENT', `Cannot read the tokenizer ${path}: ${(cause as Error).message}`, undefined, { cause });
+    throw new LlmcError(
+      'LLMC_INVALID_ARGUMENT',
+      `Cannot read the tokenizer ${path}: ${(cause as Error).message}`,
+      undefined,
+      { cause },
+    );
   }
   try {
     return JSON.parse(text);
   } catch (cause) {
-    throw new LlmcError('LLMC_INVALID_ARGUMENT', `${path} is not valid JSON: ${(cause as Error).message}`, undefined, { cause });
+    throw new LlmcError('LLMC_INVALID_ARGUMENT', `${path} is not valid JSON: ${(cause as Error).message}`, undefined, {
+      cause,
+    });
   }
 }
 
@@ -294,7 +319,11 @@ async function readSpecialTokens(path: string): Promise<{ bos_token?: string; eo
   if (!existsSync(path)) return {};
   const config = checkFileObject(path, await readJson(path));
   const content = (v: unknown): string | undefined =>
-    typeof v === 'string' ? v : typeof v === 'object' && v !== null && typeof (v as Json).content === 'string' ? ((v as Json).content as string) : undefined;
+    typeof v === 'string'
+      ? v
+      : typeof v === 'object' && v !== null && typeof (v as Json).content === 'string'
+        ? ((v as Json).content as string)
+        : undefined;
   const out: { bos_token?: string; eos_token?: string } = {};
   const bos = content(config.bos_token);
   const eos = content(config.eos_token);
@@ -307,7 +336,8 @@ function readVocab(value: unknown, bad: (what: string) => LlmcError): Map<string
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('model.vocab is not an object');
   const vocab = new Map<string, number>();
   for (const [piece, id] of Object.entries(value)) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw bad(`model.vocab["${piece}"] is not a token id: ${String(id)}`);
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
+      throw bad(`model.vocab["${piece}"] is not a token id: ${String(id)}`);
     vocab.set(piece, id);
   }
   if (vocab.size === 0) throw bad('model.vocab is empty');
@@ -325,18 +355,31 @@ function readMerges(value: unknown, bad: (what: string) => LlmcError): Array<[st
 }
 
 function readAddedTokens(
-  value: unknown, bad: (what: string) => LlmcError, unsupported: (what: string) => LlmcError,
+  value: unknown,
+  bad: (what: string) => LlmcError,
+  unsupported: (what: string) => LlmcError,
 ): { added: Map<string, number>; addedPattern?: RegExp } {
   const added = new Map<string, number>();
   if (value === undefined || value === null) return { added };
   if (!Array.isArray(value)) throw bad('added_tokens is not an array');
   const alternatives: Array<[length: number, pattern: string]> = value.map((token: unknown, i) => {
     const t = token as Json;
-    if (typeof t !== 'object' || t === null || typeof t.content !== 'string' || t.content === '' || typeof t.id !== 'number' || !Number.isInteger(t.id) || t.id < 0)
+    if (
+      typeof t !== 'object' ||
+      t === null ||
+      typeof t.content !== 'string' ||
+      t.content === '' ||
+      typeof t.id !== 'number' ||
+      !Number.isInteger(t.id) ||
+      t.id < 0
+    )
       throw bad(`added_tokens[${i}] has no content or id`);
     if (t.single_word === true) throw unsupported(`added token "${t.content}" with single_word`);
     added.set(t.content, t.id);
-    return [t.content.length, `${t.lstrip === true ? '\\s*' : ''}(${escapeRegExp(t.content)})${t.rstrip === true ? '\\s*' : ''}`];
+    return [
+      t.content.length,
+      `${t.lstrip === true ? '\\s*' : ''}(${escapeRegExp(t.content)})${t.rstrip === true ? '\\s*' : ''}`,
+    ];
   });
   if (alternatives.length === 0) return { added };
   // Longest first, so that a token wins over its prefixes at the same position.
@@ -350,9 +393,18 @@ function readPipeline(normalizer: unknown, preTokenizer: unknown, unsupported: (
     if (n === null || n === undefined) return;
     const t = n as Json;
     if (t.type === 'Sequence' && Array.isArray(t.normalizers)) t.normalizers.forEach(addNormalizer);
-    else if (t.type === 'Prepend' && typeof t.prepend === 'string' && pipeline.prepend === undefined && pipeline.replaces.length === 0)
+    else if (
+      t.type === 'Prepend' &&
+      typeof t.prepend === 'string' &&
+      pipeline.prepend === undefined &&
+      pipeline.replaces.length === 0
+    )
       pipeline.prepend = t.prepend;
-    else if (t.type === 'Replace' && typeof (t.pattern as Json | undefined)?.String === 'string' && typeof t.content === 'string')
+    else if (
+      t.type === 'Replace' &&
+      typeof (t.pattern as Json | undefined)?.String === 'string' &&
+      typeof t.content === 'string'
+    )
       pipeline.replaces.push([(t.pattern as Json).String as string, t.content]);
     else throw unsupported(`normalizer ${JSON.stringify(n)} (only Prepend first, then Replace with a string pattern)`);
   };
@@ -362,7 +414,8 @@ function readPipeline(normalizer: unknown, preTokenizer: unknown, unsupported: (
   if (p.type !== 'Metaspace' || typeof p.replacement !== 'string' || [...p.replacement].length !== 1)
     throw unsupported(`pre_tokenizer ${JSON.stringify(preTokenizer)} (only none or Metaspace)`);
   const scheme = p.prepend_scheme ?? (p.add_prefix_space === false ? 'never' : 'always');
-  if (scheme !== 'never' && scheme !== 'first' && scheme !== 'always') throw unsupported(`Metaspace prepend_scheme ${JSON.stringify(scheme)}`);
+  if (scheme !== 'never' && scheme !== 'first' && scheme !== 'always')
+    throw unsupported(`Metaspace prepend_scheme ${JSON.stringify(scheme)}`);
   pipeline.metaspace = { replacement: p.replacement, prepend: scheme, split: p.split !== false };
   return pipeline;
 }
@@ -371,8 +424,10 @@ function readPipeline(normalizer: unknown, preTokenizer: unknown, unsupported: (
 function checkDecoder(decoder: unknown, unsupported: (what: string) => LlmcError): void {
   if (decoder === null || decoder === undefined) return;
   const d = decoder as Json;
-  if (!DECODERS.has(d.type as string)) throw unsupported(`decoder ${JSON.stringify(d.type)} (only ${[...DECODERS].join(', ')})`);
-  if (d.type === 'Sequence') (Array.isArray(d.decoders) ? d.decoders : [null]).forEach((x: unknown) => checkDecoder(x ?? {}, unsupported));
+  if (!DECODERS.has(d.type as string))
+    throw unsupported(`decoder ${JSON.stringify(d.type)} (only ${[...DECODERS].join(', ')})`);
+  if (d.type === 'Sequence')
+    (Array.isArray(d.decoders) ? d.decoders : [null]).forEach((x: unknown) => checkDecoder(x ?? {}, unsupported));
   if (d.type === 'Replace' && ((d.pattern as Json | undefined)?.String !== SPACE_MARK || d.content !== ' '))
     throw unsupported(`decoder Replace other than '▁' → ' '`);
 }

@@ -72,7 +72,10 @@ class CandidateHeap {
  * @param merge - what the pair (left, right) merges into, or undefined when it does not merge.
  * @returns the token ids after merging.
  */
-export function mergePairs(ids: readonly number[], merge: (left: number, right: number) => PairMerge | undefined): number[] {
+export function mergePairs(
+  ids: readonly number[],
+  merge: (left: number, right: number) => PairMerge | undefined,
+): number[] {
   const n = ids.length;
   const sym = Array.from(ids);
   const next = Array.from({ length: n }, (_, i) => (i + 1 < n ? i + 1 : -1));
@@ -89,7 +92,14 @@ export function mergePairs(ids: readonly number[], merge: (left: number, right: 
   for (let i = 0; i + 1 < n; i++) consider(i, i + 1);
   for (let c = heap.pop(); c; c = heap.pop()) {
     // Skip candidates made stale by earlier merges (a merged symbol always changes id).
-    if (!alive[c.left] || !alive[c.right] || next[c.left] !== c.right || sym[c.left] !== c.leftId || sym[c.right] !== c.rightId) continue;
+    if (
+      !alive[c.left] ||
+      !alive[c.right] ||
+      next[c.left] !== c.right ||
+      sym[c.left] !== c.leftId ||
+      sym[c.right] !== c.rightId
+    )
+      continue;
     sym[c.left] = c.id;
     alive[c.right] = 0;
     const after = next[c.right]!;
@@ -185,7 +195,8 @@ export class Llama2cTokenizer implements Tokenizer {
     const fail = (what: string): LlmcError => new LlmcError('LLMC_INVALID_ARGUMENT', `${source}: ${what}`);
     if (n < 259) throw fail(`a llama2.c vocabulary has at least 259 tokens (byte tokens at ids 3..258), got ${n}`);
     if (scores.length !== n) throw fail(`expected ${n} scores (one per token), got ${scores.length}`);
-    if (tokenTypes !== undefined && tokenTypes.length !== n) throw fail(`expected ${n} token types, got ${tokenTypes.length}`);
+    if (tokenTypes !== undefined && tokenTypes.length !== n)
+      throw fail(`expected ${n} token types, got ${tokenTypes.length}`);
     this.vocabSize = n;
     this.bos = checkInteger('vocab.bos', vocab.bos, 0, n - 1);
     this.eos = checkInteger('vocab.eos', vocab.eos, 0, n - 1);
@@ -196,12 +207,15 @@ export class Llama2cTokenizer implements Tokenizer {
       if (t instanceof Uint8Array) return latin1(t);
       throw fail(`token ${i} is neither a string nor a Uint8Array`);
     });
-    const spaceMarker = vocab.spaceMarker ?? (!raw.some((p) => p.includes(' ')) && raw.some((p) => p.includes(SPACE_MARK)));
+    const spaceMarker =
+      vocab.spaceMarker ?? (!raw.some((p) => p.includes(' ')) && raw.some((p) => p.includes(SPACE_MARK)));
     this.pieces = spaceMarker ? raw.map((p) => p.replaceAll(SPACE_MARK, ' ')) : raw;
     this.decoded = this.pieces.map((piece, i) => {
       const byte = BYTE_TOKEN.exec(piece);
       if (i >= 3 && i < 259 && (!byte || parseInt(byte[1]!, 16) !== i - 3))
-        throw fail(`token ${i} must be the byte token <0x${(i - 3).toString(16).toUpperCase().padStart(2, '0')}>, got "${piece}"`);
+        throw fail(
+          `token ${i} must be the byte token <0x${(i - 3).toString(16).toUpperCase().padStart(2, '0')}>, got "${piece}"`,
+        );
       return byte ? Uint8Array.of(parseInt(byte[1]!, 16)) : Uint8Array.from(piece, (c) => c.charCodeAt(0));
     });
     this.pieces.forEach((piece, id) => {
@@ -220,7 +234,10 @@ export class Llama2cTokenizer implements Tokenizer {
    */
   toLlama2cFile(): Uint8Array {
     if (this.bos !== 1 || this.eos !== 2)
-      throw new LlmcError('LLMC_UNSUPPORTED', `a llama2.c tokenizer.bin has BOS 1 and EOS 2; this vocabulary has ${this.bos} and ${this.eos}`);
+      throw new LlmcError(
+        'LLMC_UNSUPPORTED',
+        `a llama2.c tokenizer.bin has BOS 1 and EOS 2; this vocabulary has ${this.bos} and ${this.eos}`,
+      );
     const size = this.pieces.reduce((a, p) => a + 8 + p.length, 4);
     const out = new Uint8Array(size);
     const view = new DataView(out.buffer);
@@ -244,12 +261,23 @@ export class Llama2cTokenizer implements Tokenizer {
    */
   static fromVocab(vocab: Llama2cVocab): Llama2cTokenizer {
     const v = checkObject('vocab', vocab);
-    checkKnownKeys('vocab', v, ['tokens', 'scores', 'bos', 'eos', 'tokenTypes', 'spaceMarker', 'source', 'addSpacePrefix']);
-    if (v.addSpacePrefix !== undefined && typeof v.addSpacePrefix !== 'boolean') throw invalidArgument('vocab.addSpacePrefix', 'a boolean', v.addSpacePrefix);
+    checkKnownKeys('vocab', v, [
+      'tokens',
+      'scores',
+      'bos',
+      'eos',
+      'tokenTypes',
+      'spaceMarker',
+      'source',
+      'addSpacePrefix',
+    ]);
+    if (v.addSpacePrefix !== undefined && typeof v.addSpacePrefix !== 'boolean')
+      throw invalidArgument('vocab.addSpacePrefix', 'a boolean', v.addSpacePrefix);
     if (!Array.isArray(v.tokens)) throw invalidArgument('vocab.tokens', 'an array of strings or Uint8Arrays', v.tokens);
     if (!(v.scores instanceof Float32Array)) throw invalidArgument('vocab.scores', 'a Float32Array', v.scores);
     if (v.spaceMarker !== undefined) checkBoolean('vocab.spaceMarker', v.spaceMarker);
-    if (v.source !== undefined && typeof v.source !== 'string') throw invalidArgument('vocab.source', 'a string', v.source);
+    if (v.source !== undefined && typeof v.source !== 'string')
+      throw invalidArgument('vocab.source', 'a string', v.source);
     const t = v.tokenTypes as { length?: unknown } | undefined;
     if (t !== undefined && (typeof t !== 'object' || t === null || typeof t.length !== 'number'))
       throw invalidArgument('vocab.tokenTypes', 'an array of numbers', t);
@@ -310,16 +338,26 @@ export class Llama2cTokenizer implements Tokenizer {
  * @throws LlmcError `LLMC_INVALID_ARGUMENT` naming the file when it cannot be read, is truncated,
  *   has a bad length or holds more tokens than `vocabSize`.
  */
-export async function loadLlama2cTokenizer(path: string, vocabSize: number, options: { addSpacePrefix?: boolean } = {}): Promise<Llama2cTokenizer> {
+export async function loadLlama2cTokenizer(
+  path: string,
+  vocabSize: number,
+  options: { addSpacePrefix?: boolean } = {},
+): Promise<Llama2cTokenizer> {
   if (typeof path !== 'string' || path === '') throw invalidArgument('path', 'a file path', path);
   checkInteger('vocabSize', vocabSize, 259);
   let file: Buffer;
   try {
     file = await readFile(path);
   } catch (cause) {
-    throw new LlmcError('LLMC_INVALID_ARGUMENT', `Cannot read the llama2.c tokenizer ${path}: ${(cause as Error).message}`, undefined, { cause });
+    throw new LlmcError(
+      'LLMC_INVALID_ARGUMENT',
+      `Cannot read the llama2.c tokenizer ${path}: ${(cause as Error).message}`,
+      undefined,
+      { cause },
+    );
   }
-  const fail = (what: string): LlmcError => new LlmcError('LLMC_INVALID_ARGUMENT', `${path}: not a llama2.c tokenizer of ${vocabSize} tokens: ${what}`);
+  const fail = (what: string): LlmcError =>
+    new LlmcError('LLMC_INVALID_ARGUMENT', `${path}: not a llama2.c tokenizer of ${vocabSize} tokens: ${what}`);
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
   if (file.length < 4) throw fail(`truncated (${file.length} bytes, no header)`);
   const maxLength = view.getInt32(0, true);
@@ -333,10 +371,19 @@ export async function loadLlama2cTokenizer(path: string, vocabSize: number, opti
     const length = view.getInt32(offset + 4, true);
     offset += 8;
     if (length < 1 || length > maxLength) throw fail(`token ${i} has length ${length}, outside [1, ${maxLength}]`);
-    if (offset + length > file.length) throw fail(`truncated in token ${i} (needs ${length} bytes at offset ${offset} of ${file.length})`);
+    if (offset + length > file.length)
+      throw fail(`truncated in token ${i} (needs ${length} bytes at offset ${offset} of ${file.length})`);
     tokens.push(file.subarray(offset, offset + length));
     offset += length;
   }
-  if (offset !== file.length) throw fail(`${file.length - offset} bytes follow the last token (is the vocab size right?)`);
-  return Llama2cTokenizer.fromVocab({ tokens, scores, bos: 1, eos: 2, source: path, ...(options.addSpacePrefix !== undefined ? { addSpacePrefix: options.addSpacePrefix } : {}) });
+  if (offset !== file.length)
+    throw fail(`${file.length - offset} bytes follow the last token (is the vocab size right?)`);
+  return Llama2cTokenizer.fromVocab({
+    tokens,
+    scores,
+    bos: 1,
+    eos: 2,
+    source: path,
+    ...(options.addSpacePrefix !== undefined ? { addSpacePrefix: options.addSpacePrefix } : {}),
+  });
 }

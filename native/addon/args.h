@@ -44,8 +44,8 @@ inline Napi::TypedArrayOf<float> arg_f32(const Napi::CallbackInfo& info, size_t 
 // A typed array of element type T (napi type `type`, named `type_name` in errors); with
 // `nullable`, null or undefined gives an empty array (Data() == nullptr).
 template <class T>
-inline Napi::TypedArrayOf<T> arg_typed(const Napi::CallbackInfo& info, size_t i, const char* name, napi_typedarray_type type,
-                                       const char* type_name, bool nullable = false) {
+inline Napi::TypedArrayOf<T> arg_typed(const Napi::CallbackInfo& info, size_t i, const char* name,
+                                       napi_typedarray_type type, const char* type_name, bool nullable = false) {
   Napi::Env env = info.Env();
   if (nullable && (i >= info.Length() || info[i].IsNull() || info[i].IsUndefined())) return Napi::TypedArrayOf<T>();
   if (i >= info.Length() || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != type)
@@ -57,13 +57,18 @@ inline Napi::TypedArrayOf<T> arg_typed(const Napi::CallbackInfo& info, size_t i,
 template <class T>
 inline void need_len(Napi::Env env, const Napi::TypedArrayOf<T>& arr, int64_t need, const char* name) {
   const int64_t have = arr.IsEmpty() ? 0 : static_cast<int64_t>(arr.ElementLength());
-  if (have < need) throw_invalid(env, std::string(name) + " has " + std::to_string(have) + " elements, needs " + std::to_string(need));
+  if (have < need)
+    throw_invalid(env, std::string(name) + " has " + std::to_string(have) + " elements, needs " + std::to_string(need));
 }
 
 template <class T>
-inline T* data_or_null(Napi::TypedArrayOf<T> arr) { return arr.IsEmpty() ? nullptr : arr.Data(); }
+inline T* data_or_null(Napi::TypedArrayOf<T> arr) {
+  return arr.IsEmpty() ? nullptr : arr.Data();
+}
 
 // Elements a row-major [rows × cols] view with row stride ld spans (0 when empty).
-inline int64_t span(int64_t rows, int64_t cols, int64_t ld) { return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols; }
+inline int64_t span(int64_t rows, int64_t cols, int64_t ld) {
+  return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
+}
 
 }  // namespace llmc_addon

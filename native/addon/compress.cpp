@@ -31,8 +31,10 @@ double prop_number(Napi::Env env, const Napi::Object& o, const char* key) {
 
 int64_t prop_int(Napi::Env env, const Napi::Object& o, const char* key, int64_t lo, int64_t hi) {
   const double v = prop_number(env, o, key);
-  if (!(v >= static_cast<double>(lo) && v <= static_cast<double>(hi)) || v != static_cast<double>(static_cast<int64_t>(v)))
-    throw_invalid(env, std::string("params.") + key + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  if (!(v >= static_cast<double>(lo) && v <= static_cast<double>(hi)) ||
+      v != static_cast<double>(static_cast<int64_t>(v)))
+    throw_invalid(env, std::string("params.") + key + " must be an integer in [" + std::to_string(lo) + ", " +
+                           std::to_string(hi) + "]");
   return static_cast<int64_t>(v);
 }
 
@@ -62,8 +64,8 @@ struct Outs {
 };
 
 template <class T>
-T* out_array(Napi::Env env, const Napi::Object& o, const char* key, napi_typedarray_type type, const char* tname, int64_t need,
-             std::vector<Napi::Value>& keep, bool required = false) {
+T* out_array(Napi::Env env, const Napi::Object& o, const char* key, napi_typedarray_type type, const char* tname,
+             int64_t need, std::vector<Napi::Value>& keep, bool required = false) {
   Napi::Value v = o.Get(key);
   if (!required && (v.IsUndefined() || v.IsNull())) return nullptr;
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
@@ -93,8 +95,9 @@ template <class F>
 Napi::Value run(Napi::Env env, std::vector<Napi::Value> keep, Outs&& outs, F fn) {
   auto result = std::make_shared<llmc_obs_result>(outs.r);
   keep.insert(keep.end(), outs.keep.begin(), outs.keep.end());
-  return Job::Start(env, keep, [result, fn] { return fn(result.get()); },
-                    [result](Napi::Env e) { return Napi::Number::New(e, result->loss); });
+  return Job::Start(
+      env, keep, [result, fn] { return fn(result.get()); },
+      [result](Napi::Env e) { return Napi::Number::New(e, result->loss); });
 }
 
 }  // namespace
@@ -110,9 +113,13 @@ Napi::Value HessianUpdate(const Napi::CallbackInfo& info) {
   need_len(env, x, tokens * d, "x");
   float* hp = h.Data();
   const float* xp = x.Data();
-  return Job::Start(env, {h, x}, [=] {
-    return cuda ? llmc_cuda_hessian_update(hp, d, seen, xp, tokens, d) : llmc_hessian_update(hp, d, seen, xp, tokens, d);
-  }, nullptr);
+  return Job::Start(
+      env, {h, x},
+      [=] {
+        return cuda ? llmc_cuda_hessian_update(hp, d, seen, xp, tokens, d)
+                    : llmc_hessian_update(hp, d, seen, xp, tokens, d);
+      },
+      nullptr);
 }
 
 Napi::Value ObsCompress(const Napi::CallbackInfo& info) {
@@ -150,7 +157,8 @@ Napi::Value Prune(const Napi::CallbackInfo& info) {
   const float* np = data_or_null(norms);
   std::vector<Napi::Value> keep{w};
   if (!norms.IsEmpty()) keep.push_back(norms);
-  return run(env, keep, read_outputs(env, info[3], p), [p, wp, np](llmc_obs_result* r) { return llmc_prune(&p, wp, np, r); });
+  return run(env, keep, read_outputs(env, info[3], p),
+             [p, wp, np](llmc_obs_result* r) { return llmc_prune(&p, wp, np, r); });
 }
 
 }  // namespace llmc_addon

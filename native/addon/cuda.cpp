@@ -35,24 +35,29 @@ Napi::Promise start_on(Napi::Env env, const Napi::Value& handle_value, CudaHandl
                        Job::Work work, Job::Result result) {
   keep.push_back(handle_value);
   ++h->busy;
-  return Job::Start(env, std::move(keep), [h, work] {
-    const llmc_status st = work();
-    --h->busy;
-    return st;
-  }, std::move(result));
+  return Job::Start(
+      env, std::move(keep),
+      [h, work] {
+        const llmc_status st = work();
+        --h->busy;
+        return st;
+      },
+      std::move(result));
 }
 
 }  // namespace
 
-Napi::Promise start_upload(Napi::Env env, std::vector<Napi::Value> keep, std::function<llmc_status(llmc_cuda_weights**)> upload) {
+Napi::Promise start_upload(Napi::Env env, std::vector<Napi::Value> keep,
+                           std::function<llmc_status(llmc_cuda_weights**)> upload) {
   auto slot = std::make_shared<llmc_cuda_weights*>(nullptr);
-  return Job::Start(env, std::move(keep), [slot, upload] { return upload(slot.get()); },
-                    [slot](Napi::Env e) -> Napi::Value {
-                      auto* h = new CudaHandle;
-                      h->w = *slot;
-                      *slot = nullptr;
-                      return Napi::External<CudaHandle>::New(e, h, [](Napi::Env, CudaHandle* p) { delete p; });
-                    });
+  return Job::Start(
+      env, std::move(keep), [slot, upload] { return upload(slot.get()); },
+      [slot](Napi::Env e) -> Napi::Value {
+        auto* h = new CudaHandle;
+        h->w = *slot;
+        *slot = nullptr;
+        return Napi::External<CudaHandle>::New(e, h, [](Napi::Env, CudaHandle* p) { delete p; });
+      });
 }
 
 Napi::Value CudaUploadF16(const Napi::CallbackInfo& info) {
@@ -111,12 +116,13 @@ Napi::Value CudaMatmulBench(const Napi::CallbackInfo& info) {
   const int iters = static_cast<int>(arg_int(info, 2, "iters", 1, 100000));
   auto ms = std::make_shared<std::vector<double>>(static_cast<size_t>(iters));
   const llmc_cuda_weights* w = h->w;
-  return start_on(env, info[0], h, {}, [=] { return llmc_cuda_matmul_bench(w, m, iters, ms->data()); },
-                  [ms](Napi::Env e) -> Napi::Value {
-                    auto out = Napi::Float64Array::New(e, ms->size());
-                    for (size_t i = 0; i < ms->size(); ++i) out[i] = (*ms)[i];
-                    return out;
-                  });
+  return start_on(
+      env, info[0], h, {}, [=] { return llmc_cuda_matmul_bench(w, m, iters, ms->data()); },
+      [ms](Napi::Env e) -> Napi::Value {
+        auto out = Napi::Float64Array::New(e, ms->size());
+        for (size_t i = 0; i < ms->size(); ++i) out[i] = (*ms)[i];
+        return out;
+      });
 }
 
 }  // namespace llmc_addon

@@ -23,6 +23,7 @@ struct CudaHandle {
 };
 
 // Runs `upload` on a job; resolves to an External<CudaHandle> owning the weights.
-Napi::Promise start_upload(Napi::Env env, std::vector<Napi::Value> keep, std::function<llmc_status(llmc_cuda_weights**)> upload);
+Napi::Promise start_upload(Napi::Env env, std::vector<Napi::Value> keep,
+                           std::function<llmc_status(llmc_cuda_weights**)> upload);
 
 }  // namespace llmc_addon

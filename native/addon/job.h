@@ -54,8 +54,10 @@ class Job : public Napi::AsyncWorker {
 
  private:
   Job(Napi::Env env, std::vector<Napi::Value> keep, Work work, Result result)
-      : Napi::AsyncWorker(env, "llmc"), deferred_(Napi::Promise::Deferred::New(env)),
-        work_(std::move(work)), result_(std::move(result)) {
+      : Napi::AsyncWorker(env, "llmc"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        result_(std::move(result)) {
     for (const Napi::Value& v : keep) refs_.push_back(Napi::Persistent(v));
   }
 

@@ -44,7 +44,8 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto q = arg_f32(info, 0, "q"), k = arg_f32(info, 1, "k"), v = arg_f32(info, 2, "v"), out = arg_f32(info, 3, "out");
-  const int64_t batch = arg_int(info, 4, "batch", 0, kMax), tq = arg_int(info, 5, "tq", 0, kMax), tk = arg_int(info, 6, "tk", 0, kMax);
+  const int64_t batch = arg_int(info, 4, "batch", 0, kMax), tq = arg_int(info, 5, "tq", 0, kMax),
+                tk = arg_int(info, 6, "tk", 0, kMax);
   const int64_t heads = arg_int(info, 7, "heads", 1, kMax), kv_heads = arg_int(info, 8, "kvHeads", 1, kMax),
                 head_dim = arg_int(info, 9, "headDim", 1, kMax);
   need_len(env, q, batch * tq * heads * head_dim, "q");
@@ -53,7 +54,9 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   need_len(env, v, batch * tk * kv_heads * head_dim, "v");
   const float *qp = q.Data(), *kp = k.Data(), *vp = v.Data();
   float* op = out.Data();
-  return Job::Start(env, {q, k, v, out}, [=] { return llmc_attention(qp, kp, vp, op, batch, tq, tk, heads, kv_heads, head_dim); }, nullptr);
+  return Job::Start(
+      env, {q, k, v, out}, [=] { return llmc_attention(qp, kp, vp, op, batch, tq, tk, heads, kv_heads, head_dim); },
+      nullptr);
 }
 
 Napi::Value SwiGlu(const Napi::CallbackInfo& info) {

@@ -3,14 +3,13 @@
 // quantSizes(bits, n, k, group) -> { dataBytes, scaleCount }
 // q8Pack(q, scale, n, k, data, scaleOut): Promise<number>
 // q8Unpack(data, scale, n, k, qOut, scaleOut): Promise<number>
-// q4Pack(q, scale, zero|null, gIdx|null, n, k, group, data, scaleOut, zeroOut|null, permOut): Promise<boolean> (has perm)
-// q4Unpack(data, scale, zero|null, perm|null, n, k, group, qOut, scaleOut, zeroOut|null, gIdxOut|null): Promise<number>
-// q8Matmul(data, scale, n, k, actInt8, x, m, y): Promise<number> (kernel ms)
-// q4Matmul(data, scale, zero|null, perm|null, n, k, group, actInt8, x, m, y): Promise<number>
-// cudaUploadQ8(data, scale, n, k): Promise<External> (w8a8 on the device, see cuda.cpp)
-// cudaUploadQ4(data, scale, zero|null, perm|null, n, k, group): Promise<External> (w4a16 on the device)
-// lib/kernels/quant.ts validates and documents the arguments; the checks here only guarantee that no
-// call can read or write outside the arrays.
+// q4Pack(q, scale, zero|null, gIdx|null, n, k, group, data, scaleOut, zeroOut|null, permOut): Promise<boolean> (has
+// perm) q4Unpack(data, scale, zero|null, perm|null, n, k, group, qOut, scaleOut, zeroOut|null, gIdxOut|null):
+// Promise<number> q8Matmul(data, scale, n, k, actInt8, x, m, y): Promise<number> (kernel ms) q4Matmul(data, scale,
+// zero|null, perm|null, n, k, group, actInt8, x, m, y): Promise<number> cudaUploadQ8(data, scale, n, k):
+// Promise<External> (w8a8 on the device, see cuda.cpp) cudaUploadQ4(data, scale, zero|null, perm|null, n, k, group):
+// Promise<External> (w4a16 on the device) lib/kernels/quant.ts validates and documents the arguments; the checks here
+// only guarantee that no call can read or write outside the arrays.
 #include "bindings.h"
 
 #include <memory>
@@ -146,7 +145,8 @@ Napi::Value Q4Pack(const Napi::CallbackInfo& info) {
   const int64_t G = groups_of(k, group);
   need_len(env, q, n * k, "q");
   need_len(env, scale, n * G, "scale");
-  if (!zero.IsEmpty()) need_len(env, zero, n * G, "zero"), need_len(env, zero_out, llmc_q4_scale_count(n, k, group), "zeroOut");
+  if (!zero.IsEmpty())
+    need_len(env, zero, n * G, "zero"), need_len(env, zero_out, llmc_q4_scale_count(n, k, group), "zeroOut");
   if (!g_idx.IsEmpty()) need_len(env, g_idx, k, "gIdx");
   need_len(env, data, llmc_q4_data_bytes(n, k), "data");
   need_len(env, scale_out, llmc_q4_scale_count(n, k, group), "scaleOut");
@@ -162,8 +162,9 @@ Napi::Value Q4Pack(const Napi::CallbackInfo& info) {
   auto has_perm = std::make_shared<int>(0);
   std::vector<Napi::Value> keep{q, scale, data, scale_out, perm_out};
   keep_if(keep, zero), keep_if(keep, g_idx), keep_if(keep, zero_out);
-  return Job::Start(env, keep, [=] { return llmc_q4_pack(n, k, group, qp, sp, zp, gp, dp, so, zo, po, has_perm.get()); },
-                    [has_perm](Napi::Env e) { return Napi::Boolean::New(e, *has_perm != 0); });
+  return Job::Start(
+      env, keep, [=] { return llmc_q4_pack(n, k, group, qp, sp, zp, gp, dp, so, zo, po, has_perm.get()); },
+      [has_perm](Napi::Env e) { return Napi::Boolean::New(e, *has_perm != 0); });
 }
 
 Napi::Value Q4Unpack(const Napi::CallbackInfo& info) {
@@ -223,10 +224,13 @@ Napi::Value Q4Matmul(const Napi::CallbackInfo& info) {
 // int8Peak(): Promise<number | null> — int8 dot-product GOP/s measured now; null without VNNI.
 Napi::Value Int8Peak(const Napi::CallbackInfo& info) {
   auto gops = std::make_shared<double>(-1.0);
-  return Job::Start(info.Env(), {}, [gops] {
-    if (llmc_int8_peak(gops.get()) != LLMC_OK) *gops = -1.0;
-    return LLMC_OK;
-  }, [gops](Napi::Env env) { return *gops < 0 ? env.Null() : Napi::Number::New(env, *gops); });
+  return Job::Start(
+      info.Env(), {},
+      [gops] {
+        if (llmc_int8_peak(gops.get()) != LLMC_OK) *gops = -1.0;
+        return LLMC_OK;
+      },
+      [gops](Napi::Env env) { return *gops < 0 ? env.Null() : Napi::Number::New(env, *gops); });
 }
 
 Napi::Value CudaUploadQ8(const Napi::CallbackInfo& info) {

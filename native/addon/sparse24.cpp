@@ -3,7 +3,8 @@
 // Weights are passed as 8 arguments: bits, n, k, group, meta (Uint8Array), values (Uint8Array: the
 // raw bytes, f32 values included), scale (Float32Array | null), wsum (Int32Array | null).
 // s24Sizes(bits, n, k, group) -> { metaBytes, valueBytes, scaleCount }
-// s24Pack(bits, n, k, group, w|null, q|null, scale|null, meta, values, scaleOut|null, wsumOut|null, bad): Promise<number>
+// s24Pack(bits, n, k, group, w|null, q|null, scale|null, meta, values, scaleOut|null, wsumOut|null, bad):
+// Promise<number>
 //   (bad: Float64Array(2) receives the row and first column of a group with more than 2 nonzeros)
 // s24Unpack(<weights>, dense|null, q|null, scaleOut|null): Promise<number>
 // s24ToBitmask(<weights>, compressed (Uint8Array of the output's bytes), bitmask): Promise<number>
@@ -67,7 +68,13 @@ llmc_s24_weights read_s24(const Napi::CallbackInfo& info, size_t first, std::vec
   keep.push_back(meta), keep.push_back(values);
   if (!scale.IsEmpty()) keep.push_back(scale);
   if (!wsum.IsEmpty()) keep.push_back(wsum);
-  return {s.n, s.k, s.bits, s.bits == 4 ? s.group : 0, meta.Data(), values.Data(), s.bits == 32 ? nullptr : data_or_null(scale),
+  return {s.n,
+          s.k,
+          s.bits,
+          s.bits == 4 ? s.group : 0,
+          meta.Data(),
+          values.Data(),
+          s.bits == 32 ? nullptr : data_or_null(scale),
           s.bits == 8 ? data_or_null(wsum) : nullptr};
 }
 
@@ -114,15 +121,19 @@ Napi::Value S24Pack(const Napi::CallbackInfo& info) {
   uint8_t* vp = values.Data();
   double* bp = bad.Data();
   std::vector<Napi::Value> keep{meta, values, bad};
-  for (const Napi::Value& v : {Napi::Value(w), Napi::Value(q), Napi::Value(scale), Napi::Value(scale_out), Napi::Value(wsum_out)})
+  for (const Napi::Value& v :
+       {Napi::Value(w), Napi::Value(q), Napi::Value(scale), Napi::Value(scale_out), Napi::Value(wsum_out)})
     if (!v.IsEmpty()) keep.push_back(v);
   const int64_t group = s.bits == 4 ? s.group : 0;
-  return Job::Start(env, keep, [=] {
-    int64_t b[2];
-    const llmc_status st = llmc_s24_pack(s.bits, s.n, s.k, group, wp, qp, sp, mp, vp, so, wo, b);
-    bp[0] = static_cast<double>(b[0]), bp[1] = static_cast<double>(b[1]);
-    return st;
-  }, nullptr);
+  return Job::Start(
+      env, keep,
+      [=] {
+        int64_t b[2];
+        const llmc_status st = llmc_s24_pack(s.bits, s.n, s.k, group, wp, qp, sp, mp, vp, so, wo, b);
+        bp[0] = static_cast<double>(b[0]), bp[1] = static_cast<double>(b[1]);
+        return st;
+      },
+      nullptr);
 }
 
 Napi::Value S24Unpack(const Napi::CallbackInfo& info) {
@@ -173,7 +184,8 @@ Napi::Value S24NvMetadata(const Napi::CallbackInfo& info) {
 
 Napi::Value S24Path(const Napi::CallbackInfo& info) {
   const int bits = bits_arg(info, 0);
-  const int64_t m = arg_int(info, 1, "m", 0, kMaxDim), n = arg_int(info, 2, "n", 1, kMaxDim), k = arg_int(info, 3, "k", 1, kMaxDim);
+  const int64_t m = arg_int(info, 1, "m", 0, kMaxDim), n = arg_int(info, 2, "n", 1, kMaxDim),
+                k = arg_int(info, 3, "k", 1, kMaxDim);
   return Napi::Number::New(info.Env(), llmc_s24_path(bits, m, n, k));
 }
 

@@ -11,12 +11,18 @@ thread_local char g_last_error[1024] = "";
 
 extern "C" const char* llmc_status_name(llmc_status status) {
   switch (status) {
-    case LLMC_OK: return "LLMC_OK";
-    case LLMC_INVALID_ARGUMENT: return "LLMC_INVALID_ARGUMENT";
-    case LLMC_OUT_OF_MEMORY: return "LLMC_OUT_OF_MEMORY";
-    case LLMC_UNSUPPORTED: return "LLMC_UNSUPPORTED";
-    case LLMC_INTERNAL: return "LLMC_INTERNAL";
-    case LLMC_CUDA_ERROR: return "LLMC_CUDA_ERROR";
+    case LLMC_OK:
+      return "LLMC_OK";
+    case LLMC_INVALID_ARGUMENT:
+      return "LLMC_INVALID_ARGUMENT";
+    case LLMC_OUT_OF_MEMORY:
+      return "LLMC_OUT_OF_MEMORY";
+    case LLMC_UNSUPPORTED:
+      return "LLMC_UNSUPPORTED";
+    case LLMC_INTERNAL:
+      return "LLMC_INTERNAL";
+    case LLMC_CUDA_ERROR:
+      return "LLMC_CUDA_ERROR";
   }
   return "LLMC_INTERNAL";
 }

@@ -73,8 +73,8 @@ void detect_x86(llmc_cpu_info* c) {
   const bool osxsave = (r[2] >> 27) & 1;
   const bool fma = (r[2] >> 12) & 1, f16c = (r[2] >> 29) & 1, avx = (r[2] >> 28) & 1;
   const unsigned long long xcr0 = osxsave ? xgetbv0() : 0;
-  const bool os_ymm = (xcr0 & 0x6) == 0x6;     // SSE and AVX state
-  const bool os_zmm = (xcr0 & 0xE6) == 0xE6;   // plus opmask, ZMM_Hi256, Hi16_ZMM
+  const bool os_ymm = (xcr0 & 0x6) == 0x6;    // SSE and AVX state
+  const bool os_zmm = (xcr0 & 0xE6) == 0xE6;  // plus opmask, ZMM_Hi256, Hi16_ZMM
   if (max_leaf < 7 || !avx || !os_ymm) return;
 
   cpuid(7, 0, r);
@@ -135,11 +135,11 @@ llmc_isa initial_isa() {
   if (env == nullptr || *env == '\0') return isa;
   llmc_isa wanted;
   if (llmc_isa_parse(env, &wanted) != 0) {
-    std::fprintf(stderr, "llm-compress-native: LLMC_ISA=%s is not one of scalar, neon, avx2, avx512; using %s\n",
-                 env, llmc_isa_name(isa));
+    std::fprintf(stderr, "llm-compress-native: LLMC_ISA=%s is not one of scalar, neon, avx2, avx512; using %s\n", env,
+                 llmc_isa_name(isa));
   } else if (!isa_available(wanted)) {
-    std::fprintf(stderr, "llm-compress-native: LLMC_ISA=%s is not supported by this CPU or build; using %s\n",
-                 env, llmc_isa_name(isa));
+    std::fprintf(stderr, "llm-compress-native: LLMC_ISA=%s is not supported by this CPU or build; using %s\n", env,
+                 llmc_isa_name(isa));
   } else {
     isa = wanted;
   }
@@ -157,10 +157,14 @@ extern "C" const llmc_cpu_info* llmc_cpu(void) { return &cpu(); }
 
 extern "C" const char* llmc_isa_name(llmc_isa isa) {
   switch (isa) {
-    case LLMC_ISA_SCALAR: return "scalar";
-    case LLMC_ISA_NEON: return "neon";
-    case LLMC_ISA_AVX2: return "avx2";
-    case LLMC_ISA_AVX512: return "avx512";
+    case LLMC_ISA_SCALAR:
+      return "scalar";
+    case LLMC_ISA_NEON:
+      return "neon";
+    case LLMC_ISA_AVX2:
+      return "avx2";
+    case LLMC_ISA_AVX512:
+      return "avx512";
   }
   return "scalar";
 }
@@ -176,11 +180,14 @@ extern "C" int llmc_isa_parse(const char* name, llmc_isa* out) {
   return -1;
 }
 
-extern "C" llmc_isa llmc_isa_active(void) { return static_cast<llmc_isa>(active_level().load(std::memory_order_relaxed)); }
+extern "C" llmc_isa llmc_isa_active(void) {
+  return static_cast<llmc_isa>(active_level().load(std::memory_order_relaxed));
+}
 
 extern "C" llmc_status llmc_isa_set(llmc_isa isa) {
   if (static_cast<int>(isa) < 0 || static_cast<int>(isa) > LLMC_ISA_AVX512)
-    return llmc::fail(LLMC_INVALID_ARGUMENT, "ISA level %d is not one of scalar, neon, avx2, avx512", static_cast<int>(isa));
+    return llmc::fail(LLMC_INVALID_ARGUMENT, "ISA level %d is not one of scalar, neon, avx2, avx512",
+                      static_cast<int>(isa));
   if (!isa_available(isa))
     return llmc::fail(LLMC_UNSUPPORTED, "ISA level '%s' is not supported here (best available: '%s')",
                       llmc_isa_name(isa), llmc_isa_name(cpu().best));

@@ -47,15 +47,30 @@ struct Plan {
 Plan plan_for(llmc_isa isa) {
 #if defined(LLMC_HAVE_X86_KERNELS)
   if (isa == LLMC_ISA_AVX512)
-    return {{kAvx512MR, kAvx512NR, 768, 512, micro_avx512, small_nt_avx512, small_nn_avx512, pack_t_avx512, pack_n_avx512, small_nt_packed_avx512}, 192, 6, 8};
+    return {{kAvx512MR, kAvx512NR, 768, 512, micro_avx512, small_nt_avx512, small_nn_avx512, pack_t_avx512,
+             pack_n_avx512, small_nt_packed_avx512},
+            192,
+            6,
+            8};
   if (isa == LLMC_ISA_AVX2)
-    return {{kAvx2MR, kAvx2NR, 256, 512, micro_avx2, small_nt_avx2, small_nn_avx2, pack_t_avx2, pack_n_avx2, nullptr}, 12, 8, 0};
+    return {{kAvx2MR, kAvx2NR, 256, 512, micro_avx2, small_nt_avx2, small_nn_avx2, pack_t_avx2, pack_n_avx2, nullptr},
+            12,
+            8,
+            0};
 #elif defined(LLMC_HAVE_NEON_KERNELS)
-  if (isa == LLMC_ISA_NEON) return {{kNeonMR, kNeonNR, 512, 240, micro_neon, small_nt_neon, nullptr, pack_t_neon, pack_n_scalar, nullptr}, 16, 0, 0};
+  if (isa == LLMC_ISA_NEON)
+    return {{kNeonMR, kNeonNR, 512, 240, micro_neon, small_nt_neon, nullptr, pack_t_neon, pack_n_scalar, nullptr},
+            16,
+            0,
+            0};
 #else
   (void)isa;
 #endif
-  return {{kScalarMR, kScalarNR, 256, 256, micro_scalar, small_nt_scalar, small_nn_scalar, pack_t_scalar, pack_n_scalar, nullptr}, 16, 4, 0};
+  return {{kScalarMR, kScalarNR, 256, 256, micro_scalar, small_nt_scalar, small_nn_scalar, pack_t_scalar, pack_n_scalar,
+           nullptr},
+          16,
+          4,
+          0};
 }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -156,8 +171,10 @@ llmc_status packed_gemm(const Problem& pr, const Kernels& K, bool beta_zero) {
         const int64_t r0 = i0 + q * mr;
         const int valid = static_cast<int>(std::min(mr, i0 + rows - r0));
         float* dst = ap + s * slice_stride + q * mr * kc;
-        if (!pr.trans_a) K.pack_t(pr.a + r0 * pr.lda + p0, pr.lda, valid, kcs, pr.alpha, dst, K.mr);
-        else K.pack_n(pr.a + p0 * pr.lda + r0, pr.lda, valid, kcs, pr.alpha, dst, K.mr);
+        if (!pr.trans_a)
+          K.pack_t(pr.a + r0 * pr.lda + p0, pr.lda, valid, kcs, pr.alpha, dst, K.mr);
+        else
+          K.pack_n(pr.a + p0 * pr.lda + r0, pr.lda, valid, kcs, pr.alpha, dst, K.mr);
       }
     });
 
@@ -176,9 +193,12 @@ llmc_status packed_gemm(const Problem& pr, const Kernels& K, bool beta_zero) {
         for (int64_t j = j_begin; j < j_end; j += nr) {
           const int valid = static_cast<int>(std::min(nr, j_end - j));
           float* dst = bp + (j - j_begin) * kcs;
-          if (pr.bsrc != nullptr) pr.bsrc->pack(pr.bsrc->ctx, j, valid, p0, kcs, dst, K.nr);
-          else if (pr.trans_b) K.pack_t(pr.b + j * pr.ldb + p0, pr.ldb, valid, kcs, 1.0f, dst, K.nr);
-          else K.pack_n(pr.b + p0 * pr.ldb + j, pr.ldb, valid, kcs, 1.0f, dst, K.nr);
+          if (pr.bsrc != nullptr)
+            pr.bsrc->pack(pr.bsrc->ctx, j, valid, p0, kcs, dst, K.nr);
+          else if (pr.trans_b)
+            K.pack_t(pr.b + j * pr.ldb + p0, pr.ldb, valid, kcs, 1.0f, dst, K.nr);
+          else
+            K.pack_n(pr.b + p0 * pr.ldb + j, pr.ldb, valid, kcs, 1.0f, dst, K.nr);
         }
         const int accumulate = (s > 0 || !beta_zero) ? 1 : 0;
         const float* as = ap + s * slice_stride;
@@ -187,8 +207,10 @@ llmc_status packed_gemm(const Problem& pr, const Kernels& K, bool beta_zero) {
         Prefetcher pf;
         if (s + 1 < slices && pr.bsrc == nullptr) {
           const int64_t p1 = p0 + kc, kn = std::min(kc, pr.k - p1);
-          if (pr.trans_b) pf.init(pr.b + j_begin * pr.ldb + p1, pr.ldb, j_end - j_begin, kn);
-          else pf.init(pr.b + p1 * pr.ldb + j_begin, pr.ldb, kn, j_end - j_begin);
+          if (pr.trans_b)
+            pf.init(pr.b + j_begin * pr.ldb + p1, pr.ldb, j_end - j_begin, kn);
+          else
+            pf.init(pr.b + p1 * pr.ldb + j_begin, pr.ldb, kn, j_end - j_begin);
           pf.per_call = ceil_div(pf.total_lines(), (q_end - q_begin) * ceil_div(j_end - j_begin, nr));
         }
         for (int64_t q = q_begin; q < q_end; ++q) {
@@ -212,8 +234,10 @@ llmc_status packed_gemm(const Problem& pr, const Kernels& K, bool beta_zero) {
 void scale_c(const Problem& pr, float beta) {
   parallel_for(pr.m, [&](int64_t i, int) {
     float* row = pr.c + i * pr.ldc;
-    if (beta == 0.0f) std::fill(row, row + pr.n, 0.0f);
-    else for (int64_t j = 0; j < pr.n; ++j) row[j] *= beta;
+    if (beta == 0.0f)
+      std::fill(row, row + pr.n, 0.0f);
+    else
+      for (int64_t j = 0; j < pr.n; ++j) row[j] *= beta;
   });
 }
 
@@ -234,8 +258,9 @@ llmc_status small_gemm(const Problem& pr, SmallFn fn, float beta) {
   const int threads = pool_threads();
   // NT: tasks of rows of B (4 at a time in the kernel); NN: tasks of column ranges (the kernel
   // keeps them in L1 for each row of C: at most 1024 columns).
-  const int64_t per_task = pr.trans_b ? std::max<int64_t>(4, round_up(ceil_div(pr.n, 8 * threads), 4))
-                                      : std::min<int64_t>(1024, std::max<int64_t>(64, round_up(ceil_div(pr.n, 4 * threads), 64)));
+  const int64_t per_task =
+      pr.trans_b ? std::max<int64_t>(4, round_up(ceil_div(pr.n, 8 * threads), 4))
+                 : std::min<int64_t>(1024, std::max<int64_t>(64, round_up(ceil_div(pr.n, 4 * threads), 64)));
   parallel_for(ceil_div(pr.n, per_task), [&](int64_t t, int) {
     const int64_t j0 = t * per_task, j1 = std::min(pr.n, j0 + per_task);
     fn(pr.m, j0, j1, pr.k, pr.alpha, a, lda, pr.b, pr.ldb, beta, pr.c, pr.ldc);
@@ -297,27 +322,36 @@ extern "C" llmc_status llmc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n
                 static_cast<long long>(m), static_cast<long long>(n), static_cast<long long>(k));
   const int64_t a_cols = trans_a ? m : k, b_cols = trans_b ? k : n;
   if (lda < std::max<int64_t>(1, a_cols))
-    return fail(LLMC_INVALID_ARGUMENT, "gemm: lda must be >= %lld (%s), got %lld", static_cast<long long>(std::max<int64_t>(1, a_cols)),
+    return fail(LLMC_INVALID_ARGUMENT, "gemm: lda must be >= %lld (%s), got %lld",
+                static_cast<long long>(std::max<int64_t>(1, a_cols)),
                 trans_a ? "m, A stored [k x m]" : "k, A stored [m x k]", static_cast<long long>(lda));
   if (ldb < std::max<int64_t>(1, b_cols))
-    return fail(LLMC_INVALID_ARGUMENT, "gemm: ldb must be >= %lld (%s), got %lld", static_cast<long long>(std::max<int64_t>(1, b_cols)),
+    return fail(LLMC_INVALID_ARGUMENT, "gemm: ldb must be >= %lld (%s), got %lld",
+                static_cast<long long>(std::max<int64_t>(1, b_cols)),
                 trans_b ? "k, B stored [n x k]" : "n, B stored [k x n]", static_cast<long long>(ldb));
   if (ldc < std::max<int64_t>(1, n))
-    return fail(LLMC_INVALID_ARGUMENT, "gemm: ldc must be >= %lld (n), got %lld", static_cast<long long>(std::max<int64_t>(1, n)),
-                static_cast<long long>(ldc));
+    return fail(LLMC_INVALID_ARGUMENT, "gemm: ldc must be >= %lld (n), got %lld",
+                static_cast<long long>(std::max<int64_t>(1, n)), static_cast<long long>(ldc));
   if (m == 0 || n == 0) return LLMC_OK;
-  if (c == nullptr) return fail(LLMC_INVALID_ARGUMENT, "gemm: c is null (m=%lld, n=%lld)", static_cast<long long>(m), static_cast<long long>(n));
+  if (c == nullptr)
+    return fail(LLMC_INVALID_ARGUMENT, "gemm: c is null (m=%lld, n=%lld)", static_cast<long long>(m),
+                static_cast<long long>(n));
   const Problem pr{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, c, ldc, nullptr};
   if (k == 0 || alpha == 0.0f) {
     if (beta != 1.0f) scale_c(pr, beta);
     return LLMC_OK;
   }
-  if (a == nullptr) return fail(LLMC_INVALID_ARGUMENT, "gemm: a is null (m=%lld, k=%lld)", static_cast<long long>(m), static_cast<long long>(k));
-  if (b == nullptr) return fail(LLMC_INVALID_ARGUMENT, "gemm: b is null (k=%lld, n=%lld)", static_cast<long long>(k), static_cast<long long>(n));
+  if (a == nullptr)
+    return fail(LLMC_INVALID_ARGUMENT, "gemm: a is null (m=%lld, k=%lld)", static_cast<long long>(m),
+                static_cast<long long>(k));
+  if (b == nullptr)
+    return fail(LLMC_INVALID_ARGUMENT, "gemm: b is null (k=%lld, n=%lld)", static_cast<long long>(k),
+                static_cast<long long>(n));
 
   const Plan plan = plan_for(llmc_isa_active());
   if (trans_b && m <= plan.small_m_nt) {
-    if (plan.k.small_nt_packed != nullptr && m >= plan.packed_nt_from) return small_nt_packed_gemm(pr, plan.k.small_nt_packed, beta);
+    if (plan.k.small_nt_packed != nullptr && m >= plan.packed_nt_from)
+      return small_nt_packed_gemm(pr, plan.k.small_nt_packed, beta);
     return small_gemm(pr, plan.k.small_nt, beta);
   }
   if (!trans_b && m <= plan.small_m_nn && plan.k.small_nn != nullptr) return small_gemm(pr, plan.k.small_nn, beta);

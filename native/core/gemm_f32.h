@@ -51,8 +51,8 @@ namespace llmc {
 namespace gemm {
 
 // C[mr_eff×nr_eff] at c (row stride ldc) = (accumulate ? C : 0) + Ap·Bp over kc.
-using MicroFn = void (*)(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int mr_eff,
-                         int nr_eff, int accumulate);
+using MicroFn = void (*)(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int mr_eff, int nr_eff,
+                         int accumulate);
 // Small-m kernels: C[i, j] = alpha · Σ_p A[i, p]·op(B)[p, j] + beta · C[i, j] for i < m, j in
 // [j0, j1); A is row-major [m×k] with stride lda; beta = 0 never reads C.
 //   small_nt: B stored [n×k] (op(B)[p, j] = b[j*ldb + p]); any m.
@@ -73,8 +73,8 @@ using PackTFn = void (*)(const float* src, int64_t ld, int rows, int64_t kc, flo
 using PackNFn = void (*)(const float* src, int64_t ld, int rows, int64_t kc, float scale, float* dst, int width);
 
 struct Kernels {
-  int mr, nr;    // micro-tile
-  int kc, nc;    // cache blocks: kc deep slices, B blocks of about nc columns (kc·nc·4 bytes in L2)
+  int mr, nr;  // micro-tile
+  int kc, nc;  // cache blocks: kc deep slices, B blocks of about nc columns (kc·nc·4 bytes in L2)
   MicroFn micro;
   SmallFn small_nt;
   SmallFn small_nn;  // null: the packed path serves small-m NN too

@@ -127,7 +127,8 @@ void small_nn_avx2(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, co
     for (int64_t j = j0; j < jv; j += 8)
       _mm256_storeu_ps(ci + j, beta == 0.0f ? _mm256_setzero_ps() : _mm256_mul_ps(vb, _mm256_loadu_ps(ci + j)));
     if (rem)
-      _mm256_maskstore_ps(ci + jv, tail, beta == 0.0f ? _mm256_setzero_ps() : _mm256_mul_ps(vb, _mm256_maskload_ps(ci + jv, tail)));
+      _mm256_maskstore_ps(ci + jv, tail,
+                          beta == 0.0f ? _mm256_setzero_ps() : _mm256_mul_ps(vb, _mm256_maskload_ps(ci + jv, tail)));
   }
   int64_t p = 0;
   for (; p + 4 <= k; p += 4) {
@@ -163,8 +164,11 @@ void small_nn_avx2(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, co
     for (int64_t i = 0; i < m; ++i) {
       const __m256 a0 = _mm256_set1_ps(alpha * a[i * lda + p]);
       float* ci = c + i * ldc;
-      for (int64_t j = j0; j < jv; j += 8) _mm256_storeu_ps(ci + j, _mm256_fmadd_ps(a0, _mm256_loadu_ps(b0 + j), _mm256_loadu_ps(ci + j)));
-      if (rem) _mm256_maskstore_ps(ci + jv, tail, _mm256_fmadd_ps(a0, _mm256_maskload_ps(b0 + jv, tail), _mm256_maskload_ps(ci + jv, tail)));
+      for (int64_t j = j0; j < jv; j += 8)
+        _mm256_storeu_ps(ci + j, _mm256_fmadd_ps(a0, _mm256_loadu_ps(b0 + j), _mm256_loadu_ps(ci + j)));
+      if (rem)
+        _mm256_maskstore_ps(ci + jv, tail,
+                            _mm256_fmadd_ps(a0, _mm256_maskload_ps(b0 + jv, tail), _mm256_maskload_ps(ci + jv, tail)));
     }
   }
 }

@@ -15,7 +15,9 @@ namespace {
 constexpr int MR = kAvx512MR, NR = kAvx512NR;
 
 inline __mmask16 tail_mask(int64_t n) {
-  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : n <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << n) - 1u);
+  return n >= 16  ? static_cast<__mmask16>(0xFFFF)
+         : n <= 0 ? static_cast<__mmask16>(0)
+                  : static_cast<__mmask16>((1u << n) - 1u);
 }
 
 // Sum of the 16 lanes. 512-bit shuffles with an explicit source only: GCC 12's unmasked forms and
@@ -23,8 +25,8 @@ inline __mmask16 tail_mask(int64_t n) {
 inline float hsum(__m512 v) {
   v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, 0x4E));  // 256-bit halves
   v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, 0xB1));  // 128-bit quarters
-  v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, 0xFFFF, v, 0x4E));         // pairs
-  v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, 0xFFFF, v, 0xB1));         // lanes
+  v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, 0xFFFF, v, 0x4E));        // pairs
+  v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, 0xFFFF, v, 0xB1));        // lanes
   return _mm512_cvtss_f32(v);
 }
 
@@ -171,20 +173,48 @@ void bcast_tile(int64_t k, const float* at, int64_t m_pad, const float* const* b
 void micro_avx512(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int mr_eff, int nr_eff,
                   int accumulate) {
   switch (mr_eff) {
-    case 14: micro_rows<14>(kc, ap, bp, c, ldc, nr_eff, accumulate); break;
-    case 13: micro_rows<13>(kc, ap, bp, c, ldc, nr_eff, accumulate); break;
-    case 12: micro_rows<12>(kc, ap, bp, c, ldc, nr_eff, accumulate); break;
-    case 11: micro_rows<11>(kc, ap, bp, c, ldc, nr_eff, accumulate); break;
-    case 10: micro_rows<10>(kc, ap, bp, c, ldc, nr_eff, accumulate); break;
-    case 9: micro_rows<9>(kc, ap, bp, c, ldc, nr_eff, accumulate); break;
-    case 8: micro_rows<8>(kc, ap, bp, c, ldc, nr_eff, accumulate); break;
-    case 7: micro_rows<7>(kc, ap, bp, c, ldc, nr_eff, accumulate); break;
-    case 6: micro_rows<6>(kc, ap, bp, c, ldc, nr_eff, accumulate); break;
-    case 5: micro_rows<5>(kc, ap, bp, c, ldc, nr_eff, accumulate); break;
-    case 4: micro_rows<4>(kc, ap, bp, c, ldc, nr_eff, accumulate); break;
-    case 3: micro_rows<3>(kc, ap, bp, c, ldc, nr_eff, accumulate); break;
-    case 2: micro_rows<2>(kc, ap, bp, c, ldc, nr_eff, accumulate); break;
-    default: micro_rows<1>(kc, ap, bp, c, ldc, nr_eff, accumulate); break;
+    case 14:
+      micro_rows<14>(kc, ap, bp, c, ldc, nr_eff, accumulate);
+      break;
+    case 13:
+      micro_rows<13>(kc, ap, bp, c, ldc, nr_eff, accumulate);
+      break;
+    case 12:
+      micro_rows<12>(kc, ap, bp, c, ldc, nr_eff, accumulate);
+      break;
+    case 11:
+      micro_rows<11>(kc, ap, bp, c, ldc, nr_eff, accumulate);
+      break;
+    case 10:
+      micro_rows<10>(kc, ap, bp, c, ldc, nr_eff, accumulate);
+      break;
+    case 9:
+      micro_rows<9>(kc, ap, bp, c, ldc, nr_eff, accumulate);
+      break;
+    case 8:
+      micro_rows<8>(kc, ap, bp, c, ldc, nr_eff, accumulate);
+      break;
+    case 7:
+      micro_rows<7>(kc, ap, bp, c, ldc, nr_eff, accumulate);
+      break;
+    case 6:
+      micro_rows<6>(kc, ap, bp, c, ldc, nr_eff, accumulate);
+      break;
+    case 5:
+      micro_rows<5>(kc, ap, bp, c, ldc, nr_eff, accumulate);
+      break;
+    case 4:
+      micro_rows<4>(kc, ap, bp, c, ldc, nr_eff, accumulate);
+      break;
+    case 3:
+      micro_rows<3>(kc, ap, bp, c, ldc, nr_eff, accumulate);
+      break;
+    case 2:
+      micro_rows<2>(kc, ap, bp, c, ldc, nr_eff, accumulate);
+      break;
+    default:
+      micro_rows<1>(kc, ap, bp, c, ldc, nr_eff, accumulate);
+      break;
   }
 }
 
@@ -205,9 +235,12 @@ void small_nt_packed_avx512(int64_t m, int64_t m_pad, int64_t j0, int64_t j1, in
     for (int64_t j = j0; j < j1; j += nb) {
       const int64_t nj = j1 - j < nb ? j1 - j : nb;
       const float* brow[12];
-      for (int64_t q = 0; q < nb; ++q) brow[q] = b + (j + (q < nj ? q : nj - 1)) * ldb;  // a short group repeats its last row
-      if (wide) bcast_tile<2, 12>(k, at + i0, m_pad, brow, tile);
-      else bcast_tile<1, 12>(k, at + i0, m_pad, brow, tile);
+      for (int64_t q = 0; q < nb; ++q)
+        brow[q] = b + (j + (q < nj ? q : nj - 1)) * ldb;  // a short group repeats its last row
+      if (wide)
+        bcast_tile<2, 12>(k, at + i0, m_pad, brow, tile);
+      else
+        bcast_tile<1, 12>(k, at + i0, m_pad, brow, tile);
       for (int64_t i = 0; i < mi; ++i) {
         float* crow = c + (i0 + i) * ldc + j;
         if (beta == 0.0f) {
@@ -233,7 +266,8 @@ void small_nn_avx512(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, 
     for (int64_t j = j0; j < jv; j += 16)
       _mm512_storeu_ps(ci + j, beta == 0.0f ? _mm512_setzero_ps() : _mm512_mul_ps(vb, _mm512_loadu_ps(ci + j)));
     if (tail)
-      _mm512_mask_storeu_ps(ci + jv, tail, beta == 0.0f ? _mm512_setzero_ps() : _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(tail, ci + jv)));
+      _mm512_mask_storeu_ps(
+          ci + jv, tail, beta == 0.0f ? _mm512_setzero_ps() : _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(tail, ci + jv)));
   }
   int64_t p = 0;
   for (; p + 4 <= k; p += 4) {
@@ -269,8 +303,12 @@ void small_nn_avx512(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, 
     for (int64_t i = 0; i < m; ++i) {
       const __m512 a0 = _mm512_set1_ps(alpha * a[i * lda + p]);
       float* ci = c + i * ldc;
-      for (int64_t j = j0; j < jv; j += 16) _mm512_storeu_ps(ci + j, _mm512_fmadd_ps(a0, _mm512_loadu_ps(b0 + j), _mm512_loadu_ps(ci + j)));
-      if (tail) _mm512_mask_storeu_ps(ci + jv, tail, _mm512_fmadd_ps(a0, _mm512_maskz_loadu_ps(tail, b0 + jv), _mm512_maskz_loadu_ps(tail, ci + jv)));
+      for (int64_t j = j0; j < jv; j += 16)
+        _mm512_storeu_ps(ci + j, _mm512_fmadd_ps(a0, _mm512_loadu_ps(b0 + j), _mm512_loadu_ps(ci + j)));
+      if (tail)
+        _mm512_mask_storeu_ps(
+            ci + jv, tail,
+            _mm512_fmadd_ps(a0, _mm512_maskz_loadu_ps(tail, b0 + jv), _mm512_maskz_loadu_ps(tail, ci + jv)));
     }
   }
 }

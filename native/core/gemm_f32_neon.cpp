@@ -48,14 +48,15 @@ void micro_neon(int64_t kc, const float* ap, const float* bp, float* c, int64_t 
   for (int64_t p = 0; p < kc; ++p) {
     const float32x4_t b0 = vld1q_f32(bp), b1 = vld1q_f32(bp + 4), b2 = vld1q_f32(bp + 8);
     const float32x4_t a0 = vld1q_f32(ap), a1 = vld1q_f32(ap + 4);
-#define LLMC_ROW(i, a, lane)                              \
+#define LLMC_ROW(i, a, lane)                           \
   acc[i][0] = vfmaq_laneq_f32(acc[i][0], b0, a, lane); \
   acc[i][1] = vfmaq_laneq_f32(acc[i][1], b1, a, lane); \
   acc[i][2] = vfmaq_laneq_f32(acc[i][2], b2, a, lane);
-    LLMC_ROW(0, a0, 0) LLMC_ROW(1, a0, 1) LLMC_ROW(2, a0, 2) LLMC_ROW(3, a0, 3)
-    LLMC_ROW(4, a1, 0) LLMC_ROW(5, a1, 1) LLMC_ROW(6, a1, 2) LLMC_ROW(7, a1, 3)
+    LLMC_ROW(0, a0, 0)
+    LLMC_ROW(1, a0, 1) LLMC_ROW(2, a0, 2) LLMC_ROW(3, a0, 3) LLMC_ROW(4, a1, 0) LLMC_ROW(5, a1, 1) LLMC_ROW(6, a1, 2)
+        LLMC_ROW(7, a1, 3)
 #undef LLMC_ROW
-    ap += MR;
+            ap += MR;
     bp += NR;
   }
   if (mr_eff == MR && nr_eff == NR) {
@@ -93,11 +94,10 @@ void pack_t_neon(const float* src, int64_t ld, int rows, int64_t kc, float scale
       float32x4_t r[4];
       for (int q = 0; q < 4; ++q) r[q] = r0 + q < rows ? vmulq_f32(s, vld1q_f32(rowp[q] + p)) : vdupq_n_f32(0.0f);
       const float32x4x2_t t01 = vtrnq_f32(r[0], r[1]), t23 = vtrnq_f32(r[2], r[3]);
-      const float32x4_t col[4] = {
-          vcombine_f32(vget_low_f32(t01.val[0]), vget_low_f32(t23.val[0])),
-          vcombine_f32(vget_low_f32(t01.val[1]), vget_low_f32(t23.val[1])),
-          vcombine_f32(vget_high_f32(t01.val[0]), vget_high_f32(t23.val[0])),
-          vcombine_f32(vget_high_f32(t01.val[1]), vget_high_f32(t23.val[1]))};
+      const float32x4_t col[4] = {vcombine_f32(vget_low_f32(t01.val[0]), vget_low_f32(t23.val[0])),
+                                  vcombine_f32(vget_low_f32(t01.val[1]), vget_low_f32(t23.val[1])),
+                                  vcombine_f32(vget_high_f32(t01.val[0]), vget_high_f32(t23.val[0])),
+                                  vcombine_f32(vget_high_f32(t01.val[1]), vget_high_f32(t23.val[1]))};
       for (int q = 0; q < 4; ++q) {
         float* d = dst + (p + q) * width + r0;
         if (nw == 4) {

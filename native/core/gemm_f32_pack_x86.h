@@ -48,8 +48,10 @@ inline void pack_transposed(const float* src, int64_t ld, int rows, int64_t kc, 
       transpose8(r);
       for (int q = 0; q < 8; ++q) {
         float* d = dst + (p + q) * width + r0;
-        if (nw == 8) _mm256_storeu_ps(d, r[q]);
-        else _mm256_maskstore_ps(d, store_mask, r[q]);
+        if (nw == 8)
+          _mm256_storeu_ps(d, r[q]);
+        else
+          _mm256_maskstore_ps(d, store_mask, r[q]);
       }
     }
     for (; p < kc; ++p) {

@@ -25,9 +25,12 @@ void small_nt_rows(int64_t m, int64_t j0, int64_t j1, int64_t k, float alpha, co
         crow[q] = c + (i + q) * ldc + j;
       }
       if (ni == 1) dots_4xNI<1>(k, alpha, arow, brow, beta, crow, nj);
-      if constexpr (kMaxNI >= 2) if (ni == 2) dots_4xNI<2>(k, alpha, arow, brow, beta, crow, nj);
-      if constexpr (kMaxNI >= 3) if (ni == 3) dots_4xNI<3>(k, alpha, arow, brow, beta, crow, nj);
-      if constexpr (kMaxNI >= 4) if (ni == 4) dots_4xNI<4>(k, alpha, arow, brow, beta, crow, nj);
+      if constexpr (kMaxNI >= 2)
+        if (ni == 2) dots_4xNI<2>(k, alpha, arow, brow, beta, crow, nj);
+      if constexpr (kMaxNI >= 3)
+        if (ni == 3) dots_4xNI<3>(k, alpha, arow, brow, beta, crow, nj);
+      if constexpr (kMaxNI >= 4)
+        if (ni == 4) dots_4xNI<4>(k, alpha, arow, brow, beta, crow, nj);
     }
   }
 }

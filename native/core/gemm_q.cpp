@@ -37,7 +37,8 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 thread_local Scratch t_scratch;
 
 llmc_status out_of_memory(size_t bytes) {
-  return fail(LLMC_OUT_OF_MEMORY, "quantized matmul: cannot allocate %.1f MiB of scratch", static_cast<double>(bytes) / 1048576.0);
+  return fail(LLMC_OUT_OF_MEMORY, "quantized matmul: cannot allocate %.1f MiB of scratch",
+              static_cast<double>(bytes) / 1048576.0);
 }
 
 // Carves consecutive 64-byte-aligned pieces out of one scratch allocation.
@@ -67,8 +68,8 @@ Packed describe(const Q8Weights& w) {
 }
 Packed describe(const Q4Weights& w) {
   const int64_t groups = w.groups();
-  return {true, w.n, w.k, w.kp(), w.np(), w.kp() * kBlockN / 2, w.data, w.scale, w.zero, w.perm, groups,
-          groups == 1 ? w.kp() : w.group};
+  return {true,   w.n,     w.k,    w.kp(), w.np(), w.kp() * kBlockN / 2,
+          w.data, w.scale, w.zero, w.perm, groups, groups == 1 ? w.kp() : w.group};
 }
 
 // Row i of x, gathered by perm and zero-padded to kp, into dst.
@@ -80,7 +81,8 @@ void gather_row(const Packed& P, const float* xi, float* dst) {
   std::fill(dst + P.k, dst + P.kp, 0.0f);
 }
 
-llmc_status matmul_a8(const Packed& P, const Kernels& K, int64_t m, const float* x, int64_t ldx, float* y, int64_t ldy) {
+llmc_status matmul_a8(const Packed& P, const Kernels& K, int64_t m, const float* x, int64_t ldx, float* y,
+                      int64_t ldy) {
   // Fewer rows than a micro-panel holds (m = 1 above all): pack them densely, so that the tiles'
   // activation broadcasts stay in L1 instead of striding over a mostly empty panel.
   const int mr = static_cast<int>(std::min<int64_t>(m, P.int4 ? K.mr4 : K.mr8));
@@ -102,7 +104,8 @@ llmc_status matmul_a8(const Packed& P, const Kernels& K, int64_t m, const float*
   const int64_t pad_rows = panels * mr - m;
   if (pad_rows > 0)
     for (int64_t qd = 0; qd < kq; ++qd)
-      std::memset(a + ((panels - 1) * kq + qd) * mr * kQuad + (mr - pad_rows) * kQuad, 0, static_cast<size_t>(pad_rows * kQuad));
+      std::memset(a + ((panels - 1) * kq + qd) * mr * kQuad + (mr - pad_rows) * kQuad, 0,
+                  static_cast<size_t>(pad_rows * kQuad));
   const bool direct = P.perm == nullptr && P.k == P.kp;
   parallel_for(m, [&](int64_t i, int thread) {
     const float* xi = x + i * ldx;
@@ -166,7 +169,8 @@ llmc_status matmul_a8(const Packed& P, const Kernels& K, int64_t m, const float*
   return LLMC_OK;
 }
 
-llmc_status matmul_a16_rows(const Packed& P, const Kernels& K, int64_t m, const float* x, int64_t ldx, float* y, int64_t ldy) {
+llmc_status matmul_a16_rows(const Packed& P, const Kernels& K, int64_t m, const float* x, int64_t ldx, float* y,
+                            int64_t ldy) {
   Carver cv;
   const size_t x_off = cv.take(static_cast<size_t>(m * P.kp) * sizeof(float));
   const size_t xs_off = cv.take(static_cast<size_t>(m * P.groups) * sizeof(float));
@@ -240,8 +244,12 @@ llmc_status matmul_a16_gemm(const Packed& P, const PanelCtx& ctx, int64_t m, con
 llmc_status check_call(const char* what, const Packed& P, int64_t m, const float* x, int64_t ldx, const float* y,
                        int64_t ldy) {
   if (m < 0) return fail(LLMC_INVALID_ARGUMENT, "%s: m must be >= 0, got %lld", what, static_cast<long long>(m));
-  if (ldx < P.k) return fail(LLMC_INVALID_ARGUMENT, "%s: ldx must be >= k=%lld, got %lld", what, static_cast<long long>(P.k), static_cast<long long>(ldx));
-  if (ldy < P.n) return fail(LLMC_INVALID_ARGUMENT, "%s: ldy must be >= n=%lld, got %lld", what, static_cast<long long>(P.n), static_cast<long long>(ldy));
+  if (ldx < P.k)
+    return fail(LLMC_INVALID_ARGUMENT, "%s: ldx must be >= k=%lld, got %lld", what, static_cast<long long>(P.k),
+                static_cast<long long>(ldx));
+  if (ldy < P.n)
+    return fail(LLMC_INVALID_ARGUMENT, "%s: ldy must be >= n=%lld, got %lld", what, static_cast<long long>(P.n),
+                static_cast<long long>(ldy));
   if (m > 0 && (!x || !y)) return fail(LLMC_INVALID_ARGUMENT, "%s: x or y is null", what);
   if (!P.data || !P.scale) return fail(LLMC_INVALID_ARGUMENT, "%s: weights have null data or scale", what);
   return LLMC_OK;
@@ -258,8 +266,8 @@ extern "C" llmc_status llmc_q8_matmul(const llmc_q8_weights* w, int act_int8, in
                                       float* y, int64_t ldy) {
   if (!w) return fail(LLMC_INVALID_ARGUMENT, "q8_matmul: null weights");
   if (w->n < 1 || w->k < 1)
-    return fail(LLMC_INVALID_ARGUMENT, "q8_matmul: weights must have n, k >= 1, got n=%lld k=%lld", static_cast<long long>(w->n),
-                static_cast<long long>(w->k));
+    return fail(LLMC_INVALID_ARGUMENT, "q8_matmul: weights must have n, k >= 1, got n=%lld k=%lld",
+                static_cast<long long>(w->n), static_cast<long long>(w->k));
   const Q8Weights qw{w->n, w->k, w->data, w->scale};
   const Packed P = describe(qw);
   if (llmc_status s = check_call("q8_matmul", P, m, x, ldx, y, ldy)) return s;
@@ -268,7 +276,8 @@ extern "C" llmc_status llmc_q8_matmul(const llmc_q8_weights* w, int act_int8, in
   if (act_int8) {
     // int32 accumulators: Σ (q+128)·x_q <= 255 · 127 · kp must stay below 2^31.
     if (P.kp > 65536)
-      return fail(LLMC_UNSUPPORTED, "q8_matmul: w8a8 supports k <= 65536 (int32 accumulation), got k=%lld", static_cast<long long>(P.k));
+      return fail(LLMC_UNSUPPORTED, "q8_matmul: w8a8 supports k <= 65536 (int32 accumulation), got k=%lld",
+                  static_cast<long long>(P.k));
     return matmul_a8(P, K, m, x, ldx, y, ldy);
   }
   if (m <= kA16Rows) return matmul_a16_rows(P, K, m, x, ldx, y, ldy);
@@ -280,8 +289,8 @@ extern "C" llmc_status llmc_q4_matmul(const llmc_q4_weights* w, int act_int8, in
                                       float* y, int64_t ldy) {
   if (!w) return fail(LLMC_INVALID_ARGUMENT, "q4_matmul: null weights");
   if (w->n < 1 || w->k < 1 || !valid_group(w->k, w->group))
-    return fail(LLMC_INVALID_ARGUMENT, "q4_matmul: invalid weights n=%lld k=%lld group=%lld", static_cast<long long>(w->n),
-                static_cast<long long>(w->k), static_cast<long long>(w->group));
+    return fail(LLMC_INVALID_ARGUMENT, "q4_matmul: invalid weights n=%lld k=%lld group=%lld",
+                static_cast<long long>(w->n), static_cast<long long>(w->k), static_cast<long long>(w->group));
   const Q4Weights qw{w->n, w->k, w->group, w->data, w->scale, w->zero, w->perm};
   const Packed P = describe(qw);
   if (llmc_status s = check_call("q4_matmul", P, m, x, ldx, y, ldy)) return s;
@@ -289,7 +298,8 @@ extern "C" llmc_status llmc_q4_matmul(const llmc_q4_weights* w, int act_int8, in
   const Kernels K = kernels_active();
   if (act_int8) {
     if (P.group_len > (int64_t{1} << 20))
-      return fail(LLMC_UNSUPPORTED, "q4_matmul: w4a8 supports groups of <= 2^20 inputs, got %lld", static_cast<long long>(P.group_len));
+      return fail(LLMC_UNSUPPORTED, "q4_matmul: w4a8 supports groups of <= 2^20 inputs, got %lld",
+                  static_cast<long long>(P.group_len));
     return matmul_a8(P, K, m, x, ldx, y, ldy);
   }
   if (m <= kA16Rows) return matmul_a16_rows(P, K, m, x, ldx, y, ldy);
@@ -316,5 +326,6 @@ extern "C" llmc_status llmc_int8_peak(double* gops) {
     return LLMC_OK;
   }
 #endif
-  return fail(LLMC_UNSUPPORTED, "int8_peak: the %s level has no int8 dot-product instruction", llmc_isa_name(llmc_isa_active()));
+  return fail(LLMC_UNSUPPORTED, "int8_peak: the %s level has no int8 dot-product instruction",
+              llmc_isa_name(llmc_isa_active()));
 }

@@ -54,9 +54,9 @@ namespace q {
 // One block [16][4] u8 is 64 bytes, one vector: 16 channels × 4 inputs (int8, q + 128) or 16
 // channels × 8 inputs (int4, two nibbles per byte). The kernels address blocks by byte offset
 // (block b of a 16-channel row at data + b·64), the form their vector loads take.
-constexpr int kBlockN = 16;   // output channels per block
-constexpr int kQuad = 4;      // inputs per dword (int8 vpdpbusd unit)
-constexpr int kOctet = 8;     // inputs per byte pair of nibbles (int4)
+constexpr int kBlockN = 16;  // output channels per block
+constexpr int kQuad = 4;     // inputs per dword (int8 vpdpbusd unit)
+constexpr int kOctet = 8;    // inputs per byte pair of nibbles (int4)
 
 inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 // Group sizes the int4 type takes: 32, 64 or 128 inputs dividing k, or k itself (one group per row).
@@ -77,10 +77,10 @@ struct Q8Weights {
 
 struct Q4Weights {
   int64_t n, k, group;
-  const uint8_t* data;   // [np/16][kp/8][16][4]: 64-byte blocks
-  const float* scale;    // [np/16][G][16]
-  const uint8_t* zero;   // [np/16][G][16], or null: symmetric (zero 8)
-  const int32_t* perm;   // [k], or null: inputs in order
+  const uint8_t* data;  // [np/16][kp/8][16][4]: 64-byte blocks
+  const float* scale;   // [np/16][G][16]
+  const uint8_t* zero;  // [np/16][G][16], or null: symmetric (zero 8)
+  const int32_t* perm;  // [k], or null: inputs in order
   int64_t kp() const { return round_up(k, kOctet); }
   int64_t np() const { return round_up(n, kBlockN); }
   int64_t groups() const { return k / group; }
@@ -111,14 +111,14 @@ using A8Fn = void (*)(const A8Tile& t);
 // from packed weights, x rows in float padded with zeros to kp (stride ldx).
 struct A16Rows {
   int64_t kp;
-  const uint8_t* data;      // packed weights, block 0
-  int64_t jb0, jb1;         // 16-channel blocks to compute
+  const uint8_t* data;  // packed weights, block 0
+  int64_t jb0, jb1;     // 16-channel blocks to compute
   int64_t n, np;
-  const float* x;           // [rows][ldx], zero past k
+  const float* x;  // [rows][ldx], zero past k
   int64_t ldx;
   int rows;
-  const float* scale;       // all scales (block-major, see above; w8: G = 1)
-  const uint8_t* zero;      // w4 only: all zero points or null
+  const float* scale;         // all scales (block-major, see above; w8: G = 1)
+  const uint8_t* zero;        // w4 only: all zero points or null
   int64_t groups, group_len;  // w4 only: groups, and packed inputs per group (kp when one group)
   const float* xsum;          // w4 only: [rows][groups] Σ x over each group
   float* y;

@@ -77,14 +77,14 @@ inline __m256i bcast32(const int8_t* p) {
 // vpshufb indices: byte b of every dword to the dword's low byte, zeros above (zero extension).
 inline __m256i idx_low(int b) {
   const char z = -1;
-  return _mm256_setr_epi8(char(b), z, z, z, char(4 + b), z, z, z, char(8 + b), z, z, z, char(12 + b), z, z, z,
-                          char(b), z, z, z, char(4 + b), z, z, z, char(8 + b), z, z, z, char(12 + b), z, z, z);
+  return _mm256_setr_epi8(char(b), z, z, z, char(4 + b), z, z, z, char(8 + b), z, z, z, char(12 + b), z, z, z, char(b),
+                          z, z, z, char(4 + b), z, z, z, char(8 + b), z, z, z, char(12 + b), z, z, z);
 }
 // byte b of every dword to the dword's top byte, zeros below (then vpsrad 24 sign-extends it).
 inline __m256i idx_top(int b) {
   const char z = -1;
-  return _mm256_setr_epi8(z, z, z, char(b), z, z, z, char(4 + b), z, z, z, char(8 + b), z, z, z, char(12 + b),
-                          z, z, z, char(b), z, z, z, char(4 + b), z, z, z, char(8 + b), z, z, z, char(12 + b));
+  return _mm256_setr_epi8(z, z, z, char(b), z, z, z, char(4 + b), z, z, z, char(8 + b), z, z, z, char(12 + b), z, z, z,
+                          char(b), z, z, z, char(4 + b), z, z, z, char(8 + b), z, z, z, char(12 + b));
 }
 
 // Slice s of a tile: block s / 2, half s % 2 (32 bytes into each 64-byte block row).
@@ -97,8 +97,7 @@ void q8_pass(const A8Tile& t, int s0) {
   const uint8_t* wp[V];
   LLMC_UNROLL for (int v = 0; v < V; ++v) wp[v] = slice_ptr(t, s0 + v);
   __m256i acc[R][V];
-  LLMC_UNROLL for (int r = 0; r < R; ++r)
-    LLMC_UNROLL for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_si256();
+  LLMC_UNROLL for (int r = 0; r < R; ++r) LLMC_UNROLL for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_si256();
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   const __m256i ones = _mm256_set1_epi16(1);
   const int64_t astep = static_cast<int64_t>(t.mr) * kQuad;
@@ -134,10 +133,18 @@ void q8_rows(const A8Tile& t) {
   const int ns = (t.cols + kSlice - 1) / kSlice;
   if (R == 1) {  // one row: every slice at once (the m = 1 stream: both blocks read together)
     switch (ns) {
-      case 1: q8_pass<1, 1>(t, 0); break;
-      case 2: q8_pass<1, 2>(t, 0); break;
-      case 3: q8_pass<1, 3>(t, 0); break;
-      default: q8_pass<1, 4>(t, 0); break;
+      case 1:
+        q8_pass<1, 1>(t, 0);
+        break;
+      case 2:
+        q8_pass<1, 2>(t, 0);
+        break;
+      case 3:
+        q8_pass<1, 3>(t, 0);
+        break;
+      default:
+        q8_pass<1, 4>(t, 0);
+        break;
     }
     return;
   }
@@ -146,11 +153,20 @@ void q8_rows(const A8Tile& t) {
 
 void q8_a8(const A8Tile& t) {
   switch (t.rows) {
-    case 1: q8_rows<1>(t); break;
-    case 2: q8_rows<2>(t); break;
-    case 3: q8_rows<3>(t); break;
-    case 4: q8_rows<4>(t); break;
-    default: break;
+    case 1:
+      q8_rows<1>(t);
+      break;
+    case 2:
+      q8_rows<2>(t);
+      break;
+    case 3:
+      q8_rows<3>(t);
+      break;
+    case 4:
+      q8_rows<4>(t);
+      break;
+    default:
+      break;
   }
 }
 
@@ -161,22 +177,20 @@ inline void q4_run(const uint8_t* const* wp, const int8_t* a, int64_t astep, int
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i nib[C][2][V];  // [octet][low quad, high quad][slice]
-  LLMC_UNROLL for (int c = 0; c < C; ++c)
-    LLMC_UNROLL for (int v = 0; v < V; ++v) {
-      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp[v] + (o + c) * 64));
-      nib[c][0][v] = _mm256_and_si256(raw, low4);
-      nib[c][1][v] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-    }
+  LLMC_UNROLL for (int c = 0; c < C; ++c) LLMC_UNROLL for (int v = 0; v < V; ++v) {
+    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp[v] + (o + c) * 64));
+    nib[c][0][v] = _mm256_and_si256(raw, low4);
+    nib[c][1][v] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+  }
   LLMC_UNROLL for (int r = 0; r < R; ++r) {
     __m256i s16[V];
-    LLMC_UNROLL for (int c = 0; c < C; ++c)
-      LLMC_UNROLL for (int h = 0; h < 2; ++h) {
-        const __m256i xb = bcast32(a + (2 * (o + c) + h) * astep + r * kQuad);  // quad 2·octet + h
-        LLMC_UNROLL for (int v = 0; v < V; ++v) {
-          const __m256i p = _mm256_maddubs_epi16(nib[c][h][v], xb);  // |pair| <= 2·15·127: exact
-          s16[v] = (c == 0 && h == 0) ? p : _mm256_add_epi16(s16[v], p);
-        }
+    LLMC_UNROLL for (int c = 0; c < C; ++c) LLMC_UNROLL for (int h = 0; h < 2; ++h) {
+      const __m256i xb = bcast32(a + (2 * (o + c) + h) * astep + r * kQuad);  // quad 2·octet + h
+      LLMC_UNROLL for (int v = 0; v < V; ++v) {
+        const __m256i p = _mm256_maddubs_epi16(nib[c][h][v], xb);  // |pair| <= 2·15·127: exact
+        s16[v] = (c == 0 && h == 0) ? p : _mm256_add_epi16(s16[v], p);
       }
+    }
     LLMC_UNROLL for (int v = 0; v < V; ++v) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(s16[v], ones));
   }
 }
@@ -187,14 +201,13 @@ void q4_pass(const A8Tile& t, int s0) {
   LLMC_UNROLL for (int v = 0; v < V; ++v) wp[v] = slice_ptr(t, s0 + v);
   // Float accumulators in L1: folded into once per group, registers hold the int32 ones.
   alignas(32) float facc[R][V][kSlice];
-  LLMC_UNROLL for (int r = 0; r < R; ++r)
-    LLMC_UNROLL for (int v = 0; v < V; ++v) _mm256_store_ps(facc[r][v], _mm256_setzero_ps());
+  LLMC_UNROLL for (int r = 0; r < R; ++r) LLMC_UNROLL for (int v = 0; v < V; ++v)
+      _mm256_store_ps(facc[r][v], _mm256_setzero_ps());
   const int64_t astep = static_cast<int64_t>(t.mr) * kQuad;
   const int64_t group_o = t.group_q / 2;
   for (int64_t g = 0; g < t.groups; ++g) {
     __m256i acc[R][V];
-    LLMC_UNROLL for (int r = 0; r < R; ++r)
-      LLMC_UNROLL for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_si256();
+    LLMC_UNROLL for (int r = 0; r < R; ++r) LLMC_UNROLL for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_si256();
     int64_t o = g * group_o;
     const int64_t oend = o + group_o;
     for (; o + C <= oend; o += C) q4_run<R, V, C>(wp, t.a, astep, o, acc);
@@ -204,8 +217,10 @@ void q4_pass(const A8Tile& t, int s0) {
       const int s = s0 + v;
       const int64_t si = ((s >> 1) * t.groups + g) * kBlockN + (s & 1) * kSlice;
       const __m256 sc = _mm256_loadu_ps(t.scale + si);
-      const __m256 z = t.zero ? _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t.zero + si))))
-                              : _mm256_set1_ps(8.0f);
+      const __m256 z =
+          t.zero
+              ? _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t.zero + si))))
+              : _mm256_set1_ps(8.0f);
       LLMC_UNROLL for (int r = 0; r < R; ++r) {
         const __m256 xs = _mm256_set1_ps(static_cast<float>(t.xsum[r * t.groups + g]));
         const __m256 f = _mm256_fnmadd_ps(z, xs, _mm256_cvtepi32_ps(acc[r][v]));  // acc − zero·xsum
@@ -227,10 +242,18 @@ void q4_rows(const A8Tile& t) {
   const int ns = (t.cols + kSlice - 1) / kSlice;
   if (R == 1) {
     switch (ns) {
-      case 1: q4_pass<1, 1, 1>(t, 0); break;
-      case 2: q4_pass<1, 2, 1>(t, 0); break;
-      case 3: q4_pass<1, 3, 1>(t, 0); break;
-      default: q4_pass<1, 4, 1>(t, 0); break;
+      case 1:
+        q4_pass<1, 1, 1>(t, 0);
+        break;
+      case 2:
+        q4_pass<1, 2, 1>(t, 0);
+        break;
+      case 3:
+        q4_pass<1, 3, 1>(t, 0);
+        break;
+      default:
+        q4_pass<1, 4, 1>(t, 0);
+        break;
     }
   } else if (R == 2) {
     int s = 0;
@@ -243,13 +266,26 @@ void q4_rows(const A8Tile& t) {
 
 void q4_a8(const A8Tile& t) {
   switch (t.rows) {
-    case 1: q4_rows<1>(t); break;
-    case 2: q4_rows<2>(t); break;
-    case 3: q4_rows<3>(t); break;
-    case 4: q4_rows<4>(t); break;
-    case 5: q4_rows<5>(t); break;
-    case 6: q4_rows<6>(t); break;
-    default: break;
+    case 1:
+      q4_rows<1>(t);
+      break;
+    case 2:
+      q4_rows<2>(t);
+      break;
+    case 3:
+      q4_rows<3>(t);
+      break;
+    case 4:
+      q4_rows<4>(t);
+      break;
+    case 5:
+      q4_rows<5>(t);
+      break;
+    case 6:
+      q4_rows<6>(t);
+      break;
+    default:
+      break;
   }
 }
 
@@ -262,17 +298,17 @@ void q8_rows_block(const A16Rows& r, int64_t jb) {
   const float* xr[R];
   LLMC_UNROLL for (int i = 0; i < R; ++i) xr[i] = r.x + i * r.ldx;
   __m256 acc[R][2][A];
-  LLMC_UNROLL for (int i = 0; i < R; ++i)
-    LLMC_UNROLL for (int v = 0; v < 2; ++v)
+  LLMC_UNROLL for (int i = 0; i < R; ++i) LLMC_UNROLL for (int v = 0; v < 2; ++v)
       LLMC_UNROLL for (int a = 0; a < A; ++a) acc[i][v][a] = _mm256_setzero_ps();
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   for (int64_t qd = 0; qd < kq; ++qd) {
     LLMC_UNROLL for (int v = 0; v < 2; ++v) {
-      const __m256i sw = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + qd * 64 + v * 32)), flip);
+      const __m256i sw =
+          _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + qd * 64 + v * 32)), flip);
       LLMC_UNROLL for (int b = 0; b < kQuad; ++b) {
         const __m256 w = _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_shuffle_epi8(sw, idx_top(b)), 24));  // u − 128
-        LLMC_UNROLL for (int i = 0; i < R; ++i)
-          acc[i][v][b % A] = _mm256_fmadd_ps(w, _mm256_broadcast_ss(xr[i] + qd * kQuad + b), acc[i][v][b % A]);
+        LLMC_UNROLL for (int i = 0; i < R; ++i) acc[i][v][b % A] =
+            _mm256_fmadd_ps(w, _mm256_broadcast_ss(xr[i] + qd * kQuad + b), acc[i][v][b % A]);
       }
     }
   }
@@ -296,31 +332,32 @@ void q4_rows_block(const A16Rows& r, int64_t jb) {
   LLMC_UNROLL for (int i = 0; i < R; ++i) xr[i] = r.x + i * r.ldx;
   // Running totals Σ_t scale_t · Σ u·x − Σ_t scale_t·zero_t·xsum_t, in L1 (updated once per group).
   alignas(32) float tot[R][2][kSlice];
-  LLMC_UNROLL for (int i = 0; i < R; ++i)
-    LLMC_UNROLL for (int v = 0; v < 2; ++v) _mm256_store_ps(tot[i][v], _mm256_setzero_ps());
+  LLMC_UNROLL for (int i = 0; i < R; ++i) LLMC_UNROLL for (int v = 0; v < 2; ++v)
+      _mm256_store_ps(tot[i][v], _mm256_setzero_ps());
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   for (int64_t g = 0; g < r.groups; ++g) {
     __m256 acc[R][2][A];
-    LLMC_UNROLL for (int i = 0; i < R; ++i)
-      LLMC_UNROLL for (int v = 0; v < 2; ++v)
+    LLMC_UNROLL for (int i = 0; i < R; ++i) LLMC_UNROLL for (int v = 0; v < 2; ++v)
         LLMC_UNROLL for (int a = 0; a < A; ++a) acc[i][v][a] = _mm256_setzero_ps();
     for (int64_t o = g * group_o; o < (g + 1) * group_o; ++o) {
       LLMC_UNROLL for (int v = 0; v < 2; ++v) {
         const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + o * 64 + v * 32));
-        const __m256i lo = _mm256_and_si256(raw, low4);                         // inputs 8o .. 8o+3
+        const __m256i lo = _mm256_and_si256(raw, low4);                        // inputs 8o .. 8o+3
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);  // inputs 8o+4 .. 8o+7
         LLMC_UNROLL for (int e = 0; e < kOctet; ++e) {
           const __m256 u = _mm256_cvtepi32_ps(_mm256_shuffle_epi8(e < kQuad ? lo : hi, idx_low(e % kQuad)));
-          LLMC_UNROLL for (int i = 0; i < R; ++i)
-            acc[i][v][e % A] = _mm256_fmadd_ps(u, _mm256_broadcast_ss(xr[i] + o * kOctet + e), acc[i][v][e % A]);
+          LLMC_UNROLL for (int i = 0; i < R; ++i) acc[i][v][e % A] =
+              _mm256_fmadd_ps(u, _mm256_broadcast_ss(xr[i] + o * kOctet + e), acc[i][v][e % A]);
         }
       }
     }
     LLMC_UNROLL for (int v = 0; v < 2; ++v) {
       const int64_t si = (jb * r.groups + g) * kBlockN + v * kSlice;
       const __m256 s = _mm256_loadu_ps(r.scale + si);
-      const __m256 z = r.zero ? _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r.zero + si))))
-                              : _mm256_set1_ps(8.0f);
+      const __m256 z =
+          r.zero
+              ? _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r.zero + si))))
+              : _mm256_set1_ps(8.0f);
       const __m256 sz = _mm256_mul_ps(s, z);
       LLMC_UNROLL for (int i = 0; i < R; ++i) {
         __m256 sum = acc[i][v][0];
@@ -334,7 +371,8 @@ void q4_rows_block(const A16Rows& r, int64_t jb) {
   LLMC_UNROLL for (int v = 0; v < 2; ++v) {
     const int valid = static_cast<int>(r.n - jb * kBlockN) - v * kSlice;
     if (valid <= 0) break;
-    LLMC_UNROLL for (int i = 0; i < R; ++i) store_cols(r.y + i * r.ldy + jb * kBlockN + v * kSlice, _mm256_load_ps(tot[i][v]), valid);
+    LLMC_UNROLL for (int i = 0; i < R; ++i)
+        store_cols(r.y + i * r.ldy + jb * kBlockN + v * kSlice, _mm256_load_ps(tot[i][v]), valid);
   }
 }
 
@@ -342,11 +380,20 @@ void q4_rows_block(const A16Rows& r, int64_t jb) {
 template <template <int, int> class F>
 void rows_dispatch(const A16Rows& r, int64_t jb) {
   switch (r.rows) {
-    case 1: F<1, 4>::go(r, jb); break;
-    case 2: F<2, 2>::go(r, jb); break;
-    case 3: F<3, 1>::go(r, jb); break;
-    case 4: F<4, 1>::go(r, jb); break;
-    default: break;
+    case 1:
+      F<1, 4>::go(r, jb);
+      break;
+    case 2:
+      F<2, 2>::go(r, jb);
+      break;
+    case 3:
+      F<3, 1>::go(r, jb);
+      break;
+    case 4:
+      F<4, 1>::go(r, jb);
+      break;
+    default:
+      break;
   }
 }
 template <int R, int A>
@@ -402,7 +449,8 @@ void q8_panel(const Q8Weights& w, int64_t j, int cols, int64_t p0, int64_t kc, f
 }
 
 void q4_panel(const Q4Weights& w, int64_t j, int cols, int64_t p0, int64_t kc, float* dst, int width) {
-  if (width != kBlockN || j % kBlockN != 0 || p0 % kOctet != 0 || j >= w.np() || (w.group % kOctet != 0 && w.group != w.k)) {
+  if (width != kBlockN || j % kBlockN != 0 || p0 % kOctet != 0 || j >= w.np() ||
+      (w.group % kOctet != 0 && w.group != w.k)) {
     kernels_scalar().q4_panel(w, j, cols, p0, kc, dst, width);
     return;
   }
@@ -420,7 +468,8 @@ void q4_panel(const Q4Weights& w, int64_t j, int cols, int64_t p0, int64_t kc, f
       const int64_t si = scale_index(j, t, G);
       LLMC_UNROLL for (int v = 0; v < 2; ++v) {
         s[v] = _mm256_loadu_ps(w.scale + si + v * kSlice);
-        z[v] = w.zero ? _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w.zero + si + v * kSlice))))
+        z[v] = w.zero ? _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
+                            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w.zero + si + v * kSlice))))
                       : _mm256_set1_ps(8.0f);
       }
     }
@@ -432,7 +481,8 @@ void q4_panel(const Q4Weights& w, int64_t j, int cols, int64_t p0, int64_t kc, f
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
       LLMC_UNROLL for (int e = 0; e < kOctet; ++e) {
         const __m256 u = _mm256_cvtepi32_ps(_mm256_shuffle_epi8(e < kQuad ? lo : hi, idx_low(e % kQuad)));
-        _mm256_storeu_ps(d + e * kBlockN + v * kSlice, _mm256_and_ps(_mm256_mul_ps(s[v], _mm256_sub_ps(u, z[v])), m[v]));
+        _mm256_storeu_ps(d + e * kBlockN + v * kSlice,
+                         _mm256_and_ps(_mm256_mul_ps(s[v], _mm256_sub_ps(u, z[v])), m[v]));
       }
     }
   }
@@ -488,7 +538,7 @@ float quant_row(const float* x, int64_t k, int64_t kp, int8_t* dst, int mr, int3
     const int64_t g1 = g0 + group_len;
     __m256i vsum = _mm256_setzero_si256();
     for (int64_t q = g0; q < g1; q += kSlice) {
-      const int n = static_cast<int>(g1 - q < kSlice ? g1 - q : kSlice);  // 8, or 4 at a group's end
+      const int n = static_cast<int>(g1 - q < kSlice ? g1 - q : kSlice);     // 8, or 4 at a group's end
       const int nk = static_cast<int>(k - q < n ? (k > q ? k - q : 0) : n);  // inputs before k
       const __m256 v = nk == kSlice ? _mm256_loadu_ps(x + q) : _mm256_maskload_ps(x + q, lane_mask(nk));
       __m256i qv = _mm256_cvtps_epi32(_mm256_mul_ps(v, vinv));  // round half to even (MXCSR default), as nearbyint

@@ -57,8 +57,7 @@ inline __mmask16 col_mask(int cols) { return cols >= 16 ? __mmask16(0xFFFF) : __
 template <int R, int NV>
 void q8_tile(const A8Tile& t) {
   __m512i acc[R][NV];
-  LLMC_UNROLL for (int r = 0; r < R; ++r)
-    LLMC_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
+  LLMC_UNROLL for (int r = 0; r < R; ++r) LLMC_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
   const uint8_t* w0 = t.w;
   const uint8_t* w1 = t.w + t.wstride;
   const int8_t* a = t.a;
@@ -72,8 +71,8 @@ void q8_tile(const A8Tile& t) {
     b[0] = _mm512_loadu_si512(w0 + qd * 64);
     if (NV > 1) b[NV - 1] = _mm512_loadu_si512(w1 + qd * 64);
     const int8_t* aq = a + qd * astep;
-    LLMC_UNROLL for (int r = 0; r < R; ++r)
-      LLMC_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = dpbusd_bcast(acc[r][v], b[v], aq + r * kQuad);
+    LLMC_UNROLL for (int r = 0; r < R; ++r) LLMC_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] =
+        dpbusd_bcast(acc[r][v], b[v], aq + r * kQuad);
   }
   LLMC_UNROLL for (int r = 0; r < R; ++r) {
     const __m512i corr = _mm512_set1_epi32(128 * t.xsum[r]);
@@ -92,8 +91,8 @@ void q4_tile(const A8Tile& t) {
   // Float accumulators live in an L1 tile: 12 rows × 2 blocks of int32 accumulators take 24 of the
   // 32 registers, and each group folds them in once (g / 8 octets of work per fold).
   alignas(64) float facc[R][NV][kBlockN];
-  LLMC_UNROLL for (int r = 0; r < R; ++r)
-    LLMC_UNROLL for (int v = 0; v < NV; ++v) _mm512_store_ps(facc[r][v], _mm512_setzero_ps());
+  LLMC_UNROLL for (int r = 0; r < R; ++r) LLMC_UNROLL for (int v = 0; v < NV; ++v)
+      _mm512_store_ps(facc[r][v], _mm512_setzero_ps());
   const uint8_t* wb[2] = {t.w, t.w + t.wstride};
   const int64_t astep = t.mr * kQuad;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
@@ -103,8 +102,7 @@ void q4_tile(const A8Tile& t) {
     // not a chain of two dependent vpdpbusd (at m = 1 that latency, not DRAM, bounded the speed).
     constexpr int H = R <= 2 ? 2 : 1;
     __m512i acc[H][R][NV];
-    LLMC_UNROLL for (int h = 0; h < H; ++h)
-      LLMC_UNROLL for (int r = 0; r < R; ++r)
+    LLMC_UNROLL for (int h = 0; h < H; ++h) LLMC_UNROLL for (int r = 0; r < R; ++r)
         LLMC_UNROLL for (int v = 0; v < NV; ++v) acc[h][r][v] = _mm512_setzero_si512();
     for (int64_t o = g * group_o; o < (g + 1) * group_o; ++o) {
       __m512i lo[NV], hi[NV];
@@ -116,20 +114,21 @@ void q4_tile(const A8Tile& t) {
       }
       const int8_t* a0 = t.a + 2 * o * astep;
       const int8_t* a1 = a0 + astep;
-      LLMC_UNROLL for (int r = 0; r < R; ++r)
-        LLMC_UNROLL for (int v = 0; v < NV; ++v) {
-          acc[0][r][v] = dpbusd_bcast(acc[0][r][v], lo[v], a0 + r * kQuad);
-          acc[H - 1][r][v] = dpbusd_bcast(acc[H - 1][r][v], hi[v], a1 + r * kQuad);
-        }
+      LLMC_UNROLL for (int r = 0; r < R; ++r) LLMC_UNROLL for (int v = 0; v < NV; ++v) {
+        acc[0][r][v] = dpbusd_bcast(acc[0][r][v], lo[v], a0 + r * kQuad);
+        acc[H - 1][r][v] = dpbusd_bcast(acc[H - 1][r][v], hi[v], a1 + r * kQuad);
+      }
     }
     if (H == 2)
-      LLMC_UNROLL for (int r = 0; r < R; ++r)
-        LLMC_UNROLL for (int v = 0; v < NV; ++v) acc[0][r][v] = _mm512_add_epi32(acc[0][r][v], acc[H - 1][r][v]);
+      LLMC_UNROLL for (int r = 0; r < R; ++r) LLMC_UNROLL for (int v = 0; v < NV; ++v) acc[0][r][v] =
+          _mm512_add_epi32(acc[0][r][v], acc[H - 1][r][v]);
     LLMC_UNROLL for (int v = 0; v < NV; ++v) {
       const int64_t si = (v * t.groups + g) * kBlockN;
       const __m512 s = _mm512_loadu_ps(t.scale + si);
-      const __m512 z = t.zero ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t.zero + si))))
-                              : _mm512_set1_ps(8.0f);
+      const __m512 z =
+          t.zero
+              ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t.zero + si))))
+              : _mm512_set1_ps(8.0f);
       LLMC_UNROLL for (int r = 0; r < R; ++r) {
         const __m512 xs = _mm512_set1_ps(static_cast<float>(t.xsum[r * t.groups + g]));
         const __m512 f = _mm512_fnmadd_ps(z, xs, _mm512_cvtepi32_ps(acc[0][r][v]));
@@ -140,7 +139,8 @@ void q4_tile(const A8Tile& t) {
   LLMC_UNROLL for (int r = 0; r < R; ++r) {
     const __m512 sx = _mm512_set1_ps(t.sx[r]);
     LLMC_UNROLL for (int v = 0; v < NV; ++v)  // NV > 1 only when cols > 16
-      _mm512_mask_storeu_ps(t.y + r * t.ldy + v * kBlockN, col_mask(t.cols - v * kBlockN), _mm512_mul_ps(sx, _mm512_load_ps(facc[r][v])));
+        _mm512_mask_storeu_ps(t.y + r * t.ldy + v * kBlockN, col_mask(t.cols - v * kBlockN),
+                              _mm512_mul_ps(sx, _mm512_load_ps(facc[r][v])));
   }
 }
 
@@ -149,8 +149,10 @@ template <template <int, int> class F, int R>
 struct RowTable {
   static void run(const A8Tile& t) {
     if (t.rows == R) {
-      if (t.cols > kBlockN) F<R, 2>::go(t);
-      else F<R, 1>::go(t);
+      if (t.cols > kBlockN)
+        F<R, 2>::go(t);
+      else
+        F<R, 1>::go(t);
     } else {
       RowTable<F, R - 1>::run(t);
     }
@@ -191,8 +193,7 @@ void q8_rows_block(const A16Rows& r, int64_t jb, int i0) {
   const int64_t kq = r.kp / kQuad;
   const uint8_t* blk = r.data + jb * kq * 64;
   __m512 acc[R][4];
-  LLMC_UNROLL for (int i = 0; i < R; ++i)
-    LLMC_UNROLL for (int c = 0; c < 4; ++c) acc[i][c] = _mm512_setzero_ps();
+  LLMC_UNROLL for (int i = 0; i < R; ++i) LLMC_UNROLL for (int c = 0; c < 4; ++c) acc[i][c] = _mm512_setzero_ps();
   const __m512i off = _mm512_set1_epi32(128);
   for (int64_t qd = 0; qd < kq; ++qd) {
     prefetch(blk + (qd + kPrefetch) * 64);
@@ -207,7 +208,7 @@ void q8_rows_block(const A16Rows& r, int64_t jb, int i0) {
   const __m512 s = _mm512_loadu_ps(r.scale + jb * kBlockN);
   const __mmask16 mask = col_mask(static_cast<int>(r.n - jb * kBlockN));
   LLMC_UNROLL for (int i = 0; i < R; ++i)
-    _mm512_mask_storeu_ps(r.y + (i0 + i) * r.ldy + jb * kBlockN, mask, _mm512_mul_ps(s, channel_sums(acc[i])));
+      _mm512_mask_storeu_ps(r.y + (i0 + i) * r.ldy + jb * kBlockN, mask, _mm512_mul_ps(s, channel_sums(acc[i])));
 }
 
 template <int R>
@@ -223,8 +224,8 @@ void q4_rows_block(const A16Rows& r, int64_t jb, int i0) {
   const __m512 nibble_lut = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (int64_t g = 0; g < r.groups; ++g) {
     __m512 acc[R][4], acc_hi[R][4];  // two chains per quarter: an FMA's latency, not DRAM, bounded m = 1
-    LLMC_UNROLL for (int i = 0; i < R; ++i)
-      LLMC_UNROLL for (int c = 0; c < 4; ++c) acc[i][c] = acc_hi[i][c] = _mm512_setzero_ps();
+    LLMC_UNROLL for (int i = 0; i < R; ++i) LLMC_UNROLL for (int c = 0; c < 4; ++c) acc[i][c] = acc_hi[i][c] =
+        _mm512_setzero_ps();
     for (int64_t o = g * group_o; o < (g + 1) * group_o; ++o) {
       prefetch(blk + (o + kPrefetch) * 64);
       __m512 xl[R], xh[R];
@@ -233,7 +234,8 @@ void q4_rows_block(const A16Rows& r, int64_t jb, int i0) {
         xh[i] = x_quad(r.x + (i0 + i) * r.ldx + o * kOctet + kQuad);
       }
       LLMC_UNROLL for (int c = 0; c < 4; ++c) {
-        const __m512i u = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + o * 64 + c * 16)));
+        const __m512i u =
+            _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + o * 64 + c * 16)));
         // vpermps reads only the low 4 bits of each index: a table lookup converts a nibble to
         // float without masking it first (one instruction instead of and + cvt).
         const __m512 lo = _mm512_permutexvar_ps(u, nibble_lut);
@@ -247,20 +249,25 @@ void q4_rows_block(const A16Rows& r, int64_t jb, int i0) {
     // Scale of channel 4c + l/4 in lane l of quarter c; the zero point is subtracted per channel.
     const int64_t si = (jb * r.groups + g) * kBlockN;
     const __m512 s = _mm512_loadu_ps(r.scale + si);
-    const __m512 z = r.zero ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r.zero + si))))
-                            : _mm512_set1_ps(8.0f);
+    const __m512 z =
+        r.zero
+            ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r.zero + si))))
+            : _mm512_set1_ps(8.0f);
     const __m512 sz = _mm512_mul_ps(s, z);
     LLMC_UNROLL for (int c = 0; c < 4; ++c) {
-      const __m512i idx = _mm512_set_epi32(4 * c + 3, 4 * c + 3, 4 * c + 3, 4 * c + 3, 4 * c + 2, 4 * c + 2, 4 * c + 2, 4 * c + 2,
-                                           4 * c + 1, 4 * c + 1, 4 * c + 1, 4 * c + 1, 4 * c, 4 * c, 4 * c, 4 * c);
+      const __m512i idx =
+          _mm512_set_epi32(4 * c + 3, 4 * c + 3, 4 * c + 3, 4 * c + 3, 4 * c + 2, 4 * c + 2, 4 * c + 2, 4 * c + 2,
+                           4 * c + 1, 4 * c + 1, 4 * c + 1, 4 * c + 1, 4 * c, 4 * c, 4 * c, 4 * c);
       const __m512 sc = _mm512_permutexvar_ps(idx, s);
-      LLMC_UNROLL for (int i = 0; i < R; ++i) total[i][c] = _mm512_fmadd_ps(_mm512_add_ps(acc[i][c], acc_hi[i][c]), sc, total[i][c]);
+      LLMC_UNROLL for (int i = 0; i < R; ++i) total[i][c] =
+          _mm512_fmadd_ps(_mm512_add_ps(acc[i][c], acc_hi[i][c]), sc, total[i][c]);
     }
-    LLMC_UNROLL for (int i = 0; i < R; ++i) corr[i] = _mm512_fmadd_ps(sz, _mm512_set1_ps(r.xsum[(i0 + i) * r.groups + g]), corr[i]);
+    LLMC_UNROLL for (int i = 0; i < R; ++i) corr[i] =
+        _mm512_fmadd_ps(sz, _mm512_set1_ps(r.xsum[(i0 + i) * r.groups + g]), corr[i]);
   }
   const __mmask16 mask = col_mask(static_cast<int>(r.n - jb * kBlockN));
-  LLMC_UNROLL for (int i = 0; i < R; ++i)
-    _mm512_mask_storeu_ps(r.y + (i0 + i) * r.ldy + jb * kBlockN, mask, _mm512_sub_ps(channel_sums(total[i]), corr[i]));
+  LLMC_UNROLL for (int i = 0; i < R; ++i) _mm512_mask_storeu_ps(r.y + (i0 + i) * r.ldy + jb * kBlockN, mask,
+                                                                _mm512_sub_ps(channel_sums(total[i]), corr[i]));
 }
 
 void q8_a16(const A16Rows& r) {
@@ -292,7 +299,8 @@ inline void store_quad(__m512i im, __m512 s, __m512 bias, float* dst, int width)
   alignas(64) uint8_t bytes[64];
   _mm512_store_si512(bytes, im);
   for (int b = 0; b < kQuad; ++b) {
-    const __m512 u = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(bytes + 16 * b))));
+    const __m512 u =
+        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(bytes + 16 * b))));
     _mm512_storeu_ps(dst + b * width, _mm512_fmadd_ps(u, s, bias));
   }
 }
@@ -314,7 +322,8 @@ void q8_panel(const Q8Weights& w, int64_t j, int cols, int64_t p0, int64_t kc, f
     const __m512 s = _mm512_loadu_ps(w.scale + jj);
     const __m512 bias = _mm512_mul_ps(s, _mm512_set1_ps(-128.0f));
     for (int64_t p = 0; p < kmain; p += kQuad)
-      store_quad(block_to_input_major(_mm512_loadu_si512(blk + (p0 + p) / kQuad * 64)), s, bias, dst + p * width + v * kBlockN, width);
+      store_quad(block_to_input_major(_mm512_loadu_si512(blk + (p0 + p) / kQuad * 64)), s, bias,
+                 dst + p * width + v * kBlockN, width);
   }
   if (kmain < kc) kernels_scalar().q8_panel(w, j, cols, p0 + kmain, kc - kmain, dst + kmain * width, width);
 }
@@ -342,14 +351,16 @@ void q4_panel(const Q4Weights& w, int64_t j, int cols, int64_t p0, int64_t kc, f
         t_cur = t;
         const int64_t si = scale_index(jj, t, w.groups());
         s = _mm512_loadu_ps(w.scale + si);
-        const __m512 z = w.zero ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.zero + si))))
+        const __m512 z = w.zero ? _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.zero + si))))
                                 : _mm512_set1_ps(8.0f);
         bias = _mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(s, z));
       }
       const __m512i raw = _mm512_loadu_si512(blk + (p0 + p) / kOctet * 64);
       float* d = dst + p * width + v * kBlockN;
       store_quad(block_to_input_major(_mm512_and_si512(raw, low4)), s, bias, d, width);
-      store_quad(block_to_input_major(_mm512_and_si512(_mm512_srli_epi16(raw, 4), low4)), s, bias, d + kQuad * width, width);
+      store_quad(block_to_input_major(_mm512_and_si512(_mm512_srli_epi16(raw, 4), low4)), s, bias, d + kQuad * width,
+                 width);
     }
   }
   if (kmain < kc) kernels_scalar().q4_panel(w, j, cols, p0 + kmain, kc - kmain, dst + kmain * width, width);
@@ -378,7 +389,9 @@ float quant_row(const float* x, int64_t k, int64_t kp, int8_t* dst, int mr, int3
     __m512i vsum = _mm512_setzero_si512();
     for (int64_t p = g0; p < g1; p += 16) {
       // A non-finite row writes zero codes (inv = 0 would turn ±Inf and NaN into INT_MIN).
-      const __mmask16 m = bad ? __mmask16(0) : k - p >= 16 ? __mmask16(0xFFFF) : (k > p ? __mmask16((1u << (k - p)) - 1u) : __mmask16(0));
+      const __mmask16 m = bad           ? __mmask16(0)
+                          : k - p >= 16 ? __mmask16(0xFFFF)
+                                        : (k > p ? __mmask16((1u << (k - p)) - 1u) : __mmask16(0));
       __m512i qv = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + p), vinv));  // round half to even
       qv = _mm512_max_epi32(_mm512_min_epi32(qv, lim), nlim);
       vsum = _mm512_add_epi32(vsum, qv);
@@ -433,7 +446,9 @@ int dot_peak_avx512(int64_t iters) {
       "jnz 1b\n"
       : "+r"(iters)
       :
-      : "zmm1", "zmm2", "zmm8", "zmm9", "zmm10", "zmm11", "zmm12", "zmm13", "zmm14", "zmm15", "zmm16", "zmm17", "zmm18", "zmm19", "zmm20", "zmm21", "zmm22", "zmm23", "zmm24", "zmm25", "zmm26", "zmm27", "zmm28", "zmm29", "zmm30", "zmm31", "cc");
+      : "zmm1", "zmm2", "zmm8", "zmm9", "zmm10", "zmm11", "zmm12", "zmm13", "zmm14", "zmm15", "zmm16", "zmm17", "zmm18",
+        "zmm19", "zmm20", "zmm21", "zmm22", "zmm23", "zmm24", "zmm25", "zmm26", "zmm27", "zmm28", "zmm29", "zmm30",
+        "zmm31", "cc");
   return 1;
 #else
   __m512i acc[24];

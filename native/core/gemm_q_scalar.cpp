@@ -55,7 +55,8 @@ void q8_a16(const A16Rows& r) {
         const float* x = r.x + i * r.ldx;
         float s[kQuad] = {0, 0, 0, 0};
         for (int64_t qd = 0; qd < kq; ++qd)
-          for (int b = 0; b < kQuad; ++b) s[b] += static_cast<float>(blk[qd * 64 + c * kQuad + b] - 128) * x[qd * kQuad + b];
+          for (int b = 0; b < kQuad; ++b)
+            s[b] += static_cast<float>(blk[qd * 64 + c * kQuad + b] - 128) * x[qd * kQuad + b];
         r.y[i * r.ldy + j] = r.scale[j] * ((s[0] + s[1]) + (s[2] + s[3]));
       }
     }
@@ -78,7 +79,8 @@ void q4_a16(const A16Rows& r) {
           for (int64_t o = g * group_o; o < (g + 1) * group_o; ++o)
             for (int b = 0; b < kQuad; ++b) {
               const uint8_t v = blk[o * 64 + c * kQuad + b];
-              s[b] += (static_cast<float>(v & 0x0F) - z) * x[o * kOctet + b] + (static_cast<float>(v >> 4) - z) * x[o * kOctet + kQuad + b];
+              s[b] += (static_cast<float>(v & 0x0F) - z) * x[o * kOctet + b] +
+                      (static_cast<float>(v >> 4) - z) * x[o * kOctet + kQuad + b];
             }
           total += r.scale[si] * ((s[0] + s[1]) + (s[2] + s[3]));
         }

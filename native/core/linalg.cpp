@@ -64,9 +64,9 @@ void trsm_right_lower_t(const float* l, int64_t n, int64_t ldl, float* b, int64_
     return;
   }
   const int64_t n1 = split(n), n2 = n - n1;
-  trsm_right_lower_t(l, n1, ldl, b, m, ldb);                          // X1 = B1·L11⁻ᵀ
-  gemm_nt_sub(m, n2, n1, b, ldb, l + n1 * ldl, ldl, b + n1, ldb);     // B2 -= X1·L21ᵀ
-  trsm_right_lower_t(l + n1 * ldl + n1, n2, ldl, b + n1, m, ldb);     // X2 = B2·L22⁻ᵀ
+  trsm_right_lower_t(l, n1, ldl, b, m, ldb);                       // X1 = B1·L11⁻ᵀ
+  gemm_nt_sub(m, n2, n1, b, ldb, l + n1 * ldl, ldl, b + n1, ldb);  // B2 -= X1·L21ᵀ
+  trsm_right_lower_t(l + n1 * ldl + n1, n2, ldl, b + n1, m, ldb);  // X2 = B2·L22⁻ᵀ
 }
 
 // Lower triangle (and, on diagonal leaves, the rest of the block) of C [n × n] -= A·Aᵀ, A [n × k].
@@ -124,8 +124,8 @@ int64_t cholesky_lower(float* a, int64_t n, int64_t lda) {
   if (n <= kLeaf) return cholesky_leaf(a, n, lda);
   const int64_t n1 = split(n), n2 = n - n1;
   if (int64_t r = cholesky_lower(a, n1, lda)) return r;
-  trsm_right_lower_t(a, n1, lda, a + n1 * lda, n2, lda);                   // L21 = A21·L11⁻ᵀ
-  syrk_lower_sub(a + n1 * lda + n1, n2, lda, a + n1 * lda, n1, lda);       // A22 -= L21·L21ᵀ
+  trsm_right_lower_t(a, n1, lda, a + n1 * lda, n2, lda);              // L21 = A21·L11⁻ᵀ
+  syrk_lower_sub(a + n1 * lda + n1, n2, lda, a + n1 * lda, n1, lda);  // A22 -= L21·L21ᵀ
   if (int64_t r = cholesky_lower(a + n1 * lda + n1, n2, lda)) return r + n1;
   return 0;
 }
@@ -133,7 +133,8 @@ int64_t cholesky_lower(float* a, int64_t n, int64_t lda) {
 llmc_status invert_lower(float* a, int64_t n, int64_t lda) {
   zero_upper(a, n, lda);
   float* tmp = static_cast<float*>(::operator new(static_cast<size_t>(n * n) * sizeof(float), std::nothrow));
-  if (!tmp) return fail(LLMC_OUT_OF_MEMORY, "linalg: cannot allocate %.1f MiB", static_cast<double>(n * n) * 4.0 / 1048576.0);
+  if (!tmp)
+    return fail(LLMC_OUT_OF_MEMORY, "linalg: cannot allocate %.1f MiB", static_cast<double>(n * n) * 4.0 / 1048576.0);
   invert_rec(a, n, lda, tmp);
   ::operator delete(tmp);
   return LLMC_OK;
@@ -142,8 +143,9 @@ llmc_status invert_lower(float* a, int64_t n, int64_t lda) {
 llmc_status inverse_upper_cholesky(float* a, int64_t n, const char* hint) {
   std::reverse(a, a + n * n);  // P·H·P
   if (int64_t r = cholesky_lower(a, n, n))
-    return fail(LLMC_INVALID_ARGUMENT, "the Hessian is not positive definite (Cholesky pivot %lld of %lld is not positive)%s%s",
-                static_cast<long long>(n - r + 1), static_cast<long long>(n), hint && *hint ? ": " : "", hint ? hint : "");
+    return fail(
+        LLMC_INVALID_ARGUMENT, "the Hessian is not positive definite (Cholesky pivot %lld of %lld is not positive)%s%s",
+        static_cast<long long>(n - r + 1), static_cast<long long>(n), hint && *hint ? ": " : "", hint ? hint : "");
   if (llmc_status s = invert_lower(a, n, n)) return s;
   std::reverse(a, a + n * n);  // U = P·L⁻¹·P: upper triangular
   return LLMC_OK;

@@ -16,7 +16,8 @@ using llmc::fail;
 using llmc::parallel_for;
 
 extern "C" llmc_status llmc_rmsnorm(const float* x, const float* w, int64_t rows, int64_t dim, float eps, float* out) {
-  if (rows < 0 || dim < 1 || !(eps >= 0.0f)) return fail(LLMC_INVALID_ARGUMENT, "rmsnorm: rows >= 0, dim >= 1, eps >= 0 needed");
+  if (rows < 0 || dim < 1 || !(eps >= 0.0f))
+    return fail(LLMC_INVALID_ARGUMENT, "rmsnorm: rows >= 0, dim >= 1, eps >= 0 needed");
   if (rows > 0 && (!x || !w || !out)) return fail(LLMC_INVALID_ARGUMENT, "rmsnorm: null pointer");
   parallel_for(rows, [&](int64_t r, int) {
     const float* xr = x + r * dim;
@@ -29,13 +30,17 @@ extern "C" llmc_status llmc_rmsnorm(const float* x, const float* w, int64_t rows
   return LLMC_OK;
 }
 
-extern "C" llmc_status llmc_rope(float* x, int64_t rows, int64_t heads, int64_t head_dim, const int32_t* pos, float theta, int style) {
+extern "C" llmc_status llmc_rope(float* x, int64_t rows, int64_t heads, int64_t head_dim, const int32_t* pos,
+                                 float theta, int style) {
   if (rows < 0 || heads < 1 || head_dim < 2 || head_dim % 2 != 0 || !(theta > 0.0f) || (style != 0 && style != 1))
-    return fail(LLMC_INVALID_ARGUMENT, "rope: rows >= 0, heads >= 1, an even head_dim, theta > 0 and style 0 or 1 needed");
+    return fail(LLMC_INVALID_ARGUMENT,
+                "rope: rows >= 0, heads >= 1, an even head_dim, theta > 0 and style 0 or 1 needed");
   if (rows > 0 && (!x || !pos)) return fail(LLMC_INVALID_ARGUMENT, "rope: null pointer");
   const int64_t half = head_dim / 2;
   std::vector<double> inv(static_cast<size_t>(half));
-  for (int64_t i = 0; i < half; ++i) inv[static_cast<size_t>(i)] = std::pow(static_cast<double>(theta), -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+  for (int64_t i = 0; i < half; ++i)
+    inv[static_cast<size_t>(i)] =
+        std::pow(static_cast<double>(theta), -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
   parallel_for(rows, [&](int64_t r, int) {
     float* xr = x + r * heads * head_dim;
     for (int64_t i = 0; i < half; ++i) {
@@ -53,12 +58,14 @@ extern "C" llmc_status llmc_rope(float* x, int64_t rows, int64_t heads, int64_t 
   return LLMC_OK;
 }
 
-extern "C" llmc_status llmc_attention(const float* q, const float* k, const float* v, float* out, int64_t batch, int64_t tq, int64_t tk,
-                                      int64_t heads, int64_t kv_heads, int64_t head_dim) {
+extern "C" llmc_status llmc_attention(const float* q, const float* k, const float* v, float* out, int64_t batch,
+                                      int64_t tq, int64_t tk, int64_t heads, int64_t kv_heads, int64_t head_dim) {
   if (batch < 0 || tq < 0 || tk < tq || heads < 1 || kv_heads < 1 || heads % kv_heads != 0 || head_dim < 1)
-    return fail(LLMC_INVALID_ARGUMENT, "attention: need tk >= tq >= 0 and heads a multiple of kv_heads (batch=%lld tq=%lld tk=%lld heads=%lld kv_heads=%lld)",
-                static_cast<long long>(batch), static_cast<long long>(tq), static_cast<long long>(tk), static_cast<long long>(heads),
-                static_cast<long long>(kv_heads));
+    return fail(LLMC_INVALID_ARGUMENT,
+                "attention: need tk >= tq >= 0 and heads a multiple of kv_heads (batch=%lld tq=%lld tk=%lld heads=%lld "
+                "kv_heads=%lld)",
+                static_cast<long long>(batch), static_cast<long long>(tq), static_cast<long long>(tk),
+                static_cast<long long>(heads), static_cast<long long>(kv_heads));
   if (batch * tq > 0 && (!q || !k || !v || !out)) return fail(LLMC_INVALID_ARGUMENT, "attention: null pointer");
   if (batch * tq == 0) return LLMC_OK;
   const int64_t qdim = heads * head_dim, kvdim = kv_heads * head_dim, group = heads / kv_heads;
@@ -115,7 +122,9 @@ extern "C" llmc_status llmc_nll(const float* logits, int64_t rows, int64_t vocab
   if (rows < 0 || vocab < 1) return fail(LLMC_INVALID_ARGUMENT, "nll: rows >= 0 and vocab >= 1 needed");
   if (rows > 0 && (!logits || !targets || !nll)) return fail(LLMC_INVALID_ARGUMENT, "nll: null pointer");
   for (int64_t r = 0; r < rows; ++r)
-    if (targets[r] >= vocab) return fail(LLMC_INVALID_ARGUMENT, "nll: target %d of row %lld is not below vocab %lld", targets[r], static_cast<long long>(r), static_cast<long long>(vocab));
+    if (targets[r] >= vocab)
+      return fail(LLMC_INVALID_ARGUMENT, "nll: target %d of row %lld is not below vocab %lld", targets[r],
+                  static_cast<long long>(r), static_cast<long long>(vocab));
   parallel_for(rows, [&](int64_t r, int) {
     if (targets[r] < 0) {
       nll[r] = 0;

@@ -73,16 +73,18 @@ llmc_status check_symmetric(const float* h_in, int64_t cols) {
   });
   if (asym >= 0)
     return fail(LLMC_INVALID_ARGUMENT, "obs_compress: H is not symmetric: H[%lld, %lld] = %g but H[%lld, %lld] = %g",
-                static_cast<long long>(asym / cols), static_cast<long long>(asym % cols), static_cast<double>(h_in[asym]),
-                static_cast<long long>(asym % cols), static_cast<long long>(asym / cols),
-                static_cast<double>(h_in[(asym % cols) * cols + asym / cols]));
+                static_cast<long long>(asym / cols), static_cast<long long>(asym % cols),
+                static_cast<double>(h_in[asym]), static_cast<long long>(asym % cols),
+                static_cast<long long>(asym / cols), static_cast<double>(h_in[(asym % cols) * cols + asym / cols]));
   return LLMC_OK;
 }
 
 // Dead inputs: H_jj = 0 -> H_jj = 1, W[:, j] = 0. A diagonal entry that is not finite fails.
 llmc_status fix_dead_inputs(int64_t rows, int64_t cols, std::vector<float>& w, std::vector<float>& u) {
   for (int64_t j = 0; j < cols; ++j) {
-    if (!std::isfinite(u[j * cols + j])) return fail(LLMC_INVALID_ARGUMENT, "obs_compress: H[%lld, %lld] is not finite", static_cast<long long>(j), static_cast<long long>(j));
+    if (!std::isfinite(u[j * cols + j]))
+      return fail(LLMC_INVALID_ARGUMENT, "obs_compress: H[%lld, %lld] is not finite", static_cast<long long>(j),
+                  static_cast<long long>(j));
     if (u[j * cols + j] == 0.0f) {
       u[j * cols + j] = 1.0f;
       for (int64_t r = 0; r < rows; ++r) w[r * cols + j] = 0.0f;
@@ -117,7 +119,8 @@ llmc_status apply_act_order(const Config& c, std::vector<float>& w, std::vector<
   const int64_t rows = c.rows, cols = c.cols;
   std::vector<float> diag(static_cast<size_t>(cols));
   for (int64_t j = 0; j < cols; ++j) diag[static_cast<size_t>(j)] = u[j * cols + j];
-  std::stable_sort(perm.begin(), perm.end(), [&](int32_t a, int32_t b) { return diag[static_cast<size_t>(a)] > diag[static_cast<size_t>(b)]; });
+  std::stable_sort(perm.begin(), perm.end(),
+                   [&](int32_t a, int32_t b) { return diag[static_cast<size_t>(a)] > diag[static_cast<size_t>(b)]; });
   std::vector<float> tmp(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t i = 0; i < cols; ++i) tmp[static_cast<size_t>(i)] = w[r * cols + perm[static_cast<size_t>(i)]];
@@ -153,16 +156,17 @@ llmc_status damp_and_factor(double damp_fraction, int64_t cols, std::vector<floa
 struct Loop {
   const Config& c;
   const Outputs& o;
-  const std::vector<float>& u;        // U [cols × cols]
-  const std::vector<Params>& fixed;   // fixed_params
-  std::vector<Params>& live;          // dynamic groups: the current group's parameters of each row
-  std::vector<float>& wt;             // [count × rows] the block transposed
-  std::vector<float>& et;             // [count × rows] the block's errors
-  std::vector<uint8_t>& block_mask;   // unstructured pruning: [count × rows], 1 = pruned
+  const std::vector<float>& u;       // U [cols × cols]
+  const std::vector<Params>& fixed;  // fixed_params
+  std::vector<Params>& live;         // dynamic groups: the current group's parameters of each row
+  std::vector<float>& wt;            // [count × rows] the block transposed
+  std::vector<float>& et;            // [count × rows] the block's errors
+  std::vector<uint8_t>& block_mask;  // unstructured pruning: [count × rows], 1 = pruned
 };
 
 // The block [i1, i1 + count) of W, transposed into wt.
-void transpose_block(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t i1, int64_t count, std::vector<float>& wt) {
+void transpose_block(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t i1, int64_t count,
+                     std::vector<float>& wt) {
   parallel_for(count, [&](int64_t j, int) {
     for (int64_t r = 0; r < rows; ++r) wt[j * rows + r] = w[r * cols + i1 + j];
   });
@@ -180,7 +184,8 @@ void sparsegpt_mask(const Loop& loop, int64_t i1, int64_t count, std::vector<flo
     const float d = u[(i1 + j) * cols + i1 + j];
     for (int64_t r = 0; r < rows; ++r) score[j * rows + r] = wt[j * rows + r] * wt[j * rows + r] / (d * d);
   }
-  mark_smallest(score.data(), count * rows, std::llround(c.sparsity * static_cast<double>(count * rows)), loop.block_mask.data(), idx);
+  mark_smallest(score.data(), count * rows, std::llround(c.sparsity * static_cast<double>(count * rows)),
+                loop.block_mask.data(), idx);
 }
 
 // Rows [r0, r1) of the block [i1, i1 + count), column by column: the parameters of a group that
@@ -202,7 +207,8 @@ double compress_rows(const Loop& loop, int64_t i1, int64_t count, int64_t r0, in
     const int64_t i = i1 + j;
     float* col = &wt[j * rows];
     const float d = u[i * cols + i];
-    if (c.quantize && c.group > 0 && c.act_order != 1 && i % c.group == 0) {  // a group starts: its params from current values
+    if (c.quantize && c.group > 0 && c.act_order != 1 &&
+        i % c.group == 0) {  // a group starts: its params from current values
       for (int64_t r = r0; r < r1; ++r) {
         const Params pr = quant::find_params(&wt[j * rows + r], c.group, rows, c.maxq, c.sym, c.mse);
         loop.live[static_cast<size_t>(r)] = pr;
@@ -229,9 +235,11 @@ double compress_rows(const Loop& loop, int64_t i1, int64_t count, int64_t r0, in
       float q = pruned ? 0.0f : wv;
       int code = 0;
       if (c.quantize) {
-        const Params& pr = c.group == 0 ? loop.fixed[static_cast<size_t>(r)]
-                           : c.act_order == 1 ? loop.fixed[static_cast<size_t>(r * c.groups + o.perm[static_cast<size_t>(i)] / c.group)]
-                                              : loop.live[static_cast<size_t>(r)];
+        const Params& pr =
+            c.group == 0 ? loop.fixed[static_cast<size_t>(r)]
+            : c.act_order == 1
+                ? loop.fixed[static_cast<size_t>(r * c.groups + o.perm[static_cast<size_t>(i)] / c.group)]
+                : loop.live[static_cast<size_t>(r)];
         code = quant::code(q, pr, c.maxq);
         q = quant::dequant(code, pr);
       }
@@ -254,7 +262,8 @@ double compress_rows(const Loop& loop, int64_t i1, int64_t count, int64_t r0, in
 // Lazy update of the columns after the block [i1, i2): W[:, i2:] -= Eᵀ·U[i1:i2, i2:].
 llmc_status lazy_update(const Loop& loop, std::vector<float>& w, int64_t i1, int64_t i2) {
   const int64_t rows = loop.c.rows, cols = loop.c.cols;
-  return llmc_sgemm(1, 0, rows, cols - i2, i2 - i1, -1.0f, loop.et.data(), rows, &loop.u[i1 * cols + i2], cols, 1.0f, &w[i2], cols);
+  return llmc_sgemm(1, 0, rows, cols - i2, i2 - i1, -1.0f, loop.et.data(), rows, &loop.u[i1 * cols + i2], cols, 1.0f,
+                    &w[i2], cols);
 }
 
 }  // namespace
@@ -262,11 +271,13 @@ llmc_status lazy_update(const Loop& loop, std::vector<float>& w, int64_t i1, int
 
 using namespace llmc;
 
-extern "C" llmc_status llmc_obs_compress(const llmc_obs_params* p, const float* w_in, const float* h_in, llmc_obs_result* out) {
+extern "C" llmc_status llmc_obs_compress(const llmc_obs_params* p, const float* w_in, const float* h_in,
+                                         llmc_obs_result* out) {
   Config c;
   if (llmc_status s = validate_obs(p, "obs_compress", true, &c)) return s;
   if (!w_in || !h_in || !out || !out->weight) return fail(LLMC_INVALID_ARGUMENT, "obs_compress: null pointer");
-  if (out->g_idx && c.act_order != 2) return fail(LLMC_INVALID_ARGUMENT, "obs_compress: g_idx is only produced with act_order = 2");
+  if (out->g_idx && c.act_order != 2)
+    return fail(LLMC_INVALID_ARGUMENT, "obs_compress: g_idx is only produced with act_order = 2");
   const int64_t rows = c.rows, cols = c.cols;
   std::vector<float> w, u;
   if (llmc_status s = copy_inputs(w_in, h_in, rows, cols, w, u)) return s;
@@ -278,7 +289,8 @@ extern "C" llmc_status llmc_obs_compress(const llmc_obs_params* p, const float* 
   if (c.act_order)
     if (llmc_status s = apply_act_order(c, w, u, o.perm)) return s;
   if (out->g_idx)
-    for (int64_t i = 0; i < cols; ++i) out->g_idx[o.perm[static_cast<size_t>(i)]] = static_cast<int32_t>(c.group > 0 ? i / c.group : 0);
+    for (int64_t i = 0; i < cols; ++i)
+      out->g_idx[o.perm[static_cast<size_t>(i)]] = static_cast<int32_t>(c.group > 0 ? i / c.group : 0);
   if (llmc_status s = damp_and_factor(p->damp, cols, u)) return s;
 
   const int threads = pool_threads();

@@ -62,8 +62,8 @@ extern "C" llmc_status llmc_q8_pack(int64_t n, int64_t k, const int8_t* q, const
   if (!q || !scale || !data || !scale_out) return fail(LLMC_INVALID_ARGUMENT, "q8_pack: null pointer");
   for (int64_t j = 0; j < n; ++j)
     if (!std::isfinite(scale[j]))
-      return fail(LLMC_INVALID_ARGUMENT, "q8_pack: scale[%lld] is %g, expected a finite number", static_cast<long long>(j),
-                  static_cast<double>(scale[j]));
+      return fail(LLMC_INVALID_ARGUMENT, "q8_pack: scale[%lld] is %g, expected a finite number",
+                  static_cast<long long>(j), static_cast<double>(scale[j]));
   const int64_t kp = round_up(k, kQuad), np = round_up(n, kBlockN), kq = kp / kQuad;
   std::memset(data, 128, static_cast<size_t>(np * kp));  // padding: q = 0
   for (int64_t j = 0; j < n; ++j)
@@ -89,7 +89,8 @@ extern "C" llmc_status llmc_q4_pack(int64_t n, int64_t k, int64_t group, const i
                                     uint8_t* zero_out, int32_t* perm_out, int* has_perm) {
   if (llmc_status s = check_sizes("q4_pack", n, k)) return s;
   if (!valid_group(k, group))
-    return fail(LLMC_INVALID_ARGUMENT, "q4_pack: group must be 32, 64 or 128 dividing k, or k itself; got group=%lld k=%lld",
+    return fail(LLMC_INVALID_ARGUMENT,
+                "q4_pack: group must be 32, 64 or 128 dividing k, or k itself; got group=%lld k=%lld",
                 static_cast<long long>(group), static_cast<long long>(k));
   if (!q || !scale || !data || !scale_out || (zero && !zero_out) || (g_idx && !perm_out) || !has_perm)
     return fail(LLMC_INVALID_ARGUMENT, "q4_pack: null pointer");
@@ -99,14 +100,16 @@ extern "C" llmc_status llmc_q4_pack(int64_t n, int64_t k, int64_t group, const i
   for (int64_t j = 0; j < n; ++j)
     for (int64_t p = 0; p < k; ++p)
       if (q[j * k + p] < lo || q[j * k + p] > hi)
-        return fail(LLMC_INVALID_ARGUMENT, "q4_pack: code [%lld, %lld] is %d, expected %d..%d (%s)", static_cast<long long>(j),
-                    static_cast<long long>(p), q[j * k + p], lo, hi, sym ? "symmetric" : "asymmetric");
+        return fail(LLMC_INVALID_ARGUMENT, "q4_pack: code [%lld, %lld] is %d, expected %d..%d (%s)",
+                    static_cast<long long>(j), static_cast<long long>(p), q[j * k + p], lo, hi,
+                    sym ? "symmetric" : "asymmetric");
   for (int64_t i = 0; i < n * G; ++i) {
     if (!std::isfinite(scale[i]))
-      return fail(LLMC_INVALID_ARGUMENT, "q4_pack: scale[%lld] is %g, expected a finite number", static_cast<long long>(i),
-                  static_cast<double>(scale[i]));
+      return fail(LLMC_INVALID_ARGUMENT, "q4_pack: scale[%lld] is %g, expected a finite number",
+                  static_cast<long long>(i), static_cast<double>(scale[i]));
     if (zero && zero[i] > 15)
-      return fail(LLMC_INVALID_ARGUMENT, "q4_pack: zero[%lld] is %d, expected 0..15", static_cast<long long>(i), zero[i]);
+      return fail(LLMC_INVALID_ARGUMENT, "q4_pack: zero[%lld] is %d, expected 0..15", static_cast<long long>(i),
+                  zero[i]);
   }
   // Inputs sorted by group (stable), when g_idx is given and not already in order.
   std::vector<int32_t> perm;
@@ -114,21 +117,24 @@ extern "C" llmc_status llmc_q4_pack(int64_t n, int64_t k, int64_t group, const i
     std::vector<int64_t> count(static_cast<size_t>(G), 0);
     for (int64_t p = 0; p < k; ++p) {
       if (g_idx[p] < 0 || g_idx[p] >= G)
-        return fail(LLMC_INVALID_ARGUMENT, "q4_pack: g_idx[%lld] is %d, expected 0..%lld", static_cast<long long>(p), g_idx[p],
-                    static_cast<long long>(G - 1));
+        return fail(LLMC_INVALID_ARGUMENT, "q4_pack: g_idx[%lld] is %d, expected 0..%lld", static_cast<long long>(p),
+                    g_idx[p], static_cast<long long>(G - 1));
       ++count[static_cast<size_t>(g_idx[p])];
     }
     for (int64_t t = 0; t < G; ++t)
       if (count[static_cast<size_t>(t)] != group)
-        return fail(LLMC_INVALID_ARGUMENT, "q4_pack: g_idx puts %lld inputs in group %lld, expected %lld (the group size)",
-                    static_cast<long long>(count[static_cast<size_t>(t)]), static_cast<long long>(t), static_cast<long long>(group));
+        return fail(LLMC_INVALID_ARGUMENT,
+                    "q4_pack: g_idx puts %lld inputs in group %lld, expected %lld (the group size)",
+                    static_cast<long long>(count[static_cast<size_t>(t)]), static_cast<long long>(t),
+                    static_cast<long long>(group));
     bool in_order = true;
     for (int64_t p = 0; p < k && in_order; ++p) in_order = g_idx[p] == p / group;
     if (!in_order) {
       perm.resize(static_cast<size_t>(k));
       std::vector<int64_t> next(static_cast<size_t>(G));
       for (int64_t t = 0; t < G; ++t) next[static_cast<size_t>(t)] = t * group;
-      for (int64_t p = 0; p < k; ++p) perm[static_cast<size_t>(next[static_cast<size_t>(g_idx[p])]++)] = static_cast<int32_t>(p);
+      for (int64_t p = 0; p < k; ++p)
+        perm[static_cast<size_t>(next[static_cast<size_t>(g_idx[p])]++)] = static_cast<int32_t>(p);
     }
   }
   *has_perm = perm.empty() ? 0 : 1;
@@ -141,7 +147,8 @@ extern "C" llmc_status llmc_q4_pack(int64_t n, int64_t k, int64_t group, const i
       int u = 0;  // columns past n
       if (j < n) {
         const int z = sym ? 8 : zero[j * G + t];
-        u = pp < k ? q[j * k + (perm.empty() ? pp : perm[static_cast<size_t>(pp)])] + (sym ? 8 : 0) : z;  // past k: dequantizes to 0
+        u = pp < k ? q[j * k + (perm.empty() ? pp : perm[static_cast<size_t>(pp)])] + (sym ? 8 : 0)
+                   : z;  // past k: dequantizes to 0
       }
       bool high;
       uint8_t& b = data[q4_byte(j, pp, ko, &high)];
@@ -156,7 +163,8 @@ extern "C" llmc_status llmc_q4_pack(int64_t n, int64_t k, int64_t group, const i
   return LLMC_OK;
 }
 
-extern "C" llmc_status llmc_q4_unpack(const llmc_q4_weights* w, int8_t* q, float* scale, uint8_t* zero, int32_t* g_idx) {
+extern "C" llmc_status llmc_q4_unpack(const llmc_q4_weights* w, int8_t* q, float* scale, uint8_t* zero,
+                                      int32_t* g_idx) {
   if (!w) return fail(LLMC_INVALID_ARGUMENT, "q4_unpack: null weights");
   if (llmc_status s = check_sizes("q4_unpack", w->n, w->k)) return s;
   if (!valid_group(w->k, w->group))

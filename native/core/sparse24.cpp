@@ -48,13 +48,17 @@ bool valid_group(int bits, int64_t k, int64_t group) {
 }
 
 // Offsets inside the packed arrays.
-inline int64_t meta_index(int64_t j, int64_t o, int64_t octets) { return ((j / kBlockN) * octets + o) * kBlockN + j % kBlockN; }
+inline int64_t meta_index(int64_t j, int64_t o, int64_t octets) {
+  return ((j / kBlockN) * octets + o) * kBlockN + j % kBlockN;
+}
 // f32: value r of channel j in octet o.
 inline int64_t f32_index(int64_t j, int64_t o, int r, int64_t octets) {
   return (((j / kBlockN) * octets + o) * 4 + r) * kBlockN + j % kBlockN;
 }
 // int8: code r of channel j in octet o.
-inline int64_t i8_index(int64_t j, int64_t o, int r, int64_t octets) { return (((j / kBlockN) * octets + o) * kBlockN + j % kBlockN) * 4 + r; }
+inline int64_t i8_index(int64_t j, int64_t o, int r, int64_t octets) {
+  return (((j / kBlockN) * octets + o) * kBlockN + j % kBlockN) * 4 + r;
+}
 // int4: byte holding value r of channel j in octet o (low nibble for even o, high for odd o).
 inline int64_t i4_index(int64_t j, int64_t o, int r, int64_t octets) {
   return (((j / kBlockN) * (octets / 2) + o / 2) * kBlockN + j % kBlockN) * 4 + r;
@@ -66,11 +70,11 @@ llmc_status check_weights(const char* what, const llmc_s24_weights* w) {
   if (!w) return fail(LLMC_INVALID_ARGUMENT, "%s: null weights", what);
   if (!valid_bits(w->bits)) return fail(LLMC_INVALID_ARGUMENT, "%s: bits must be 32, 8 or 4, got %d", what, w->bits);
   if (w->n < 1 || w->k < 4 || w->k % 4 != 0)
-    return fail(LLMC_INVALID_ARGUMENT, "%s: need n >= 1 and k a positive multiple of 4, got n=%lld k=%lld", what, static_cast<long long>(w->n),
-                static_cast<long long>(w->k));
+    return fail(LLMC_INVALID_ARGUMENT, "%s: need n >= 1 and k a positive multiple of 4, got n=%lld k=%lld", what,
+                static_cast<long long>(w->n), static_cast<long long>(w->k));
   if (!valid_group(w->bits, w->k, w->group))
-    return fail(LLMC_INVALID_ARGUMENT, "%s: int4 group must be 32, 64 or 128 dividing k, or k; got %lld for k=%lld", what,
-                static_cast<long long>(w->group), static_cast<long long>(w->k));
+    return fail(LLMC_INVALID_ARGUMENT, "%s: int4 group must be 32, 64 or 128 dividing k, or k; got %lld for k=%lld",
+                what, static_cast<long long>(w->group), static_cast<long long>(w->k));
   if (!w->meta || !w->values) return fail(LLMC_INVALID_ARGUMENT, "%s: null meta or values", what);
   if (w->bits != 32 && !w->scale) return fail(LLMC_INVALID_ARGUMENT, "%s: null scale", what);
   if (w->bits == 8 && !w->wsum) return fail(LLMC_INVALID_ARGUMENT, "%s: null wsum", what);
@@ -85,7 +89,8 @@ inline void positions(uint8_t meta, int pos[4]) {
 // ---- driver ------------------------------------------------------------------------------------
 
 llmc_status out_of_memory(size_t bytes) {
-  return fail(LLMC_OUT_OF_MEMORY, "sparse24 matmul: cannot allocate %.1f MiB of scratch", static_cast<double>(bytes) / 1048576.0);
+  return fail(LLMC_OUT_OF_MEMORY, "sparse24 matmul: cannot allocate %.1f MiB of scratch",
+              static_cast<double>(bytes) / 1048576.0);
 }
 
 // Rows are split into passes of at most kMaxRows, as even as possible (13 rows: 7 + 6).
@@ -99,7 +104,8 @@ struct RowPasses {
 // Column blocks per task: enough tasks for the pool to balance, blocks of one task contiguous.
 int64_t blocks_per_task(int64_t blocks) { return std::max<int64_t>(1, blocks / (8 * pool_threads())); }
 
-llmc_status matmul_rows(const Weights& W, const Kernels& K, int64_t m, const float* x, int64_t ldx, float* y, int64_t ldy) {
+llmc_status matmul_rows(const Weights& W, const Kernels& K, int64_t m, const float* x, int64_t ldx, float* y,
+                        int64_t ldy) {
   const int64_t kp = W.kp();
   if (W.k != kp) {  // the kernels read whole octets: copy x zero-padded
     const size_t bytes = static_cast<size_t>(m * kp) * sizeof(float);
@@ -152,7 +158,8 @@ struct PanelCtx {
   PanelFn fn;
 };
 
-llmc_status matmul_gemm(const Weights& W, const Kernels& K, int64_t m, const float* x, int64_t ldx, float* y, int64_t ldy) {
+llmc_status matmul_gemm(const Weights& W, const Kernels& K, int64_t m, const float* x, int64_t ldx, float* y,
+                        int64_t ldy) {
   PanelCtx ctx{W, W.bits == 32 ? K.f32_panel : K.q4_panel};
   gemm::BSource src;
   src.ctx = &ctx;
@@ -163,7 +170,8 @@ llmc_status matmul_gemm(const Weights& W, const Kernels& K, int64_t m, const flo
   return gemm::sgemm_bsource(m, W.n, W.k, x, ldx, src, y, ldy);
 }
 
-llmc_status matmul_a8(const Weights& W, const Kernels& K, int64_t m, const float* x, int64_t ldx, float* y, int64_t ldy) {
+llmc_status matmul_a8(const Weights& W, const Kernels& K, int64_t m, const float* x, int64_t ldx, float* y,
+                      int64_t ldy) {
   const int64_t kp = W.kp();
   const q::Kernels QK = q::kernels_active();
   const int threads = pool_threads();
@@ -236,8 +244,9 @@ extern "C" int64_t llmc_s24_scale_count(int bits, int64_t n, int64_t k, int64_t 
   return 0;
 }
 
-extern "C" llmc_status llmc_s24_pack(int bits, int64_t n, int64_t k, int64_t group, const float* w, const int8_t* q, const float* scale,
-                                     uint8_t* meta, void* values, float* scale_out, int32_t* wsum_out, int64_t* bad) {
+extern "C" llmc_status llmc_s24_pack(int bits, int64_t n, int64_t k, int64_t group, const float* w, const int8_t* q,
+                                     const float* scale, uint8_t* meta, void* values, float* scale_out,
+                                     int32_t* wsum_out, int64_t* bad) {
   if (bad) bad[0] = bad[1] = -1;
   const llmc_s24_weights d{n, k, bits, group, meta, values, scale_out, wsum_out};
   if (llmc_status s = check_weights("s24_pack", &d)) return s;
@@ -246,8 +255,10 @@ extern "C" llmc_status llmc_s24_pack(int bits, int64_t n, int64_t k, int64_t gro
   const int64_t octets = W.octets(), np = W.np(), kp = W.kp();
   // Padding: positions (0, 1), values 0.
   std::memset(meta, 0x44, static_cast<size_t>(llmc_s24_meta_bytes(n, k)));
-  if (bits == 4) std::memset(values, 0x88, static_cast<size_t>(llmc_s24_value_bytes(bits, n, k)));
-  else std::memset(values, 0, static_cast<size_t>(llmc_s24_value_bytes(bits, n, k)));
+  if (bits == 4)
+    std::memset(values, 0x88, static_cast<size_t>(llmc_s24_value_bytes(bits, n, k)));
+  else
+    std::memset(values, 0, static_cast<size_t>(llmc_s24_value_bytes(bits, n, k)));
   float* vf = static_cast<float*>(values);
   int8_t* v8 = static_cast<int8_t*>(values);
   uint8_t* v4 = static_cast<uint8_t*>(values);
@@ -262,7 +273,8 @@ extern "C" llmc_status llmc_s24_pack(int bits, int64_t n, int64_t k, int64_t gro
           if (cnt == 2) {
             if (bad) bad[0] = j, bad[1] = 4 * g;
             return fail(LLMC_INVALID_ARGUMENT,
-                        "the matrix is not 2:4 sparse: row %lld, columns %lld..%lld hold more than 2 nonzeros (at most 2 of every 4 "
+                        "the matrix is not 2:4 sparse: row %lld, columns %lld..%lld hold more than 2 nonzeros (at most "
+                        "2 of every 4 "
                         "consecutive inputs may be nonzero)",
                         static_cast<long long>(j), static_cast<long long>(4 * g), static_cast<long long>(4 * g + 3));
           }
@@ -286,8 +298,8 @@ extern "C" llmc_status llmc_s24_pack(int bits, int64_t n, int64_t k, int64_t gro
           sum += q[at];
         } else {
           if (q[at] < -8 || q[at] > 7)
-            return fail(LLMC_INVALID_ARGUMENT, "s24_pack: int4 code %d at row %lld, column %lld is outside [-8, 7]", q[at],
-                        static_cast<long long>(j), static_cast<long long>(4 * g + pos[s]));
+            return fail(LLMC_INVALID_ARGUMENT, "s24_pack: int4 code %d at row %lld, column %lld is outside [-8, 7]",
+                        q[at], static_cast<long long>(j), static_cast<long long>(4 * g + pos[s]));
           uint8_t& b = v4[i4_index(j, o, r, octets)];
           const int shift = (o % 2) * 4;
           b = static_cast<uint8_t>((b & ~(0x0F << shift)) | ((q[at] + 8) << shift));
@@ -331,15 +343,20 @@ extern "C" llmc_status llmc_s24_unpack(const llmc_s24_weights* w, float* dense, 
   const Weights W = view(*w);
   const int64_t octets = W.octets();
   if (W.bits == 32 ? !dense : (!q || !scale)) return fail(LLMC_INVALID_ARGUMENT, "s24_unpack: null output");
-  if (W.bits == 32) std::fill(dense, dense + W.n * W.k, 0.0f);
-  else std::memset(q, 0, static_cast<size_t>(W.n * W.k));
+  if (W.bits == 32)
+    std::fill(dense, dense + W.n * W.k, 0.0f);
+  else
+    std::memset(q, 0, static_cast<size_t>(W.n * W.k));
   const float* vf = static_cast<const float*>(W.values);
   const int8_t* v8 = static_cast<const int8_t*>(W.values);
   const uint8_t* v4 = static_cast<const uint8_t*>(W.values);
   for_each_stored(W, [&](int64_t j, int64_t p, int r, int64_t o) {
-    if (W.bits == 32) dense[j * W.k + p] = vf[f32_index(j, o, r, octets)];
-    else if (W.bits == 8) q[j * W.k + p] = v8[i8_index(j, o, r, octets)];
-    else q[j * W.k + p] = static_cast<int8_t>(((v4[i4_index(j, o, r, octets)] >> ((o % 2) * 4)) & 0x0F) - 8);
+    if (W.bits == 32)
+      dense[j * W.k + p] = vf[f32_index(j, o, r, octets)];
+    else if (W.bits == 8)
+      q[j * W.k + p] = v8[i8_index(j, o, r, octets)];
+    else
+      q[j * W.k + p] = static_cast<int8_t>(((v4[i4_index(j, o, r, octets)] >> ((o % 2) * 4)) & 0x0F) - 8);
   });
   if (W.bits == 8) std::memcpy(scale, W.scale, static_cast<size_t>(W.n) * sizeof(float));
   if (W.bits == 4) {
@@ -366,9 +383,12 @@ extern "C" llmc_status llmc_s24_to_bitmask(const llmc_s24_weights* w, void* comp
   for_each_stored(W, [&](int64_t j, int64_t p, int r, int64_t o) {
     if (j != row) row = j, col = 0;
     bitmask[j * mb + p / 8] = static_cast<uint8_t>(bitmask[j * mb + p / 8] | (1u << (p % 8)));
-    if (W.bits == 32) cf[j * half + col] = vf[f32_index(j, o, r, octets)];
-    else if (W.bits == 8) c8[j * half + col] = v8[i8_index(j, o, r, octets)];
-    else c8[j * half + col] = static_cast<int8_t>(((v4[i4_index(j, o, r, octets)] >> ((o % 2) * 4)) & 0x0F) - 8);
+    if (W.bits == 32)
+      cf[j * half + col] = vf[f32_index(j, o, r, octets)];
+    else if (W.bits == 8)
+      c8[j * half + col] = v8[i8_index(j, o, r, octets)];
+    else
+      c8[j * half + col] = static_cast<int8_t>(((v4[i4_index(j, o, r, octets)] >> ((o % 2) * 4)) & 0x0F) - 8);
     ++col;
   });
   return LLMC_OK;
@@ -401,8 +421,8 @@ extern "C" int llmc_s24_path(int bits, int64_t m, int64_t n, int64_t k) {
   return m <= (isa == LLMC_ISA_AVX2 ? 16 : 4) ? 1 : 2;
 }
 
-extern "C" llmc_status llmc_s24_matmul(const llmc_s24_weights* w, int path, int64_t m, const float* x, int64_t ldx, float* y,
-                                       int64_t ldy) {
+extern "C" llmc_status llmc_s24_matmul(const llmc_s24_weights* w, int path, int64_t m, const float* x, int64_t ldx,
+                                       float* y, int64_t ldy) {
   if (llmc_status s = check_weights("s24_matmul", w)) return s;
   if (m < 0) return fail(LLMC_INVALID_ARGUMENT, "s24_matmul: m must be >= 0, got %lld", static_cast<long long>(m));
   if (ldx < w->k || ldy < w->n) return fail(LLMC_INVALID_ARGUMENT, "s24_matmul: need ldx >= k and ldy >= n");
@@ -414,7 +434,8 @@ extern "C" llmc_status llmc_s24_matmul(const llmc_s24_weights* w, int path, int6
   if (W.bits == 8) {
     // int32 accumulators: Σ |q|·(|x_q| + 128) <= 128 · 255 · kp/2 must stay below 2^31.
     if (W.kp() > 65536)
-      return fail(LLMC_UNSUPPORTED, "s24_matmul: w8a8 supports k <= 65536 (int32 accumulation), got k=%lld", static_cast<long long>(W.k));
+      return fail(LLMC_UNSUPPORTED, "s24_matmul: w8a8 supports k <= 65536 (int32 accumulation), got k=%lld",
+                  static_cast<long long>(W.k));
     return matmul_a8(W, K, m, x, ldx, y, ldy);
   }
   if (path == 0) path = llmc_s24_path(W.bits, m, W.n, W.k);

@@ -17,7 +17,9 @@ namespace llmc {
 namespace s24 {
 namespace {
 
-inline __m256i meta8(const uint8_t* meta) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(meta))); }
+inline __m256i meta8(const uint8_t* meta) {
+  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(meta)));
+}
 
 template <int Q>
 inline __m256i float_index(__m256i mv) {
@@ -56,12 +58,17 @@ void rows_pass(const Rows& r, int64_t jb) {
         LLMC_UNROLL for (int i = 0; i < R; ++i) xo[i] = _mm256_loadu_ps(r.x + i * r.ldx + o * kOctet);
         const __m256i idx[4] = {float_index<0>(mv), float_index<1>(mv), float_index<2>(mv), float_index<3>(mv)};
         __m256i raw = _mm256_setzero_si256();
-        if (Int4) raw = _mm256_srli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v4 + (o / 2) * 64 + 32 * h)), static_cast<int>(o % 2) * 4);
+        if (Int4)
+          raw = _mm256_srli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v4 + (o / 2) * 64 + 32 * h)),
+                                  static_cast<int>(o % 2) * 4);
         LLMC_UNROLL for (int q = 0; q < 4; ++q) {
           __m256 wv;
-          if (Int4) wv = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(raw, 8 * q), low4)), eight);
-          else wv = _mm256_loadu_ps(vf + o * 64 + q * 16 + 8 * h);
-          LLMC_UNROLL for (int i = 0; i < R; ++i) acc[i][q % 2] = _mm256_fmadd_ps(wv, _mm256_permutevar8x32_ps(xo[i], idx[q]), acc[i][q % 2]);
+          if (Int4)
+            wv = _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(raw, 8 * q), low4)), eight);
+          else
+            wv = _mm256_loadu_ps(vf + o * 64 + q * 16 + 8 * h);
+          LLMC_UNROLL for (int i = 0; i < R; ++i) acc[i][q % 2] =
+              _mm256_fmadd_ps(wv, _mm256_permutevar8x32_ps(xo[i], idx[q]), acc[i][q % 2]);
         }
       }
       const __m256 sc = Int4 ? _mm256_loadu_ps(w.scale + (jb * G + g) * kBlockN + 8 * h) : _mm256_set1_ps(1.0f);
@@ -149,7 +156,8 @@ void q8_block(const A8& t, int64_t jb, int i0) {
     if (cols <= 0) continue;
     const __m256 sc = _mm256_loadu_ps(w.scale + j0);
     LLMC_UNROLL for (int i = 0; i < R; ++i)
-      store_cols(t.y + (i0 + i) * t.ldy + j0, _mm256_mul_ps(_mm256_set1_ps(t.sx[i0 + i]), _mm256_mul_ps(sc, _mm256_cvtepi32_ps(acc[i][h]))), cols);
+        store_cols(t.y + (i0 + i) * t.ldy + j0,
+                   _mm256_mul_ps(_mm256_set1_ps(t.sx[i0 + i]), _mm256_mul_ps(sc, _mm256_cvtepi32_ps(acc[i][h]))), cols);
   }
 }
 

@@ -30,7 +30,9 @@ namespace {
 constexpr int64_t kPrefetchBytes = 4096;
 inline void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
-inline __mmask16 col_mask(int64_t cols) { return cols >= 16 ? __mmask16(0xFFFF) : cols <= 0 ? __mmask16(0) : __mmask16((1u << cols) - 1u); }
+inline __mmask16 col_mask(int64_t cols) {
+  return cols >= 16 ? __mmask16(0xFFFF) : cols <= 0 ? __mmask16(0) : __mmask16((1u << cols) - 1u);
+}
 
 // Index of kept value r (0..3) into the octet's 8 inputs, per channel lane, from mv (meta bytes
 // zero-extended to dwords).
@@ -44,7 +46,9 @@ inline __m512i meta_dwords(const uint8_t* meta) {
   return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(meta)));
 }
 
-inline __m512 x_octet(const float* x) { return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(x)))); }
+inline __m512 x_octet(const float* x) {
+  return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(x))));
+}
 
 // ---- f32 values, float activations ---------------------------------------------------------------
 
@@ -56,8 +60,7 @@ void f32_pass(const Rows& r, int64_t jb) {
   const float* v = static_cast<const float*>(w.values) + jb * octets * 64;
   constexpr int C = R == 1 ? 4 : R == 2 ? 2 : 1;  // independent FMA chains per row
   __m512 acc[R][C];
-  LLMC_UNROLL for (int i = 0; i < R; ++i)
-    LLMC_UNROLL for (int c = 0; c < C; ++c) acc[i][c] = _mm512_setzero_ps();
+  LLMC_UNROLL for (int i = 0; i < R; ++i) LLMC_UNROLL for (int c = 0; c < C; ++c) acc[i][c] = _mm512_setzero_ps();
   for (int64_t o = 0; o < octets; ++o) {
     if (R <= 2) {
       const char* pv = reinterpret_cast<const char*>(v + o * 64) + kPrefetchBytes;
@@ -70,7 +73,8 @@ void f32_pass(const Rows& r, int64_t jb) {
     const __m512i idx[4] = {float_index<0>(mv), float_index<1>(mv), float_index<2>(mv), float_index<3>(mv)};
     LLMC_UNROLL for (int q = 0; q < 4; ++q) {
       const __m512 wv = _mm512_loadu_ps(v + o * 64 + q * 16);
-      LLMC_UNROLL for (int i = 0; i < R; ++i) acc[i][q % C] = _mm512_fmadd_ps(wv, _mm512_permutexvar_ps(idx[q], xo[i]), acc[i][q % C]);
+      LLMC_UNROLL for (int i = 0; i < R; ++i) acc[i][q % C] =
+          _mm512_fmadd_ps(wv, _mm512_permutexvar_ps(idx[q], xo[i]), acc[i][q % C]);
     }
   }
   const __mmask16 mask = col_mask(w.n - jb * kBlockN);
@@ -97,8 +101,7 @@ void q4_pass(const Rows& r, int64_t jb) {
   LLMC_UNROLL for (int i = 0; i < R; ++i) total[i] = _mm512_setzero_ps();
   for (int64_t g = 0; g < G; ++g) {
     __m512 acc[R][C];
-    LLMC_UNROLL for (int i = 0; i < R; ++i)
-      LLMC_UNROLL for (int c = 0; c < C; ++c) acc[i][c] = _mm512_setzero_ps();
+    LLMC_UNROLL for (int i = 0; i < R; ++i) LLMC_UNROLL for (int c = 0; c < C; ++c) acc[i][c] = _mm512_setzero_ps();
     for (int64_t s = g * pairs_per_group; s < (g + 1) * pairs_per_group; ++s) {
       if (R <= 2) {
         prefetch(v + s * 64 + kPrefetchBytes);
@@ -137,19 +140,36 @@ template <void (*F1)(const Rows&, int64_t), void (*F2)(const Rows&, int64_t), vo
           void (*F7)(const Rows&, int64_t), void (*F8)(const Rows&, int64_t)>
 void rows_dispatch(const Rows& r) {
   for (int64_t jb = r.jb0; jb < r.jb1; ++jb) switch (r.rows) {
-      case 1: F1(r, jb); break;
-      case 2: F2(r, jb); break;
-      case 3: F3(r, jb); break;
-      case 4: F4(r, jb); break;
-      case 5: F5(r, jb); break;
-      case 6: F6(r, jb); break;
-      case 7: F7(r, jb); break;
-      default: F8(r, jb); break;
+      case 1:
+        F1(r, jb);
+        break;
+      case 2:
+        F2(r, jb);
+        break;
+      case 3:
+        F3(r, jb);
+        break;
+      case 4:
+        F4(r, jb);
+        break;
+      case 5:
+        F5(r, jb);
+        break;
+      case 6:
+        F6(r, jb);
+        break;
+      case 7:
+        F7(r, jb);
+        break;
+      default:
+        F8(r, jb);
+        break;
     }
 }
 
 void f32_rows(const Rows& r) {
-  rows_dispatch<f32_pass<1>, f32_pass<2>, f32_pass<3>, f32_pass<4>, f32_pass<5>, f32_pass<6>, f32_pass<7>, f32_pass<8>>(r);
+  rows_dispatch<f32_pass<1>, f32_pass<2>, f32_pass<3>, f32_pass<4>, f32_pass<5>, f32_pass<6>, f32_pass<7>, f32_pass<8>>(
+      r);
 }
 void q4_rows(const Rows& r) {
   rows_dispatch<q4_pass<1>, q4_pass<2>, q4_pass<3>, q4_pass<4>, q4_pass<5>, q4_pass<6>, q4_pass<7>, q4_pass<8>>(r);
@@ -209,8 +229,7 @@ void q8_tile(const A8& t) {
     mb[v] = w.meta + (t.jb0 + v) * octets * kBlockN;
   }
   __m512i acc[R][NV];
-  LLMC_UNROLL for (int i = 0; i < R; ++i)
-    LLMC_UNROLL for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_si512();
+  LLMC_UNROLL for (int i = 0; i < R; ++i) LLMC_UNROLL for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_si512();
   for (int64_t o = 0; o < octets; ++o) {
     __m512i idx[NV], wv[NV];
     LLMC_UNROLL for (int v = 0; v < NV; ++v) {
@@ -240,20 +259,38 @@ void q8_tile(const A8& t) {
 
 template <int R>
 void q8_rows(const A8& t) {
-  if (t.jb1 - t.jb0 >= 2) q8_tile<R, 2>(t);
-  else q8_tile<R, 1>(t);
+  if (t.jb1 - t.jb0 >= 2)
+    q8_tile<R, 2>(t);
+  else
+    q8_tile<R, 1>(t);
 }
 
 void q8_a8(const A8& t) {
   switch (t.rows) {
-    case 1: q8_rows<1>(t); break;
-    case 2: q8_rows<2>(t); break;
-    case 3: q8_rows<3>(t); break;
-    case 4: q8_rows<4>(t); break;
-    case 5: q8_rows<5>(t); break;
-    case 6: q8_rows<6>(t); break;
-    case 7: q8_rows<7>(t); break;
-    default: q8_rows<8>(t); break;
+    case 1:
+      q8_rows<1>(t);
+      break;
+    case 2:
+      q8_rows<2>(t);
+      break;
+    case 3:
+      q8_rows<3>(t);
+      break;
+    case 4:
+      q8_rows<4>(t);
+      break;
+    case 5:
+      q8_rows<5>(t);
+      break;
+    case 6:
+      q8_rows<6>(t);
+      break;
+    case 7:
+      q8_rows<7>(t);
+      break;
+    default:
+      q8_rows<8>(t);
+      break;
   }
 }
 
@@ -283,7 +320,8 @@ void panel(const Weights& w, int64_t j, int cols, int64_t p0, int64_t kc, float*
       const __m512i mv = meta_dwords(meta + o * kBlockN);
       __m512 val[4];
       if (Int4) {
-        const __m512i raw = _mm512_loadu_si512(static_cast<const uint8_t*>(w.values) + (jb * (octets / 2) + o / 2) * 64);
+        const __m512i raw =
+            _mm512_loadu_si512(static_cast<const uint8_t*>(w.values) + (jb * (octets / 2) + o / 2) * 64);
         const __m512 sc = _mm512_loadu_ps(w.scale + (jb * G + (p0 + p) / glen) * kBlockN);
         const int h = static_cast<int>(o % 2) * 4;
         val[0] = _mm512_mul_ps(sc, _mm512_permutexvar_ps(_mm512_srli_epi32(raw, h), lut));
@@ -295,11 +333,14 @@ void panel(const Weights& w, int64_t j, int cols, int64_t p0, int64_t kc, float*
         LLMC_UNROLL for (int q = 0; q < 4; ++q) val[q] = _mm512_loadu_ps(vf + q * 16);
       }
       const __m512i i0 = _mm512_and_si512(mv, three), i1 = _mm512_and_si512(_mm512_srli_epi32(mv, 2), three);
-      const __m512i i2 = _mm512_and_si512(_mm512_srli_epi32(mv, 4), three), i3 = _mm512_and_si512(_mm512_srli_epi32(mv, 6), three);
+      const __m512i i2 = _mm512_and_si512(_mm512_srli_epi32(mv, 4), three),
+                    i3 = _mm512_and_si512(_mm512_srli_epi32(mv, 6), three);
       LLMC_UNROLL for (int pos = 0; pos < 4; ++pos) {
         const __m512i pv = _mm512_set1_epi32(pos);
-        const __m512 a = _mm512_mask_mov_ps(_mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(i0, pv), val[0]), _mm512_cmpeq_epi32_mask(i1, pv), val[1]);
-        const __m512 b = _mm512_mask_mov_ps(_mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(i2, pv), val[2]), _mm512_cmpeq_epi32_mask(i3, pv), val[3]);
+        const __m512 a = _mm512_mask_mov_ps(_mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(i0, pv), val[0]),
+                                            _mm512_cmpeq_epi32_mask(i1, pv), val[1]);
+        const __m512 b = _mm512_mask_mov_ps(_mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(i2, pv), val[2]),
+                                            _mm512_cmpeq_epi32_mask(i3, pv), val[3]);
         _mm512_storeu_ps(d0 + (p + pos) * width, a);
         _mm512_storeu_ps(d0 + (p + 4 + pos) * width, b);
       }

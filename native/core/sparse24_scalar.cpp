@@ -15,7 +15,8 @@ inline int pos_of(uint8_t meta, int r) { return 4 * (r / 2) + ((meta >> (2 * r))
 inline float value_at(const Weights& w, int64_t jb, int c, int64_t o, int r) {
   const int64_t octets = w.octets();
   if (w.bits == 32) return static_cast<const float*>(w.values)[((jb * octets + o) * 4 + r) * kBlockN + c];
-  if (w.bits == 8) return static_cast<float>(static_cast<const int8_t*>(w.values)[((jb * octets + o) * kBlockN + c) * 4 + r]);
+  if (w.bits == 8)
+    return static_cast<float>(static_cast<const int8_t*>(w.values)[((jb * octets + o) * kBlockN + c) * 4 + r]);
   const uint8_t b = static_cast<const uint8_t*>(w.values)[((jb * (octets / 2) + o / 2) * kBlockN + c) * 4 + r];
   return static_cast<float>(((b >> ((o % 2) * 4)) & 0x0F) - 8);
 }

@@ -28,7 +28,8 @@ extern "C" llmc_status llmc_stream_read(const float* x, int64_t n, double* sum) 
     for (int64_t i = 4 * quarter; i < len; ++i) s[0][0] += p[i];
     for (int r = 1; r < 4; ++r)
       for (int q = 0; q < 8; ++q) s[0][q] += s[r][q];
-    partial[static_cast<size_t>(thread)] += ((s[0][0] + s[0][1]) + (s[0][2] + s[0][3])) + ((s[0][4] + s[0][5]) + (s[0][6] + s[0][7]));
+    partial[static_cast<size_t>(thread)] +=
+        ((s[0][0] + s[0][1]) + (s[0][2] + s[0][3])) + ((s[0][4] + s[0][5]) + (s[0][6] + s[0][7]));
   });
   double total = 0;
   for (double v : partial) total += v;

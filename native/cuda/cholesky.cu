@@ -106,14 +106,17 @@ struct DeviceOps {
     chol_leaf_kernel<<<1, kLeaf, 0, s>>>(a, static_cast<int>(n), lda, col0, failed);
   }
   void trsm_leaf(const float* l, int64_t n, int64_t ldl, float* b, int64_t m, int64_t ldb) {
-    if (m > 0) trsm_leaf_kernel<<<static_cast<unsigned>(ceil_div(m, 128)), 128, 0, s>>>(l, static_cast<int>(n), ldl, b, m, ldb);
+    if (m > 0)
+      trsm_leaf_kernel<<<static_cast<unsigned>(ceil_div(m, 128)), 128, 0, s>>>(l, static_cast<int>(n), ldl, b, m, ldb);
   }
-  void invert_leaf(float* a, int64_t n, int64_t lda) { invert_leaf_kernel<<<1, kLeaf, 0, s>>>(a, static_cast<int>(n), lda); }
+  void invert_leaf(float* a, int64_t n, int64_t lda) {
+    invert_leaf_kernel<<<1, kLeaf, 0, s>>>(a, static_cast<int>(n), lda);
+  }
   void zero_upper(float* a, int64_t n, int64_t lda) {
     zero_upper_kernel<<<static_cast<unsigned>(std::min<int64_t>(ceil_div(n * n, 256), 4096)), 256, 0, s>>>(a, n, lda);
   }
-  void gemm(bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
-            float beta, float* c, int64_t ldc) {
+  void gemm(bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+            int64_t ldb, float beta, float* c, int64_t ldc) {
     sgemm(tb ? GemmOp::kNT : GemmOp::kNN, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false);
   }
 };
@@ -138,7 +141,8 @@ llmc_status inverse_upper_cholesky(float* h, float* work, int64_t n, const char*
   LLMC_CUDA_TRY(cudaMemcpyAsync(&first, failed.get(), sizeof first, cudaMemcpyDeviceToHost, s), "Cholesky status");
   LLMC_CUDA_TRY(cudaStreamSynchronize(s), "Cholesky kernels");
   if (first != kNoFailure)
-    return llmc::fail(LLMC_INVALID_ARGUMENT, "the Hessian is not positive definite (Cholesky pivot %lld of %lld is not positive)%s%s",
+    return llmc::fail(LLMC_INVALID_ARGUMENT,
+                      "the Hessian is not positive definite (Cholesky pivot %lld of %lld is not positive)%s%s",
                       static_cast<long long>(n - static_cast<int64_t>(first) + 1), static_cast<long long>(n),
                       hint && *hint ? ": " : "", hint ? hint : "");
   return LLMC_OK;

@@ -20,8 +20,7 @@ llmc_status require_device() {
   if (driver == 0) return llmc::fail(LLMC_UNSUPPORTED, "no usable CUDA device: no NVIDIA driver found");
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
-  if (err != cudaSuccess)
-    return llmc::fail(LLMC_UNSUPPORTED, "no usable CUDA device: %s", cudaGetErrorString(err));
+  if (err != cudaSuccess) return llmc::fail(LLMC_UNSUPPORTED, "no usable CUDA device: %s", cudaGetErrorString(err));
   if (count == 0) return llmc::fail(LLMC_UNSUPPORTED, "no usable CUDA device: none found");
   LLMC_CUDA_TRY(cudaSetDevice(0), "cudaSetDevice(0)");
   return LLMC_OK;
@@ -121,7 +120,8 @@ __global__ void quantize_rows_kernel(const float* __restrict__ x, int64_t ldx, i
 
 void to_f16(const float* x, int64_t count, __half* out, cudaStream_t s) {
   const int threads = 256;
-  to_f16_kernel<<<static_cast<unsigned>(std::min<int64_t>(ceil_div(count, threads), 4096)), threads, 0, s>>>(x, count, out);
+  to_f16_kernel<<<static_cast<unsigned>(std::min<int64_t>(ceil_div(count, threads), 4096)), threads, 0, s>>>(x, count,
+                                                                                                             out);
 }
 
 void quantize_rows_i8(const float* x, int64_t ldx, int64_t m, int64_t m_pad, int64_t k, int8_t* q, float* scale,

@@ -19,16 +19,16 @@ namespace cuda {
 // LLMC_CUDA_ERROR "<what> failed: <name> (<text>)".
 llmc_status fail_cuda(cudaError_t err, const char* what);
 
-#define LLMC_CUDA_TRY(expr, what)                                        \
-  do {                                                                   \
-    const cudaError_t llmc_err_ = (expr);                                \
+#define LLMC_CUDA_TRY(expr, what)                                                  \
+  do {                                                                             \
+    const cudaError_t llmc_err_ = (expr);                                          \
     if (llmc_err_ != cudaSuccess) return ::llmc::cuda::fail_cuda(llmc_err_, what); \
   } while (0)
 
-#define LLMC_TRY(expr)                              \
-  do {                                              \
-    const llmc_status llmc_st_ = (expr);            \
-    if (llmc_st_ != LLMC_OK) return llmc_st_;       \
+#define LLMC_TRY(expr)                        \
+  do {                                        \
+    const llmc_status llmc_st_ = (expr);      \
+    if (llmc_st_ != LLMC_OK) return llmc_st_; \
   } while (0)
 
 // LLMC_UNSUPPORTED unless a device is usable; selects device 0.
@@ -85,7 +85,6 @@ class DeviceArray {
 // Callers hold api_lock().
 enum ScratchSlot { kScratchX = 0, kScratchXq, kScratchXs, kScratchY, kScratchA, kScratchB, kScratchC, kScratchSlots };
 llmc_status scratch(ScratchSlot slot, size_t bytes, void** ptr);
-
 
 // out[i] = f16(x[i]) (round to nearest even) for i < count (device arrays).
 void to_f16(const float* x, int64_t count, __half* out, cudaStream_t s);

@@ -8,7 +8,8 @@
 //      one split of k; per chunk a lane issues 4 independent 16-byte weight loads (the next chunk's
 //      loads are in flight while this one is multiplied), dequantizes (w4) and runs 8·MT mma per k step;
 //      the warps of a block share the k range, so their A fragment loads hit L1;
-//   3. split-K: when k is split, y is zeroed (by the kernel of step 1) and every split adds its partial sums with atomicAdd
+//   3. split-K: when k is split, y is zeroed (by the kernel of step 1) and every split adds its partial sums with
+//   atomicAdd
 //      (float2 atomics on sm_90), so the summation order over splits is not deterministic; with one
 //      split, y is stored directly.
 //            grid (slabs / 4 warps, splits, m_pad / (16·MT)), epilogue y = acc · colscale[j] (· s_x[i] for w8a8)
@@ -32,15 +33,15 @@ constexpr int kWarps = 4;
 constexpr int kThreads = 32 * kWarps;
 
 struct GemmArgs {
-  const uint4* w;          // packed weights
-  const uint4* scale;      // w4: f16 group scales; else null
-  const uint4* zero;       // w4 asymmetric: f16 1024 + zero; else null (1024 + 8)
-  const float* colscale;   // [np]
-  const float* rowscale;   // w8a8: activation scales [m_pad]; else null
-  const uint4* a;          // A fragments [m_pad/16][steps][32]
-  float* y;                // [m × n], row stride n
+  const uint4* w;         // packed weights
+  const uint4* scale;     // w4: f16 group scales; else null
+  const uint4* zero;      // w4 asymmetric: f16 1024 + zero; else null (1024 + 8)
+  const float* colscale;  // [np]
+  const float* rowscale;  // w8a8: activation scales [m_pad]; else null
+  const uint4* a;         // A fragments [m_pad/16][steps][32]
+  float* y;               // [m × n], row stride n
   int64_t m, n, slabs, chunks, per, steps, group, G;
-  bool atomic;             // y += partial (split k) instead of y = result
+  bool atomic;  // y += partial (split k) instead of y = result
 };
 
 // One chunk of one lane: 4 weight vectors, and for w4 the scales / zero points of its two halves.
@@ -57,7 +58,9 @@ __device__ __forceinline__ uint4 ld_stream(const uint4* p) {  // read once: keep
   return v;
 }
 
-__device__ __forceinline__ uint32_t word_of(const uint4& u, int i) { return i == 0 ? u.x : i == 1 ? u.y : i == 2 ? u.z : u.w; }
+__device__ __forceinline__ uint32_t word_of(const uint4& u, int i) {
+  return i == 0 ? u.x : i == 1 ? u.y : i == 2 ? u.z : u.w;
+}
 
 __device__ __forceinline__ __half2 as_h2(uint32_t u) {
   union {
@@ -76,10 +79,13 @@ __device__ __forceinline__ uint32_t as_u32(__half2 h) {
   return c.u;
 }
 // f16 number `tile` (0..7) of a uint4, in both halves.
-__device__ __forceinline__ __half2 half_pair(const uint4& u, int tile) { return as_h2(gq::w4_meta_pair(u.x, u.y, u.z, u.w, tile)); }
+__device__ __forceinline__ __half2 half_pair(const uint4& u, int tile) {
+  return as_h2(gq::w4_meta_pair(u.x, u.y, u.z, u.w, tile));
+}
 
 __device__ __forceinline__ void mma_f16(float (&d)[4], const uint4& a, uint32_t b0, uint32_t b1) {
-  asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, "
+      "%3};"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
 }
@@ -212,7 +218,8 @@ __device__ __forceinline__ void zero_y(float* y, int64_t count) {
 
 // x f32 [m × k] → f16 A fragments (input p of a row is x[perm[p]] when perm is set); zeroes y[0 .. y_count).
 __global__ void pack_a16_kernel(const float* __restrict__ x, int64_t m, int64_t k, const int32_t* __restrict__ perm,
-                                int64_t steps, int64_t words, uint32_t* __restrict__ out, float* __restrict__ y, int64_t y_count) {
+                                int64_t steps, int64_t words, uint32_t* __restrict__ out, float* __restrict__ y,
+                                int64_t y_count) {
   zero_y(y, y_count);
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < words;
        idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -267,7 +274,8 @@ int64_t chunks_per_split(int kind, int64_t chunks, int64_t warps) {
 
 template <int K, int MT>
 void launch(const GemmArgs& p, int64_t splits, int64_t mblocks, cudaStream_t s) {
-  const dim3 grid(static_cast<unsigned>(ceil_div(p.slabs, kWarps)), static_cast<unsigned>(splits), static_cast<unsigned>(mblocks));
+  const dim3 grid(static_cast<unsigned>(ceil_div(p.slabs, kWarps)), static_cast<unsigned>(splits),
+                  static_cast<unsigned>(mblocks));
   gemm_kernel<K, MT><<<grid, kThreads, 0, s>>>(p);
 }
 
@@ -283,9 +291,11 @@ class GemmWeights final : public llmc_cuda_weights {
     LLMC_TRY(w_.upload(reinterpret_cast<const uint4*>(P.w.data()), P.w.size() / 4, "uploading the packed weights"));
     LLMC_TRY(colscale_.upload(P.colscale.data(), P.colscale.size(), "uploading the column scales"));
     if (!P.scale.empty())
-      LLMC_TRY(scale_.upload(reinterpret_cast<const uint4*>(P.scale.data()), P.scale.size() / 8, "uploading the group scales"));
+      LLMC_TRY(scale_.upload(reinterpret_cast<const uint4*>(P.scale.data()), P.scale.size() / 8,
+                             "uploading the group scales"));
     if (!P.zero.empty())
-      LLMC_TRY(zero_.upload(reinterpret_cast<const uint4*>(P.zero.data()), P.zero.size() / 8, "uploading the zero points"));
+      LLMC_TRY(
+          zero_.upload(reinterpret_cast<const uint4*>(P.zero.data()), P.zero.size() / 8, "uploading the zero points"));
     if (!P.perm.empty()) LLMC_TRY(perm_.upload(P.perm.data(), P.perm.size(), "uploading the input permutation"));
     return LLMC_OK;
   }
@@ -299,8 +309,14 @@ class GemmWeights final : public llmc_cuda_weights {
     const int64_t steps = kp_ / gq::step_k(kind_), words = m_pad / 16 * steps * gq::kLanes * 4;
     void* a = nullptr;
     LLMC_TRY(scratch(kScratchC, static_cast<size_t>(words) * 4, &a));
-    GemmArgs p{w_.get(), scale_.get(), zero_.get(), colscale_.get(), nullptr, static_cast<const uint4*>(a), y,
-               m, n, slabs_, chunks_, 0, steps, group_, G_, false};
+    GemmArgs p{w_.get(),    scale_.get(),
+               zero_.get(), colscale_.get(),
+               nullptr,     static_cast<const uint4*>(a),
+               y,           m,
+               n,           slabs_,
+               chunks_,     0,
+               steps,       group_,
+               G_,          false};
     p.per = chunks_per_split(kind_, chunks_, slabs_ * mblocks);
     const int64_t splits = ceil_div(chunks_, p.per);
     p.atomic = splits > 1;
@@ -311,11 +327,12 @@ class GemmWeights final : public llmc_cuda_weights {
       LLMC_TRY(scratch(kScratchA, static_cast<size_t>(m_pad * k), &q));
       LLMC_TRY(scratch(kScratchB, static_cast<size_t>(m_pad) * sizeof(float), &sx));
       quantize_rows_i8(x, k, m, m_pad, k, static_cast<int8_t*>(q), static_cast<float*>(sx), s);
-      pack_a8_kernel<<<pack_blocks, 256, 0, s>>>(static_cast<const int8_t*>(q), m_pad, k, steps, words, static_cast<uint32_t*>(a),
-                                                 y, y_zero);
+      pack_a8_kernel<<<pack_blocks, 256, 0, s>>>(static_cast<const int8_t*>(q), m_pad, k, steps, words,
+                                                 static_cast<uint32_t*>(a), y, y_zero);
       p.rowscale = static_cast<const float*>(sx);
     } else {
-      pack_a16_kernel<<<pack_blocks, 256, 0, s>>>(x, m, k, perm_.get(), steps, words, static_cast<uint32_t*>(a), y, y_zero);
+      pack_a16_kernel<<<pack_blocks, 256, 0, s>>>(x, m, k, perm_.get(), steps, words, static_cast<uint32_t*>(a), y,
+                                                  y_zero);
     }
     LLMC_CUDA_TRY(cudaGetLastError(), "packing the activations");
     if (kind_ == kW4)

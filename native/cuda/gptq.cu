@@ -66,12 +66,14 @@ __global__ void symmetry_kernel(const float* __restrict__ h, int64_t n, unsigned
     const int64_t i = bi * 32 + ty, j = bj * 32 + tx;
     if (i >= n || j >= i) continue;
     const float a = lower[ty][tx], b = upper[tx][ty];
-    if (!(fabsf(a - b) <= 1e-5f * fmaxf(fabsf(a), fabsf(b)))) atomicMin(first, static_cast<unsigned long long>(i * n + j));
+    if (!(fabsf(a - b) <= 1e-5f * fmaxf(fabsf(a), fabsf(b))))
+      atomicMin(first, static_cast<unsigned long long>(i * n + j));
   }
 }
 
 __global__ void diagonal_kernel(const float* __restrict__ h, int64_t n, float* __restrict__ diag) {
-  for (int64_t j = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += static_cast<int64_t>(gridDim.x) * blockDim.x)
+  for (int64_t j = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < n;
+       j += static_cast<int64_t>(gridDim.x) * blockDim.x)
     diag[j] = h[j * (n + 1)];
 }
 
@@ -83,8 +85,8 @@ __global__ void zero_dead_kernel(float* w, int64_t rows, int64_t cols, const uin
 }
 
 // out[i][j] = H[perm i][perm j] (perm NULL: identity), diagonal: 0 → 1 (dead input), + damp.
-__global__ void pack_hessian_kernel(const float* __restrict__ h, int64_t n, const int32_t* __restrict__ perm, float damp,
-                                    float* __restrict__ out) {
+__global__ void pack_hessian_kernel(const float* __restrict__ h, int64_t n, const int32_t* __restrict__ perm,
+                                    float damp, float* __restrict__ out) {
   for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < n * n;
        t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t i = t / n, j = t % n;
@@ -100,8 +102,8 @@ __global__ void pack_hessian_kernel(const float* __restrict__ h, int64_t n, cons
 
 // out[r][i] = in[r][map[i]]: packing (map = perm) and unpacking (map = its inverse).
 template <class T>
-__global__ void gather_columns_kernel(const T* __restrict__ in, int64_t rows, int64_t cols, const int32_t* __restrict__ map,
-                                      T* __restrict__ out) {
+__global__ void gather_columns_kernel(const T* __restrict__ in, int64_t rows, int64_t cols,
+                                      const int32_t* __restrict__ map, T* __restrict__ out) {
   for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < rows * cols;
        t += static_cast<int64_t>(gridDim.x) * blockDim.x)
     out[t] = in[t - t % cols + map[t % cols]];
@@ -111,13 +113,15 @@ __global__ void gather_columns_kernel(const T* __restrict__ in, int64_t rows, in
 __device__ Params warp_find_params(const float* x, int64_t len, int lane, int maxq, bool sym, bool mse) {
   obs::Range r = obs::lane_range(x, len, lane);
   for (int off = kWarp / 2; off > 0; off >>= 1)
-    r = obs::range_merge(r, obs::Range{__shfl_xor_sync(0xffffffffu, r.lo, off), __shfl_xor_sync(0xffffffffu, r.hi, off)});
+    r = obs::range_merge(r,
+                         obs::Range{__shfl_xor_sync(0xffffffffu, r.lo, off), __shfl_xor_sync(0xffffffffu, r.hi, off)});
   const obs::Range adj = obs::adjust_range(r, sym);
   const Params base = obs::base_params(adj, maxq, sym);
   if (!mse) return base;
   obs::Best b = obs::lane_best(x, len, lane, adj, base, maxq, sym);
   for (int off = kWarp / 2; off > 0; off >>= 1)
-    b = obs::best_merge(b, obs::Best{__shfl_xor_sync(0xffffffffu, b.err, off), __shfl_xor_sync(0xffffffffu, b.step, off)});
+    b = obs::best_merge(b,
+                        obs::Best{__shfl_xor_sync(0xffffffffu, b.err, off), __shfl_xor_sync(0xffffffffu, b.step, off)});
   return obs::mse_result(b, adj, base, maxq, sym);
 }
 
@@ -128,8 +132,9 @@ struct QuantArgs {
 
 // Static parameters (one group per row, or act_order 1): one warp per (row, group) of the
 // unpacked W, groups of glen columns.
-__global__ void static_params_kernel(const float* __restrict__ w, int64_t rows, int64_t cols, int64_t glen, int64_t groups,
-                                     QuantArgs qa, float* __restrict__ scale, float* __restrict__ zero) {
+__global__ void static_params_kernel(const float* __restrict__ w, int64_t rows, int64_t cols, int64_t glen,
+                                     int64_t groups, QuantArgs qa, float* __restrict__ scale,
+                                     float* __restrict__ zero) {
   const int64_t id = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (id >= rows * groups) return;
@@ -154,8 +159,8 @@ __global__ void radix_init_kernel(obs::RadixState* st, unsigned long long* hist,
   if (threadIdx.x == 0) *st = obs::RadixState{k, 0, 0u, 0};
 }
 
-__global__ void radix_hist_kernel(const uint32_t* __restrict__ sb, int64_t rows, int64_t count, const obs::RadixState* st_in,
-                                  int idx_bytes, unsigned long long* hist) {
+__global__ void radix_hist_kernel(const uint32_t* __restrict__ sb, int64_t rows, int64_t count,
+                                  const obs::RadixState* st_in, int idx_bytes, unsigned long long* hist) {
   __shared__ unsigned int local[obs::kRadixBins];
   local[threadIdx.x] = 0;
   const obs::RadixState st = *st_in;
@@ -163,7 +168,8 @@ __global__ void radix_hist_kernel(const uint32_t* __restrict__ sb, int64_t rows,
   for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < rows * count;
        t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const uint64_t idx = static_cast<uint64_t>((t % count) * rows + t / count);
-    if (obs::radix_match(sb[t], idx, st, idx_bytes)) atomicAdd(&local[obs::radix_digit(sb[t], idx, st.pass, idx_bytes)], 1u);
+    if (obs::radix_match(sb[t], idx, st, idx_bytes))
+      atomicAdd(&local[obs::radix_digit(sb[t], idx, st.pass, idx_bytes)], 1u);
   }
   __syncthreads();
   if (local[threadIdx.x]) atomicAdd(&hist[threadIdx.x], static_cast<unsigned long long>(local[threadIdx.x]));
@@ -176,8 +182,8 @@ __global__ void radix_pick_kernel(obs::RadixState* st, unsigned long long* hist,
   hist[threadIdx.x] = 0;
 }
 
-__global__ void radix_mask_kernel(const uint32_t* __restrict__ sb, int64_t rows, int64_t count, const obs::RadixState* st_in,
-                                  uint8_t* __restrict__ bm) {
+__global__ void radix_mask_kernel(const uint32_t* __restrict__ sb, int64_t rows, int64_t count,
+                                  const obs::RadixState* st_in, uint8_t* __restrict__ bm) {
   const obs::RadixState st = *st_in;
   for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < rows * count;
        t += static_cast<int64_t>(gridDim.x) * blockDim.x)
@@ -188,15 +194,15 @@ __global__ void radix_mask_kernel(const uint32_t* __restrict__ sb, int64_t rows,
 struct BlockArgs {
   float* w;  // packed W [rows × cols]
   int64_t rows, cols, i1, count;
-  const float* u;          // U [cols × cols]
-  const uint8_t* bm;       // unstructured mask [rows × count], or NULL
-  float* e;                // errors [rows × count]
-  int8_t* q;               // codes [rows × cols] (packed), or NULL
-  uint8_t* mask;           // pruned flags [rows × cols] (packed), or NULL
-  float* scale;            // [rows × G]
-  float* zero;             // [rows × G]
-  const int32_t* perm;     // act_order 1: the static group of packed column i is perm[i] / group
-  double* row_loss;        // [rows] Σ e², accumulated over the blocks
+  const float* u;       // U [cols × cols]
+  const uint8_t* bm;    // unstructured mask [rows × count], or NULL
+  float* e;             // errors [rows × count]
+  int8_t* q;            // codes [rows × cols] (packed), or NULL
+  uint8_t* mask;        // pruned flags [rows × cols] (packed), or NULL
+  float* scale;         // [rows × G]
+  float* zero;          // [rows × G]
+  const int32_t* perm;  // act_order 1: the static group of packed column i is perm[i] / group
+  double* row_loss;     // [rows] Σ e², accumulated over the blocks
   QuantArgs qa;
   int64_t group, groups;
   bool quantize, live, static_groups, nm;
@@ -273,12 +279,16 @@ llmc_status rows_launch_shape(int64_t count, int* warps, size_t* smem) {
   if (*smem <= 48 * 1024) return LLMC_OK;
   int device = 0, optin = 0;
   LLMC_CUDA_TRY(cudaGetDevice(&device), "cudaGetDevice");
-  LLMC_CUDA_TRY(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), "cudaDeviceGetAttribute");
+  LLMC_CUDA_TRY(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+                "cudaDeviceGetAttribute");
   if (*smem > static_cast<size_t>(optin))
-    return llmc::fail(LLMC_UNSUPPORTED, "cuda obs_compress: a block of %lld columns needs %zu bytes of shared memory per row; this device has %d: use a smaller block",
+    return llmc::fail(LLMC_UNSUPPORTED,
+                      "cuda obs_compress: a block of %lld columns needs %zu bytes of shared memory per row; this "
+                      "device has %d: use a smaller block",
                       static_cast<long long>(count), *smem, optin);
-  LLMC_CUDA_TRY(cudaFuncSetAttribute(block_rows_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(*smem)),
-                "cudaFuncSetAttribute");
+  LLMC_CUDA_TRY(
+      cudaFuncSetAttribute(block_rows_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(*smem)),
+      "cudaFuncSetAttribute");
   return LLMC_OK;
 }
 
@@ -296,8 +306,8 @@ llmc_status plan_from_diagonal(const Config& c, const llmc_obs_params* p, std::v
   for (int64_t j = 0; j < cols; ++j) {
     float& v = diag[static_cast<size_t>(j)];
     if (!std::isfinite(v))
-      return llmc::fail(LLMC_INVALID_ARGUMENT, "cuda obs_compress: H[%lld, %lld] is not finite", static_cast<long long>(j),
-                        static_cast<long long>(j));
+      return llmc::fail(LLMC_INVALID_ARGUMENT, "cuda obs_compress: H[%lld, %lld] is not finite",
+                        static_cast<long long>(j), static_cast<long long>(j));
     if (v == 0.0f) {
       v = 1.0f;
       plan->dead[static_cast<size_t>(j)] = 1;
@@ -340,9 +350,10 @@ llmc_status check_hessian(const Config& c, const float* h_in, const float* dh, s
   LLMC_CUDA_TRY(cudaStreamSynchronize(s), "Hessian checks");
   if (asym != ~0ull) {
     const int64_t at = static_cast<int64_t>(asym), i = at / n, j = at % n;
-    return llmc::fail(LLMC_INVALID_ARGUMENT, "cuda obs_compress: H is not symmetric: H[%lld, %lld] = %g but H[%lld, %lld] = %g",
-                      static_cast<long long>(i), static_cast<long long>(j), static_cast<double>(h_in[at]), static_cast<long long>(j),
-                      static_cast<long long>(i), static_cast<double>(h_in[j * n + i]));
+    return llmc::fail(LLMC_INVALID_ARGUMENT,
+                      "cuda obs_compress: H is not symmetric: H[%lld, %lld] = %g but H[%lld, %lld] = %g",
+                      static_cast<long long>(i), static_cast<long long>(j), static_cast<double>(h_in[at]),
+                      static_cast<long long>(j), static_cast<long long>(i), static_cast<double>(h_in[j * n + i]));
   }
   return LLMC_OK;
 }
@@ -368,14 +379,16 @@ void select_block(const Config& c, Buffers& b, float* wp, int64_t i1, int64_t co
   score_kernel<<<grid, 256, 0, s>>>(wp, c.rows, c.cols, i1, count, b.u.get(), b.sb.get());
   radix_init_kernel<<<1, obs::kRadixBins, 0, s>>>(b.radix.get(), b.hist.get(), k);
   for (int pass = 0; pass < obs::radix_passes(idx_bytes); ++pass) {
-    radix_hist_kernel<<<grid, obs::kRadixBins, 0, s>>>(b.sb.get(), c.rows, count, b.radix.get(), idx_bytes, b.hist.get());
+    radix_hist_kernel<<<grid, obs::kRadixBins, 0, s>>>(b.sb.get(), c.rows, count, b.radix.get(), idx_bytes,
+                                                       b.hist.get());
     radix_pick_kernel<<<1, obs::kRadixBins, 0, s>>>(b.radix.get(), b.hist.get(), idx_bytes);
   }
   radix_mask_kernel<<<grid, 256, 0, s>>>(b.sb.get(), c.rows, count, b.radix.get(), b.bm.get());
 }
 
 llmc_status allocate(const Config& c, const llmc_obs_result* out, Buffers& b) {
-  const size_t rc = static_cast<size_t>(c.rows * c.cols), bmax = static_cast<size_t>(c.rows * std::min(c.block, c.cols));
+  const size_t rc = static_cast<size_t>(c.rows * c.cols),
+               bmax = static_cast<size_t>(c.rows * std::min(c.block, c.cols));
   const size_t rg = static_cast<size_t>(c.rows * c.groups);
   LLMC_TRY(b.u.alloc(static_cast<size_t>(c.cols * c.cols), "cuda obs_compress: U"));
   LLMC_TRY(b.e.alloc(bmax, "cuda obs_compress: block errors"));
@@ -417,8 +430,8 @@ llmc_status column_loop(const Config& c, Buffers& b, float* wp) {
     LLMC_TRY(rows_launch_shape(count, &warps, &smem));
     block_rows_kernel<<<static_cast<unsigned>(ceil_div(c.rows, warps)), warps * kWarp, smem, s>>>(a);
     if (i2 < c.cols)
-      sgemm(GemmOp::kNN, c.rows, c.cols - i2, count, -1.0f, b.e.get(), count, b.u.get() + i1 * c.cols + i2, c.cols, 1.0f, wp + i2,
-            c.cols, false);
+      sgemm(GemmOp::kNN, c.rows, c.cols - i2, count, -1.0f, b.e.get(), count, b.u.get() + i1 * c.cols + i2, c.cols,
+            1.0f, wp + i2, c.cols, false);
     LLMC_CUDA_TRY(cudaGetLastError(), "obs_compress block kernels");
   }
   return LLMC_OK;
@@ -438,21 +451,26 @@ llmc_status download(const Config& c, const HostPlan& plan, Buffers& b, float* w
   if (c.act_order) {
     gather_columns(wp, c.rows, c.cols, b.inverse.get(), b.w.get());
     if (out->q) gather_columns(b.q.get(), c.rows, c.cols, b.inverse.get(), b.q_out.get()), q = b.q_out.get();
-    if (out->mask) gather_columns(b.mask.get(), c.rows, c.cols, b.inverse.get(), b.mask_out.get()), mask = b.mask_out.get();
+    if (out->mask)
+      gather_columns(b.mask.get(), c.rows, c.cols, b.inverse.get(), b.mask_out.get()), mask = b.mask_out.get();
     LLMC_CUDA_TRY(cudaGetLastError(), "unpacking the outputs");
   }
-  LLMC_CUDA_TRY(cudaMemcpyAsync(out->weight, b.w.get(), rc * sizeof(float), cudaMemcpyDeviceToHost, s), "copying the weight");
+  LLMC_CUDA_TRY(cudaMemcpyAsync(out->weight, b.w.get(), rc * sizeof(float), cudaMemcpyDeviceToHost, s),
+                "copying the weight");
   if (out->q) LLMC_CUDA_TRY(cudaMemcpyAsync(out->q, q, rc, cudaMemcpyDeviceToHost, s), "copying the codes");
   if (out->mask) LLMC_CUDA_TRY(cudaMemcpyAsync(out->mask, mask, rc, cudaMemcpyDeviceToHost, s), "copying the mask");
   std::vector<float> zero;
   if (c.quantize && out->scale)
-    LLMC_CUDA_TRY(cudaMemcpyAsync(out->scale, b.scale.get(), b.scale.bytes(), cudaMemcpyDeviceToHost, s), "copying the scales");
+    LLMC_CUDA_TRY(cudaMemcpyAsync(out->scale, b.scale.get(), b.scale.bytes(), cudaMemcpyDeviceToHost, s),
+                  "copying the scales");
   if (c.quantize && out->zero) {
     zero.resize(b.zero.count());
-    LLMC_CUDA_TRY(cudaMemcpyAsync(zero.data(), b.zero.get(), b.zero.bytes(), cudaMemcpyDeviceToHost, s), "copying the zero points");
+    LLMC_CUDA_TRY(cudaMemcpyAsync(zero.data(), b.zero.get(), b.zero.bytes(), cudaMemcpyDeviceToHost, s),
+                  "copying the zero points");
   }
   std::vector<double> loss(static_cast<size_t>(c.rows));
-  LLMC_CUDA_TRY(cudaMemcpyAsync(loss.data(), b.row_loss.get(), b.row_loss.bytes(), cudaMemcpyDeviceToHost, s), "copying the loss");
+  LLMC_CUDA_TRY(cudaMemcpyAsync(loss.data(), b.row_loss.get(), b.row_loss.bytes(), cudaMemcpyDeviceToHost, s),
+                "copying the loss");
   LLMC_CUDA_TRY(cudaStreamSynchronize(s), "obs_compress");
   for (size_t t = 0; t < zero.size(); ++t) out->zero[t] = static_cast<uint8_t>(zero[t]);
   if (out->g_idx)
@@ -472,7 +490,8 @@ llmc_status api_obs_compress(const llmc_obs_params* p, const float* w_in, const 
   if (!w_in || !h_in || !out || !out->weight)
     return llmc::fail(LLMC_INVALID_ARGUMENT, "cuda obs_compress: w, h, out and out->weight must not be NULL");
   if (out->g_idx && c.act_order != 2)
-    return llmc::fail(LLMC_INVALID_ARGUMENT, "cuda obs_compress: g_idx is only produced with act_order = 2, got act_order = %d", c.act_order);
+    return llmc::fail(LLMC_INVALID_ARGUMENT,
+                      "cuda obs_compress: g_idx is only produced with act_order = 2, got act_order = %d", c.act_order);
   std::lock_guard<std::mutex> lock(api_lock());
   LLMC_TRY(require_device());
   const cudaStream_t s = stream();

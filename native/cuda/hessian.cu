@@ -36,8 +36,8 @@ constexpr int kTileM = 128, kTileN = 128, kTileK = 8, kGemmThreads = 256;
 // Transposed storage (element (i, k) at p[k·ld + i] for A, (k, j) at p[k·ld + j] for B) reads
 // four consecutive i of one k; the other reads four consecutive k of one row.
 template <bool kAlongRow>
-__device__ __forceinline__ void load_tile(const float* __restrict__ p, int64_t ld, int64_t extent, int64_t k, int64_t base,
-                                          int64_t k0, float (&r)[4]) {
+__device__ __forceinline__ void load_tile(const float* __restrict__ p, int64_t ld, int64_t extent, int64_t k,
+                                          int64_t base, int64_t k0, float (&r)[4]) {
   const int tid = threadIdx.x;
   if (kAlongRow) {  // p[i·ld + k]: thread → (i = tid / 2, k = 4·(tid % 2) + q)
     const int64_t i = base + tid / 2, kk = k0 + (tid % 2) * 4;
@@ -64,10 +64,10 @@ __device__ __forceinline__ void store_tile(float (*s)[kTileM], const float (&r)[
 
 // A is read along k when stored [m × k] (TA false); B is read along k when stored [n × k] (TB true).
 template <bool TA, bool TB>
-__global__ void __launch_bounds__(kGemmThreads, 2) sgemm_kernel(int64_t m, int64_t n, int64_t k, float alpha,
-                                                               const float* __restrict__ a, int64_t lda,
-                                                               const float* __restrict__ b, int64_t ldb, float beta,
-                                                               float* __restrict__ c, int64_t ldc, bool lower_only) {
+__global__ void __launch_bounds__(kGemmThreads, 2)
+    sgemm_kernel(int64_t m, int64_t n, int64_t k, float alpha, const float* __restrict__ a, int64_t lda,
+                 const float* __restrict__ b, int64_t ldb, float beta, float* __restrict__ c, int64_t ldc,
+                 bool lower_only) {
   const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kTileM, col0 = static_cast<int64_t>(blockIdx.y) * kTileN;
   if (lower_only && row0 + kTileM <= col0) return;  // every element above the diagonal
   __shared__ __align__(16) float as[2][kTileK][kTileM];
@@ -144,14 +144,15 @@ __global__ void mirror_lower_kernel(float* h, int64_t d) {
 
 }  // namespace
 
-void sgemm(GemmOp op, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
-           float beta, float* c, int64_t ldc, bool lower_only) {
+void sgemm(GemmOp op, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+           int64_t ldb, float beta, float* c, int64_t ldc, bool lower_only) {
   if (m <= 0 || n <= 0) return;
   const dim3 grid(static_cast<unsigned>(ceil_div(m, kTileM)), static_cast<unsigned>(ceil_div(n, kTileN)));
   const cudaStream_t s = stream();
   switch (op) {
     case GemmOp::kNN:
-      sgemm_kernel<false, false><<<grid, kGemmThreads, 0, s>>>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, lower_only);
+      sgemm_kernel<false, false>
+          <<<grid, kGemmThreads, 0, s>>>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, lower_only);
       break;
     case GemmOp::kNT:
       sgemm_kernel<false, true><<<grid, kGemmThreads, 0, s>>>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, lower_only);
@@ -164,12 +165,14 @@ void sgemm(GemmOp op, int64_t m, int64_t n, int64_t k, float alpha, const float*
 
 llmc_status api_hessian_update(float* h, int64_t d, int64_t seen, const float* x, int64_t tokens, int64_t ldx) {
   if (d < 1 || seen < 0 || tokens < 0)
-    return llmc::fail(LLMC_INVALID_ARGUMENT, "cuda hessian_update: need d >= 1, seen >= 0, tokens >= 0; got d=%lld seen=%lld tokens=%lld",
+    return llmc::fail(LLMC_INVALID_ARGUMENT,
+                      "cuda hessian_update: need d >= 1, seen >= 0, tokens >= 0; got d=%lld seen=%lld tokens=%lld",
                       static_cast<long long>(d), static_cast<long long>(seen), static_cast<long long>(tokens));
   if (ldx < d)
-    return llmc::fail(LLMC_INVALID_ARGUMENT, "cuda hessian_update: ldx (%lld) must be >= d (%lld)", static_cast<long long>(ldx),
-                      static_cast<long long>(d));
-  if (!h || (tokens > 0 && !x)) return llmc::fail(LLMC_INVALID_ARGUMENT, "cuda hessian_update: h and x must not be NULL");
+    return llmc::fail(LLMC_INVALID_ARGUMENT, "cuda hessian_update: ldx (%lld) must be >= d (%lld)",
+                      static_cast<long long>(ldx), static_cast<long long>(d));
+  if (!h || (tokens > 0 && !x))
+    return llmc::fail(LLMC_INVALID_ARGUMENT, "cuda hessian_update: h and x must not be NULL");
   std::lock_guard<std::mutex> lock(api_lock());
   LLMC_TRY(require_device());
   if (tokens == 0) return LLMC_OK;

@@ -61,9 +61,11 @@ void api_weights_describe(const llmc_cuda_weights* w, llmc_cuda_weights_info* in
 }
 
 llmc_status api_matmul(const llmc_cuda_weights* w, int64_t m, const float* x, int64_t ldx, float* y, int64_t ldy) {
-  if (w == nullptr || x == nullptr || y == nullptr) return llmc::fail(LLMC_INVALID_ARGUMENT, "w, x and y must not be NULL");
+  if (w == nullptr || x == nullptr || y == nullptr)
+    return llmc::fail(LLMC_INVALID_ARGUMENT, "w, x and y must not be NULL");
   if (m < 1 || ldx < w->k || ldy < w->n)
-    return llmc::fail(LLMC_INVALID_ARGUMENT, "need m >= 1, ldx >= k (%lld), ldy >= n (%lld); got m %lld, ldx %lld, ldy %lld",
+    return llmc::fail(LLMC_INVALID_ARGUMENT,
+                      "need m >= 1, ldx >= k (%lld), ldy >= n (%lld); got m %lld, ldx %lld, ldy %lld",
                       static_cast<long long>(w->k), static_cast<long long>(w->n), static_cast<long long>(m),
                       static_cast<long long>(ldx), static_cast<long long>(ldy));
   std::lock_guard<std::mutex> lock(api_lock());

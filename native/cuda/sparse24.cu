@@ -58,7 +58,9 @@ __device__ __forceinline__ void mma_sp(int32_t (&d)[4], const uint4& a, const ui
       : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]), "r"(e));
 }
 
-__device__ __forceinline__ uint32_t word(const uint4& v, int w) { return w == 0 ? v.x : w == 1 ? v.y : w == 2 ? v.z : v.w; }
+__device__ __forceinline__ uint32_t word(const uint4& v, int w) {
+  return w == 0 ? v.x : w == 1 ? v.y : w == 2 ? v.z : v.w;
+}
 
 // B registers of a lane for mma s of k-block kb and the token tile starting at tok0: 2 halves or 4
 // bytes per register (32-bit aligned: k is a multiple of 4), zero past m and k.
@@ -82,7 +84,8 @@ __global__ void __launch_bounds__(kWarps * 32) sparse24_kernel(Args a) {
   const int lane = threadIdx.x % 32;
   const int64_t cb0 = s24dev::warp_block0(blockIdx.x, threadIdx.x / 32);
   if (cb0 >= a.blocks) return;  // whole warps leave together
-  const int64_t kb0 = s24dev::kb_begin(blockIdx.y, a.kb_per_split), kb1 = s24dev::kb_end(blockIdx.y, a.kb_per_split, a.kblocks);
+  const int64_t kb0 = s24dev::kb_begin(blockIdx.y, a.kb_per_split),
+                kb1 = s24dev::kb_end(blockIdx.y, a.kb_per_split, a.kblocks);
 
   Acc acc[kWarpBlocks][Tiles][4] = {};
   for (int64_t kb = kb0; kb < kb1; ++kb) {
@@ -95,11 +98,13 @@ __global__ void __launch_bounds__(kWarps * 32) sparse24_kernel(Args a) {
       const bool live = cb0 + c < a.blocks;
 #pragma unroll
       for (int j = 0; j < J; ++j)
-        av[c][j] = live ? __ldcs(reinterpret_cast<const uint4*>(tile + s24dev::value_offset(j, lane))) : make_uint4(0, 0, 0, 0);
+        av[c][j] = live ? __ldcs(reinterpret_cast<const uint4*>(tile + s24dev::value_offset(j, lane)))
+                        : make_uint4(0, 0, 0, 0);
 #pragma unroll
       for (int v = 0; v < V; ++v)
-        mv[c][v] = live && v < vectors ? __ldcs(reinterpret_cast<const uint4*>(tile + s24dev::meta_offset(Kind, lane, v)))
-                                       : make_uint4(0, 0, 0, 0);
+        mv[c][v] = live && v < vectors
+                       ? __ldcs(reinterpret_cast<const uint4*>(tile + s24dev::meta_offset(Kind, lane, v)))
+                       : make_uint4(0, 0, 0, 0);
     }
 #pragma unroll
     for (int s = 0; s < J; ++s) {
@@ -124,8 +129,10 @@ __global__ void __launch_bounds__(kWarps * 32) sparse24_kernel(Args a) {
         const int64_t ch = (cb0 + c) * s24dev::kChannels + s24dev::d_channel(lane, i);
         const int64_t tok = s24dev::token0(blockIdx.z, Tiles, tt) + s24dev::d_token(lane, i);
         if (ch >= a.n || tok >= a.m) continue;
-        if constexpr (Kind == kF16) atomicAdd(a.y + tok * a.n + ch, acc[c][tt][i]);
-        else atomicAdd(a.acc + tok * a.n + ch, acc[c][tt][i]);
+        if constexpr (Kind == kF16)
+          atomicAdd(a.y + tok * a.n + ch, acc[c][tt][i]);
+        else
+          atomicAdd(a.acc + tok * a.n + ch, acc[c][tt][i]);
       }
 }
 
@@ -140,8 +147,8 @@ __global__ void nonfinite_rows_kernel(const float* __restrict__ x, int64_t k, fl
     if (isfinite(y[row * n + j])) y[row * n + j] = NAN;
 }
 
-__global__ void dequant_kernel(const int32_t* __restrict__ acc, const float* __restrict__ sx, const float* __restrict__ sw,
-                               int64_t m, int64_t n, float* __restrict__ y) {
+__global__ void dequant_kernel(const int32_t* __restrict__ acc, const float* __restrict__ sx,
+                               const float* __restrict__ sw, int64_t m, int64_t n, float* __restrict__ y) {
   for (int64_t at = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; at < m * n;
        at += static_cast<int64_t>(gridDim.x) * blockDim.x)
     y[at] = s24dev::dequant_i8(acc[at], sx[at / n], sw[at % n]);
@@ -181,7 +188,8 @@ class Sparse24Weights final : public llmc_cuda_weights {
     LLMC_TRY(scratch(kScratchXs, static_cast<size_t>(m) * sizeof(float), &sx));
     LLMC_TRY(scratch(kScratchA, static_cast<size_t>(m * n) * sizeof(int32_t), &acc));
     quantize_rows_i8(x, k, m, m, k, static_cast<int8_t*>(xq), static_cast<float*>(sx), s);
-    LLMC_CUDA_TRY(cudaMemsetAsync(acc, 0, static_cast<size_t>(m * n) * sizeof(int32_t), s), "sparse24_w8a8: clearing sums");
+    LLMC_CUDA_TRY(cudaMemsetAsync(acc, 0, static_cast<size_t>(m * n) * sizeof(int32_t), s),
+                  "sparse24_w8a8: clearing sums");
     Args a = args(m, xq);
     a.acc = static_cast<int32_t*>(acc);
     LLMC_TRY(launch(a, s));
@@ -203,12 +211,14 @@ class Sparse24Weights final : public llmc_cuda_weights {
   llmc_status launch(Args& a, cudaStream_t s) const {
     const s24dev::Plan p = s24dev::plan(a.m, blocks, kblocks, sms);
     if (p.passes > 65535 || p.splits > 65535 || p.grid_x > 0x7FFFFFFF)
-      return llmc::fail(LLMC_INVALID_ARGUMENT, "%s: the grid for m=%lld, n=%lld, k=%lld exceeds the CUDA grid limits", kernel(),
-                        static_cast<long long>(a.m), static_cast<long long>(n), static_cast<long long>(k));
+      return llmc::fail(LLMC_INVALID_ARGUMENT, "%s: the grid for m=%lld, n=%lld, k=%lld exceeds the CUDA grid limits",
+                        kernel(), static_cast<long long>(a.m), static_cast<long long>(n), static_cast<long long>(k));
     a.kb_per_split = p.kb_per_split;
     const dim3 grid(static_cast<unsigned>(p.grid_x), static_cast<unsigned>(p.splits), static_cast<unsigned>(p.passes));
-    if (kind == kF16) launch_tiles<kF16>(p.tiles, grid, a, s);
-    else launch_tiles<kI8>(p.tiles, grid, a, s);
+    if (kind == kF16)
+      launch_tiles<kF16>(p.tiles, grid, a, s);
+    else
+      launch_tiles<kI8>(p.tiles, grid, a, s);
     LLMC_CUDA_TRY(cudaGetLastError(), kernel());
     return LLMC_OK;
   }
@@ -217,10 +227,18 @@ class Sparse24Weights final : public llmc_cuda_weights {
   static void launch_tiles(int tiles_per_pass, dim3 grid, const Args& a, cudaStream_t s) {
     const unsigned threads = kWarps * 32;
     switch (tiles_per_pass) {
-      case 1: sparse24_kernel<Kind, 1><<<grid, threads, 0, s>>>(a); break;
-      case 2: sparse24_kernel<Kind, 2><<<grid, threads, 0, s>>>(a); break;
-      case 3: sparse24_kernel<Kind, 3><<<grid, threads, 0, s>>>(a); break;
-      default: sparse24_kernel<Kind, 4><<<grid, threads, 0, s>>>(a); break;
+      case 1:
+        sparse24_kernel<Kind, 1><<<grid, threads, 0, s>>>(a);
+        break;
+      case 2:
+        sparse24_kernel<Kind, 2><<<grid, threads, 0, s>>>(a);
+        break;
+      case 3:
+        sparse24_kernel<Kind, 3><<<grid, threads, 0, s>>>(a);
+        break;
+      default:
+        sparse24_kernel<Kind, 4><<<grid, threads, 0, s>>>(a);
+        break;
     }
   }
 };
@@ -235,7 +253,8 @@ llmc_status upload_s24(const llmc_s24_weights* w, llmc_cuda_weights** out) {
   dev->n = img.n, dev->k = img.k;
   dev->kind = img.kind;
   dev->blocks = img.blocks(), dev->kblocks = img.kblocks();
-  LLMC_CUDA_TRY(cudaDeviceGetAttribute(&dev->sms, cudaDevAttrMultiProcessorCount, 0), "upload_s24: querying the SM count");
+  LLMC_CUDA_TRY(cudaDeviceGetAttribute(&dev->sms, cudaDevAttrMultiProcessorCount, 0),
+                "upload_s24: querying the SM count");
   LLMC_TRY(dev->tiles.upload(img.tiles.data(), img.tiles.size(), "upload_s24: 2:4 weight tiles"));
   if (img.kind == kI8) LLMC_TRY(dev->scale.upload(img.scale.data(), img.scale.size(), "upload_s24: channel scales"));
   *out = dev.release();

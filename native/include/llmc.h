@@ -66,9 +66,8 @@ llmc_status llmc_set_threads(int threads);  // 1 .. 1024
 //   op(B) = B [k×n] (trans_b = 0, ldb >= n)              or  Bᵀ where B is [n×k] (ldb >= k).
 // A linear layer y = x·Wᵀ with x [tokens×in] and W [out×in] is trans_a = 0, trans_b = 1.
 // beta = 0 never reads C (it may hold NaN). C must not overlap A or B.
-llmc_status llmc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                       const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
-                       float* c, int64_t ldc);
+llmc_status llmc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                       int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
 // ---- Quantized weights and GEMMs (native/core/gemm_q.h draws the packed layouts) --------------
 // Weights W [n × k] (n outputs, k inputs) are packed once; activations x [m × k] (row stride ldx)
@@ -127,12 +126,12 @@ llmc_status llmc_int8_peak(double* gops);
 // group-wise scales, float activations (w4a16).
 typedef struct llmc_s24_weights {
   int64_t n, k;
-  int bits;              // 32, 8 or 4
-  int64_t group;         // bits 4: 32, 64, 128 or k (one group per row); else 0
-  const uint8_t* meta;   // llmc_s24_meta_bytes(n, k) bytes
-  const void* values;    // llmc_s24_value_bytes(bits, n, k) bytes
-  const float* scale;    // llmc_s24_scale_count(bits, n, k, group) floats (NULL for bits 32)
-  const int32_t* wsum;   // bits 8: llmc_s24_scale_count(8, n, k, 0) int32 (written by pack); else NULL
+  int bits;             // 32, 8 or 4
+  int64_t group;        // bits 4: 32, 64, 128 or k (one group per row); else 0
+  const uint8_t* meta;  // llmc_s24_meta_bytes(n, k) bytes
+  const void* values;   // llmc_s24_value_bytes(bits, n, k) bytes
+  const float* scale;   // llmc_s24_scale_count(bits, n, k, group) floats (NULL for bits 32)
+  const int32_t* wsum;  // bits 8: llmc_s24_scale_count(8, n, k, 0) int32 (written by pack); else NULL
 } llmc_s24_weights;
 
 int64_t llmc_s24_meta_bytes(int64_t n, int64_t k);
@@ -144,8 +143,9 @@ int64_t llmc_s24_scale_count(int bits, int64_t n, int64_t k, int64_t group);
 // or [n × k/group]). A group holding more than 2 nonzeros fails with LLMC_INVALID_ARGUMENT naming
 // its row and first column; bad (2 entries, may be NULL) then receives them (else -1, -1).
 // wsum_out: bits 8 only.
-llmc_status llmc_s24_pack(int bits, int64_t n, int64_t k, int64_t group, const float* w, const int8_t* q, const float* scale,
-                          uint8_t* meta, void* values, float* scale_out, int32_t* wsum_out, int64_t* bad);
+llmc_status llmc_s24_pack(int bits, int64_t n, int64_t k, int64_t group, const float* w, const int8_t* q,
+                          const float* scale, uint8_t* meta, void* values, float* scale_out, int32_t* wsum_out,
+                          int64_t* bad);
 // Inverse: dense values (bits 32: f32 w [n × k]; else codes q [n × k] and scale [n] or [n × G]).
 // Exact, except that -0.0 in a position that was not stored comes back as +0.0.
 llmc_status llmc_s24_unpack(const llmc_s24_weights* w, float* dense, int8_t* q, float* scale);
@@ -165,7 +165,8 @@ llmc_status llmc_s24_nv_metadata(const llmc_s24_weights* w, uint8_t* out);
 // 2 = the dense path (f32 / int4: fp32 GEMM on panels expanded from the 2:4 values; int8: the 2:4
 // tile too — see sparse24.cpp).
 int llmc_s24_path(int bits, int64_t m, int64_t n, int64_t k);
-llmc_status llmc_s24_matmul(const llmc_s24_weights* w, int path, int64_t m, const float* x, int64_t ldx, float* y, int64_t ldy);
+llmc_status llmc_s24_matmul(const llmc_s24_weights* w, int path, int64_t m, const float* x, int64_t ldx, float* y,
+                            int64_t ldy);
 
 // ---- Hessian-based compression (GPTQ, SparseGPT) and its baselines ------------------------------
 // W [rows × cols] row-major is a linear layer's weight ([out × in]); H [cols × cols] the Hessian of
@@ -178,25 +179,25 @@ llmc_status llmc_hessian_update(float* h, int64_t d, int64_t seen, const float* 
 
 typedef struct llmc_obs_params {
   int64_t rows, cols;
-  int bits;            // 2..8, or 0: no quantization (pruning only)
-  int64_t group;       // inputs per quantization group (divides cols), or 0: one group per row
-  int symmetric;       // codes q − 2^(bits−1) with zero point 2^(bits−1); else codes 0..2^bits−1 + zero points
-  int act_order;       // 0: columns in order; 1: descending diag(H) with static groups; 2: with dynamic groups (g_idx)
-  int mse;             // search the scale (and zero) for the least |error|^2.4, as GPTQ's --mse
-  double damp;         // H += damp · mean(diag H) · I (GPTQ's percdamp)
-  int64_t block;       // lazy-batch block size (columns); a multiple of group and of prune_m
-  double sparsity;     // unstructured: fraction of each block's weights pruned (0: none)
+  int bits;         // 2..8, or 0: no quantization (pruning only)
+  int64_t group;    // inputs per quantization group (divides cols), or 0: one group per row
+  int symmetric;    // codes q − 2^(bits−1) with zero point 2^(bits−1); else codes 0..2^bits−1 + zero points
+  int act_order;    // 0: columns in order; 1: descending diag(H) with static groups; 2: with dynamic groups (g_idx)
+  int mse;          // search the scale (and zero) for the least |error|^2.4, as GPTQ's --mse
+  double damp;      // H += damp · mean(diag H) · I (GPTQ's percdamp)
+  int64_t block;    // lazy-batch block size (columns); a multiple of group and of prune_m
+  double sparsity;  // unstructured: fraction of each block's weights pruned (0: none)
   int prune_n, prune_m;  // N:M: n zeros in every m consecutive inputs of each row (0, 0: none)
 } llmc_obs_params;
 
 typedef struct llmc_obs_result {
-  float* weight;    // out [rows × cols]: the compressed weight (dequantized, zeros where pruned)
-  int8_t* q;        // out [rows × cols] codes (symmetric: signed), or NULL; needs bits > 0
-  float* scale;     // out [rows × G] (G = cols / group, or 1), or NULL
-  uint8_t* zero;    // out [rows × G] zero points (asymmetric), or NULL
-  int32_t* g_idx;   // out [cols] group of each input (act_order 2), or NULL
-  uint8_t* mask;    // out [rows × cols] 1 where pruned, or NULL
-  double loss;      // out: ½ · Σ ((w − q) / d)², which equals ½ · tr(ΔW · H_damped · ΔWᵀ)
+  float* weight;   // out [rows × cols]: the compressed weight (dequantized, zeros where pruned)
+  int8_t* q;       // out [rows × cols] codes (symmetric: signed), or NULL; needs bits > 0
+  float* scale;    // out [rows × G] (G = cols / group, or 1), or NULL
+  uint8_t* zero;   // out [rows × G] zero points (asymmetric), or NULL
+  int32_t* g_idx;  // out [cols] group of each input (act_order 2), or NULL
+  uint8_t* mask;   // out [rows × cols] 1 where pruned, or NULL
+  double loss;     // out: ½ · Σ ((w − q) / d)², which equals ½ · tr(ΔW · H_damped · ΔWᵀ)
 } llmc_obs_result;
 
 // GPTQ (bits > 0, no pruning), SparseGPT (pruning, optionally with bits > 0 for joint
@@ -224,13 +225,14 @@ llmc_status llmc_rmsnorm(const float* x, const float* w, int64_t rows, int64_t d
 // Rotary embedding in place on x [rows × heads·head_dim], row r at position pos[r]:
 // style 0 rotates pairs (2i, 2i+1) (llama2.c, GGUF), style 1 pairs (i, i + head_dim/2) (HF);
 // frequency of pair i: theta^(−2i/head_dim).
-llmc_status llmc_rope(float* x, int64_t rows, int64_t heads, int64_t head_dim, const int32_t* pos, float theta, int style);
+llmc_status llmc_rope(float* x, int64_t rows, int64_t heads, int64_t head_dim, const int32_t* pos, float theta,
+                      int style);
 
 // Causal grouped-query attention for `batch` sequences. q [batch × tq × heads·hd], k and v
 // [batch × tk × kv_heads·hd] (tk >= tq: the last tq keys belong to the queries; query i sees keys
 // j <= tk − tq + i), out [batch × tq × heads·hd]. heads must be a multiple of kv_heads.
-llmc_status llmc_attention(const float* q, const float* k, const float* v, float* out, int64_t batch, int64_t tq, int64_t tk,
-                           int64_t heads, int64_t kv_heads, int64_t head_dim);
+llmc_status llmc_attention(const float* q, const float* k, const float* v, float* out, int64_t batch, int64_t tq,
+                           int64_t tk, int64_t heads, int64_t kv_heads, int64_t head_dim);
 
 // out[i] = silu(gate[i]) · up[i] (out may be gate or up).
 llmc_status llmc_swiglu(const float* gate, const float* up, float* out, int64_t n);
@@ -250,7 +252,7 @@ llmc_status llmc_sgemm_peak(double* gflops);
 
 // ---- CUDA ---------------------------------------------------------------------------------------
 typedef struct llmc_cuda_info {
-  int compiled;       // 1 when this binary was built with CUDA kernels
+  int compiled;         // 1 when this binary was built with CUDA kernels
   int runtime_version;  // CUDA runtime linked in (e.g. 13000), 0 when not compiled
   int driver_version;   // 0 when no driver is installed
   int device_count;

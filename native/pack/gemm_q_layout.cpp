@@ -21,8 +21,8 @@ int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
 llmc_status check_dims(const char* what, int64_t n, int64_t k) {
   if (n < 1 || k < 1 || n > kMaxDim || k > kMaxDim)
-    return fail(LLMC_INVALID_ARGUMENT, "%s: n and k must be in [1, 2^31], got n=%lld k=%lld", what, static_cast<long long>(n),
-                static_cast<long long>(k));
+    return fail(LLMC_INVALID_ARGUMENT, "%s: n and k must be in [1, 2^31], got n=%lld k=%lld", what,
+                static_cast<long long>(n), static_cast<long long>(k));
   return LLMC_OK;
 }
 
@@ -73,14 +73,16 @@ llmc_status pack_w4(const llmc_q4_weights* w, Packed* P) {
   const int64_t n = w->n, k = w->k, group = w->group;
   const bool group_ok = group == k || ((group == 32 || group == 64 || group == 128) && k % group == 0);
   if (!group_ok)
-    return fail(LLMC_INVALID_ARGUMENT, "w4a16 upload: group must be 32, 64 or 128 dividing k, or k itself; got group=%lld k=%lld",
+    return fail(LLMC_INVALID_ARGUMENT,
+                "w4a16 upload: group must be 32, 64 or 128 dividing k, or k itself; got group=%lld k=%lld",
                 static_cast<long long>(group), static_cast<long long>(k));
   const int64_t G = k / group;
   std::vector<int8_t> q(static_cast<size_t>(n * k));
   std::vector<float> scale(static_cast<size_t>(n * G));
   std::vector<uint8_t> zero(w->zero ? static_cast<size_t>(n * G) : 0);
   std::vector<int32_t> g_idx(w->perm ? static_cast<size_t>(k) : 0);
-  if (llmc_status st = llmc_q4_unpack(w, q.data(), scale.data(), w->zero ? zero.data() : nullptr, w->perm ? g_idx.data() : nullptr))
+  if (llmc_status st =
+          llmc_q4_unpack(w, q.data(), scale.data(), w->zero ? zero.data() : nullptr, w->perm ? g_idx.data() : nullptr))
     return st;
   if (w->perm) {  // packed position p holds input perm[p]: a permutation of 0 .. k-1
     std::vector<char> seen(static_cast<size_t>(k), 0);
@@ -101,7 +103,8 @@ llmc_status pack_w4(const llmc_q4_weights* w, Packed* P) {
     for (int64_t t = 0; t < G; ++t) {
       const float s = scale[static_cast<size_t>(j * G + t)];
       if (!std::isfinite(s))
-        return fail(LLMC_INVALID_ARGUMENT, "w4a16 upload: scale of row %lld, group %lld is %g, expected a finite number",
+        return fail(LLMC_INVALID_ARGUMENT,
+                    "w4a16 upload: scale of row %lld, group %lld is %g, expected a finite number",
                     static_cast<long long>(j), static_cast<long long>(t), static_cast<double>(s));
       mx = std::fmax(mx, std::fabs(s));
     }
@@ -110,7 +113,7 @@ llmc_status pack_w4(const llmc_q4_weights* w, Packed* P) {
   const bool asym = w->zero != nullptr;
   auto zero_of = [&](int64_t j, int64_t t) -> uint32_t { return asym ? zero[static_cast<size_t>(j * G + t)] : 8u; };
   fill_words(P, 4, [&](int64_t j, int64_t kk) -> uint32_t {
-    if (j >= n) return 0u;  // scale 0
+    if (j >= n) return 0u;                  // scale 0
     if (kk >= k) return zero_of(j, G - 1);  // dequantizes to 0
     const int64_t src = P->perm.empty() ? kk : P->perm[static_cast<size_t>(kk)];
     return static_cast<uint32_t>(q[static_cast<size_t>(j * k + src)] + (asym ? 0 : 8));
@@ -124,7 +127,8 @@ llmc_status pack_w4(const llmc_q4_weights* w, Packed* P) {
         for (int tile = 0; tile < kTiles; ++tile) {
           const int64_t j = s * kSlabCols + tile * 8 + g;
           const size_t i = static_cast<size_t>(w4_meta_index(s, t, G, 4 * g) * 8 + tile);
-          if (j < n) P->scale[i] = f16_bits(scale[static_cast<size_t>(j * G + t)] / P->colscale[static_cast<size_t>(j)]);
+          if (j < n)
+            P->scale[i] = f16_bits(scale[static_cast<size_t>(j * G + t)] / P->colscale[static_cast<size_t>(j)]);
           if (asym) P->zero[i] = f16_bits(1024.0f + static_cast<float>(j < n ? zero_of(j, t) : 0u));
         }
   return LLMC_OK;
@@ -140,8 +144,8 @@ llmc_status pack_w8(const llmc_q8_weights* w, Packed* P) {
   init_shape(P, kW8, n, k);
   for (int64_t j = 0; j < n; ++j) {
     if (!std::isfinite(scale[static_cast<size_t>(j)]))
-      return fail(LLMC_INVALID_ARGUMENT, "w8a8 upload: scale[%lld] is %g, expected a finite number", static_cast<long long>(j),
-                  static_cast<double>(scale[static_cast<size_t>(j)]));
+      return fail(LLMC_INVALID_ARGUMENT, "w8a8 upload: scale[%lld] is %g, expected a finite number",
+                  static_cast<long long>(j), static_cast<double>(scale[static_cast<size_t>(j)]));
     P->colscale[static_cast<size_t>(j)] = scale[static_cast<size_t>(j)];
   }
   fill_words(P, 8, [&](int64_t j, int64_t kk) -> uint32_t {
@@ -159,8 +163,8 @@ llmc_status pack_f16(int64_t n, int64_t k, const float* w, Packed* P) {
     for (int64_t p = 0; p < k; ++p) {
       const float v = w[j * k + p];
       if (!std::isfinite(v))
-        return fail(LLMC_INVALID_ARGUMENT, "f16 upload: w[%lld, %lld] is %g, expected a finite number", static_cast<long long>(j),
-                    static_cast<long long>(p), static_cast<double>(v));
+        return fail(LLMC_INVALID_ARGUMENT, "f16 upload: w[%lld, %lld] is %g, expected a finite number",
+                    static_cast<long long>(j), static_cast<long long>(p), static_cast<double>(v));
       mx = std::fmax(mx, std::fabs(v));
     }
     P->colscale[static_cast<size_t>(j)] = pow2_ceil(mx);

@@ -121,7 +121,9 @@ LLMC_HD void a_word_source(int kind, int64_t idx, int64_t steps, int e, int64_t*
   *row = mtile * 16 + a.row;
   *col = step * step_k(kind) + a.col;
 }
-LLMC_HD int64_t a_vec_index(int64_t mtile, int64_t step, int64_t steps, int lane) { return (mtile * steps + step) * kLanes + lane; }
+LLMC_HD int64_t a_vec_index(int64_t mtile, int64_t step, int64_t steps, int lane) {
+  return (mtile * steps + step) * kLanes + lane;
+}
 
 // Chunks [*c0, *c1) of split `split` when each split takes `per` chunks.
 LLMC_HD void split_range(int64_t split, int64_t per, int64_t chunks, int64_t* c0, int64_t* c1) {
@@ -133,12 +135,12 @@ LLMC_HD void split_range(int64_t split, int64_t per, int64_t chunks, int64_t* c0
 struct Packed {
   int kind = kW4;
   int64_t n = 0, k = 0, np = 0, kp = 0, slabs = 0, chunks = 0;
-  int64_t group = 0, G = 1;      // w4 only
-  std::vector<uint32_t> w;       // slabs · chunks · 4 · 32 uint4, as 4 words each
-  std::vector<uint16_t> scale;   // w4: f16 [slabs][G][8][8]
-  std::vector<uint16_t> zero;    // w4 asymmetric: f16 1024 + zero, same layout; else empty
-  std::vector<float> colscale;   // [np]
-  std::vector<int32_t> perm;     // w4 act-order: [k]; else empty
+  int64_t group = 0, G = 1;     // w4 only
+  std::vector<uint32_t> w;      // slabs · chunks · 4 · 32 uint4, as 4 words each
+  std::vector<uint16_t> scale;  // w4: f16 [slabs][G][8][8]
+  std::vector<uint16_t> zero;   // w4 asymmetric: f16 1024 + zero, same layout; else empty
+  std::vector<float> colscale;  // [np]
+  std::vector<int32_t> perm;    // w4 act-order: [k]; else empty
 };
 
 // Validate (each names the bad argument) and lay out for the kernels.

@@ -4,8 +4,8 @@
 // kernels in native/cuda/sparse24.cu upload what it builds; the tests replay it without a GPU).
 //
 //   CPU packed                      device image (per 16-channel block cb, 256-input k-block kb)
-//   meta u8 [np/16][kp/8][16]   ─┐   | values: J vectors × 32 lanes × 16 B | metadata: 512 B (f16: 16 lanes × 32 B; i8: 32 × 16 B) |
-//   values (f32 / s8 / int4)    ─┴─▶  (positions from the CPU metadata, values from llmc_s24_unpack)
+//   meta u8 [np/16][kp/8][16]   ─┐   | values: J vectors × 32 lanes × 16 B | metadata: 512 B (f16: 16 lanes × 32 B; i8:
+//   32 × 16 B) | values (f32 / s8 / int4)    ─┴─▶  (positions from the CPU metadata, values from llmc_s24_unpack)
 #include "sparse24_layout.h"
 
 #include <climits>
@@ -41,9 +41,11 @@ llmc_status check(const llmc_s24_weights* w) {
   if (w == nullptr) return fail(LLMC_INVALID_ARGUMENT, "upload_s24: w must not be NULL");
   if (w->bits != 32 && w->bits != 8 && w->bits != 4)
     return fail(LLMC_INVALID_ARGUMENT, "upload_s24: w->bits must be 32, 8 or 4, got %d", w->bits);
-  if (w->n < 1) return fail(LLMC_INVALID_ARGUMENT, "upload_s24: w->n must be >= 1, got %lld", static_cast<long long>(w->n));
+  if (w->n < 1)
+    return fail(LLMC_INVALID_ARGUMENT, "upload_s24: w->n must be >= 1, got %lld", static_cast<long long>(w->n));
   if (w->k < 4 || w->k % 4 != 0)
-    return fail(LLMC_INVALID_ARGUMENT, "upload_s24: w->k must be a positive multiple of 4, got %lld", static_cast<long long>(w->k));
+    return fail(LLMC_INVALID_ARGUMENT, "upload_s24: w->k must be a positive multiple of 4, got %lld",
+                static_cast<long long>(w->k));
   if (w->bits == 4 && !valid_group(w->k, w->group))
     return fail(LLMC_INVALID_ARGUMENT, "upload_s24: w->group must be 32, 64 or 128 dividing k, or k (%lld); got %lld",
                 static_cast<long long>(w->k), static_cast<long long>(w->group));
@@ -93,7 +95,8 @@ void put_u32(uint8_t* dst, uint32_t v) {
 }
 
 // One A register of a lane: its 2 (f16) or 4 (s8) kept values, the lower element in the low bits.
-uint32_t a_register(const llmc_s24_weights& w, const Dense& d, int kind, int64_t cb, int64_t kb, int lane, int s, int r) {
+uint32_t a_register(const llmc_s24_weights& w, const Dense& d, int kind, int64_t cb, int64_t kb, int lane, int s,
+                    int r) {
   uint32_t reg = 0;
   const int elems = kind == kF16 ? 2 : 4, bits = 32 / elems;
   for (int e = 0; e < elems; ++e) {
@@ -124,7 +127,8 @@ uint32_t meta_register(const llmc_s24_weights& w, int kind, int64_t cb, int64_t 
 void fill_tile(const llmc_s24_weights& w, const Dense& d, int kind, int64_t cb, int64_t kb, uint8_t* tile) {
   for (int lane = 0; lane < kLanes; ++lane) {
     for (int s = 0; s < mmas(kind); ++s)
-      for (int r = 0; r < 4; ++r) put_u32(tile + value_offset(s, lane) + 4 * r, a_register(w, d, kind, cb, kb, lane, s, r));
+      for (int r = 0; r < 4; ++r)
+        put_u32(tile + value_offset(s, lane) + 4 * r, a_register(w, d, kind, cb, kb, lane, s, r));
     for (int s = 0; s < 4 * meta_vectors(kind, lane); ++s)
       put_u32(tile + meta_offset(kind, lane, s / 4) + 4 * (s % 4), meta_register(w, kind, cb, kb, lane, s));
   }
@@ -153,8 +157,8 @@ llmc_status build_image(const llmc_s24_weights* w, Image* out) {
     *out = std::move(img);
     return LLMC_OK;
   } catch (const std::bad_alloc&) {
-    return fail(LLMC_OUT_OF_MEMORY, "upload_s24: out of host memory converting a %lld x %lld layer", static_cast<long long>(w->n),
-                static_cast<long long>(w->k));
+    return fail(LLMC_OUT_OF_MEMORY, "upload_s24: out of host memory converting a %lld x %lld layer",
+                static_cast<long long>(w->n), static_cast<long long>(w->k));
   }
 }
 

@@ -46,15 +46,15 @@ namespace s24dev {
 
 enum Kind { kF16 = 0, kI8 = 1 };
 
-constexpr int kChannels = 16;    // output channels per tile (mma M)
-constexpr int kTokens = 8;       // tokens per mma (mma N)
-constexpr int kKBlock = 256;     // inputs per tile
+constexpr int kChannels = 16;  // output channels per tile (mma M)
+constexpr int kTokens = 8;     // tokens per mma (mma N)
+constexpr int kKBlock = 256;   // inputs per tile
 constexpr int kLanes = 32;
 constexpr int kVectorBytes = 16;
 constexpr int kMetaNibble = 0x4;  // positions (0, 1): the metadata of a padding group
 
-LLMC_HD constexpr int mmas(int kind) { return kind == kF16 ? 8 : 4; }            // per k-block
-LLMC_HD constexpr int mma_k(int kind) { return kind == kF16 ? 32 : 64; }         // inputs per mma
+LLMC_HD constexpr int mmas(int kind) { return kind == kF16 ? 8 : 4; }     // per k-block
+LLMC_HD constexpr int mma_k(int kind) { return kind == kF16 ? 32 : 64; }  // inputs per mma
 LLMC_HD constexpr int64_t tile_bytes(int kind) { return (mmas(kind) + 1) * kLanes * kVectorBytes; }
 
 // Byte offsets inside a tile of the vector a lane loads.
@@ -106,7 +106,9 @@ inline Plan plan(int64_t m, int64_t blocks, int64_t kblocks, int sms) {
 // first token of token tile tt of pass z.
 LLMC_HD int64_t warp_block0(int64_t bx, int warp) { return (bx * kWarps + warp) * kWarpBlocks; }
 LLMC_HD int64_t kb_begin(int64_t y, int64_t per) { return y * per; }
-LLMC_HD int64_t kb_end(int64_t y, int64_t per, int64_t kblocks) { return (y + 1) * per < kblocks ? (y + 1) * per : kblocks; }
+LLMC_HD int64_t kb_end(int64_t y, int64_t per, int64_t kblocks) {
+  return (y + 1) * per < kblocks ? (y + 1) * per : kblocks;
+}
 LLMC_HD int64_t token0(int64_t z, int tiles, int tt) { return (z * tiles + tt) * kTokens; }
 
 // int8 epilogue, in the order of the CPU A8 kernels: s_x · (s_w · acc).

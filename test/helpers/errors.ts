@@ -11,15 +11,27 @@ import { LlmcError } from '../../lib/errors.js';
  *   await expectError(kernels.packInt8(q, scale, shape), 'LLMC_INVALID_ARGUMENT', 'scale');
  *   await expectError(loadModel(path), 'LLMC_UNSUPPORTED', /unknown model format/);
  */
-export async function expectError(p: Promise<unknown> | (() => unknown), code: string, message: RegExp): Promise<LlmcError>;
-export async function expectError(p: Promise<unknown> | (() => unknown), code: string, argument?: string, message?: RegExp): Promise<LlmcError>;
+export async function expectError(
+  p: Promise<unknown> | (() => unknown),
+  code: string,
+  message: RegExp,
+): Promise<LlmcError>;
+export async function expectError(
+  p: Promise<unknown> | (() => unknown),
+  code: string,
+  argument?: string,
+  message?: RegExp,
+): Promise<LlmcError>;
 export async function expectError(
   p: Promise<unknown> | (() => unknown),
   code: string,
   argumentOrMessage?: string | RegExp,
   message?: RegExp,
 ): Promise<LlmcError> {
-  const e = await (typeof p === 'function' ? Promise.resolve().then(p) : p).then(() => undefined, (err: unknown) => err);
+  const e = await (typeof p === 'function' ? Promise.resolve().then(p) : p).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(LlmcError);
   const err = e as LlmcError;
   expect(err.code).toBe(code);

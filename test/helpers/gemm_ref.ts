@@ -7,8 +7,16 @@ export interface RefResult {
 }
 
 export function gemmRef(
-  a: Float32Array, b: Float32Array, m: number, n: number, k: number,
-  transA: boolean, transB: boolean, alpha: number, beta: number, c0?: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+  alpha: number,
+  beta: number,
+  c0?: Float32Array,
 ): RefResult {
   const c = new Float64Array(m * n);
   const mag = new Float64Array(m * n);
@@ -38,7 +46,8 @@ export function gemmRef(
 export function firstMismatch(c: Float32Array, ref: RefResult, budget: number): string | undefined {
   for (let i = 0; i < ref.c.length; i++) {
     const err = Math.abs(c[i]! - ref.c[i]!);
-    if (!(err <= budget * ref.mag[i]! + 1e-30)) return `element ${i}: got ${c[i]}, want ${ref.c[i]} (error ${err}, bound ${budget * ref.mag[i]!})`;
+    if (!(err <= budget * ref.mag[i]! + 1e-30))
+      return `element ${i}: got ${c[i]}, want ${ref.c[i]} (error ${err}, bound ${budget * ref.mag[i]!})`;
   }
   return undefined;
 }

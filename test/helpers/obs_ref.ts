@@ -27,13 +27,20 @@ export function correlatedInputs(rng: Rng, tokens: number, cols: number): Float3
     for (let j = 0; j < cols; j++) {
       let s = 0;
       for (let k = 0; k < cols; k++) s += latent[t * cols + k]! * scale[k]! * mix[k * cols + j]!;
-      x[t * cols + j] = s / Math.sqrt(cols) * (j % 17 === 3 ? 8 : 1);
+      x[t * cols + j] = (s / Math.sqrt(cols)) * (j % 17 === 3 ? 8 : 1);
     }
   return x;
 }
 
 /** ‖(W − Ŵ)·Xᵀ‖² / ‖W·Xᵀ‖², in float64. */
-export function layerError(w: Float32Array, wq: Float32Array, x: Float32Array, rows: number, cols: number, tokens: number): number {
+export function layerError(
+  w: Float32Array,
+  wq: Float32Array,
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  tokens: number,
+): number {
   let num = 0;
   let den = 0;
   for (let r = 0; r < rows; r++)
@@ -133,7 +140,15 @@ export function quantCode(x: number, p: { scale: number; zero: number }, maxq: n
  * GPTQ as a plain column-by-column OBS update with an explicit inverse Hessian (float64), columns
  * in order, groups' parameters from the current values when a group starts.
  */
-export function gptqReference(w: Float32Array, h: Float32Array, rows: number, cols: number, bits: number, group: number, damp: number) {
+export function gptqReference(
+  w: Float32Array,
+  h: Float32Array,
+  rows: number,
+  cols: number,
+  bits: number,
+  group: number,
+  damp: number,
+) {
   const maxq = 2 ** bits - 1;
   const hd = dampedHessian(h, cols, damp);
   let hinv = inverse(hd, cols);
@@ -162,7 +177,8 @@ export function gptqReference(w: Float32Array, h: Float32Array, rows: number, co
     // Remove input i from the inverse Hessian of the remaining inputs.
     const next = new Float64Array(cols * cols);
     for (let a = 0; a < cols; a++)
-      for (let b = 0; b < cols; b++) next[a * cols + b] = hinv[a * cols + b]! - (hinv[a * cols + i]! * hinv[i * cols + b]!) / d;
+      for (let b = 0; b < cols; b++)
+        next[a * cols + b] = hinv[a * cols + b]! - (hinv[a * cols + i]! * hinv[i * cols + b]!) / d;
     hinv = next;
   }
   const dw = new Float64Array(rows * cols).map((_, k) => w0[k]! - q[k]!);

@@ -24,7 +24,8 @@ export const TEXT = join(SHARED, 'text', 'tinystories_val.txt');
  */
 export function haveShared(what: string, ...paths: string[]): boolean {
   const missing = paths.find((p) => !existsSync(p));
-  if (missing !== undefined) console.warn(`skipping ${what}: ${missing} is absent (the real models and text of ../shared)`);
+  if (missing !== undefined)
+    console.warn(`skipping ${what}: ${missing} is absent (the real models and text of ../shared)`);
   return missing === undefined;
 }
 

@@ -52,7 +52,14 @@ export function quantizeRows(x: Float32Array, m: number, k: number): { xq: Float
  * Returns the first mismatch as a message, or undefined. Rows with non-finite activations must be
  * all NaN (a8) or non-finite (float).
  */
-export function checkMatmul(y: Float32Array, x: Float32Array, ref: RefWeight, m: number, a8: boolean, budget: (k: number) => number): string | undefined {
+export function checkMatmul(
+  y: Float32Array,
+  x: Float32Array,
+  ref: RefWeight,
+  m: number,
+  a8: boolean,
+  budget: (k: number) => number,
+): string | undefined {
   const { n, k, w, mag } = ref;
   const q = a8 ? quantizeRows(x, m, k) : undefined;
   const tol = budget(k);
@@ -62,7 +69,8 @@ export function checkMatmul(y: Float32Array, x: Float32Array, ref: RefWeight, m:
     for (let j = 0; j < n; j++) {
       const got = y[i * n + j]!;
       if (!rowFinite) {
-        if (a8 ? !Number.isNaN(got) : Number.isFinite(got)) return `row ${i} has a non-finite input but y[${i},${j}] = ${got}`;
+        if (a8 ? !Number.isNaN(got) : Number.isFinite(got))
+          return `row ${i} has a non-finite input but y[${i},${j}] = ${got}`;
         continue;
       }
       let want = 0;

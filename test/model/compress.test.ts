@@ -52,8 +52,11 @@ describe.skipIf(!have)('compress() on stories260K', () => {
   });
 
   it('SparseGPT beats Wanda beats magnitude at 2:4; joint 2:4 + W4 runs in one pass', async () => {
-    const [s, w, m] = [await bpb({ prune: { method: 'sparsegpt', structure: '2:4' } }), await bpb({ prune: { method: 'wanda', structure: '2:4' } }),
-      await bpb({ prune: { method: 'magnitude', structure: '2:4' } })];
+    const [s, w, m] = [
+      await bpb({ prune: { method: 'sparsegpt', structure: '2:4' } }),
+      await bpb({ prune: { method: 'wanda', structure: '2:4' } }),
+      await bpb({ prune: { method: 'magnitude', structure: '2:4' } }),
+    ];
     expect(s.quality!.after.bitsPerByte).toBeLessThan(w.quality!.after.bitsPerByte);
     expect(w.quality!.after.bitsPerByte).toBeLessThan(m.quality!.after.bitsPerByte);
     const joint = await bpb({ scheme: 'W4A16_2:4', quantize: { groupSize: 'row' } });
@@ -65,23 +68,73 @@ describe.skipIf(!have)('compress() on stories260K', () => {
     const parent = tempDir('bad');
     const output = join(parent, 'out');
     await expectError(compress(model, { scheme: 'W5' as never, output }), 'LLMC_INVALID_ARGUMENT', /options\.scheme/);
-    await expectError(compress(model, { scheme: 'W4A16', calibration, output }), 'LLMC_INVALID_ARGUMENT', /groupSize.*divisor of the 64 inputs/); // default group 128
-    await expectError(compress(model, { scheme: 'W4A16', quantize: { groupSize: 32 }, calibration, output }), 'LLMC_INVALID_ARGUMENT', /divisor of the 172 inputs of model\.layers\.0\.mlp\.down_proj/);
-    await expectError(compress(model, { scheme: 'W4A16', quantize: { groupSize: 'row' }, calibration: { ...calibration, paragraphs: [0, 2] }, output }), 'LLMC_INVALID_ARGUMENT', /calibration text is too short/);
-    await expectError(compress(model, { scheme: 'W4A16', quantize: { groupSize: 'row' }, output }), 'LLMC_INVALID_ARGUMENT', /options\.calibration/);
-    await expectError(compress(model, { quantize: { method: 'gptq' }, prune: { method: 'wanda', sparsity: 0.5 }, calibration, output }), 'LLMC_INVALID_ARGUMENT', /options\.quantize\.method/);
-    await expectError(compress(model, { scheme: 'W4A16', quantize: { groupSize: 'row' }, calibration, output, format: 'onnx' as never }), 'LLMC_INVALID_ARGUMENT', /options\.format/);
-    await expectError(compress(join(SHARED, 'nope.bin'), { scheme: '2:4', calibration, output }), 'LLMC_INVALID_ARGUMENT', /path/);
+    await expectError(
+      compress(model, { scheme: 'W4A16', calibration, output }),
+      'LLMC_INVALID_ARGUMENT',
+      /groupSize.*divisor of the 64 inputs/,
+    ); // default group 128
+    await expectError(
+      compress(model, { scheme: 'W4A16', quantize: { groupSize: 32 }, calibration, output }),
+      'LLMC_INVALID_ARGUMENT',
+      /divisor of the 172 inputs of model\.layers\.0\.mlp\.down_proj/,
+    );
+    await expectError(
+      compress(model, {
+        scheme: 'W4A16',
+        quantize: { groupSize: 'row' },
+        calibration: { ...calibration, paragraphs: [0, 2] },
+        output,
+      }),
+      'LLMC_INVALID_ARGUMENT',
+      /calibration text is too short/,
+    );
+    await expectError(
+      compress(model, { scheme: 'W4A16', quantize: { groupSize: 'row' }, output }),
+      'LLMC_INVALID_ARGUMENT',
+      /options\.calibration/,
+    );
+    await expectError(
+      compress(model, { quantize: { method: 'gptq' }, prune: { method: 'wanda', sparsity: 0.5 }, calibration, output }),
+      'LLMC_INVALID_ARGUMENT',
+      /options\.quantize\.method/,
+    );
+    await expectError(
+      compress(model, {
+        scheme: 'W4A16',
+        quantize: { groupSize: 'row' },
+        calibration,
+        output,
+        format: 'onnx' as never,
+      }),
+      'LLMC_INVALID_ARGUMENT',
+      /options\.format/,
+    );
+    await expectError(
+      compress(join(SHARED, 'nope.bin'), { scheme: '2:4', calibration, output }),
+      'LLMC_INVALID_ARGUMENT',
+      /path/,
+    );
     const garbage = join(parent, 'garbage.bin');
     writeFileSync(garbage, Buffer.alloc(100, 7));
-    await expectError(compress(garbage, { quantize: { method: 'rtn', groupSize: 'row' }, output }), 'LLMC_INVALID_ARGUMENT', /garbage\.bin/);
+    await expectError(
+      compress(garbage, { quantize: { method: 'rtn', groupSize: 'row' }, output }),
+      'LLMC_INVALID_ARGUMENT',
+      /garbage\.bin/,
+    );
     mkdirSync(join(parent, 'exists'));
-    await expectError(compress(model, { quantize: { method: 'rtn', groupSize: 'row' }, output: join(parent, 'exists') }), 'LLMC_INVALID_ARGUMENT', /options\.output/);
+    await expectError(
+      compress(model, { quantize: { method: 'rtn', groupSize: 'row' }, output: join(parent, 'exists') }),
+      'LLMC_INVALID_ARGUMENT',
+      /options\.output/,
+    );
     expect(readdirSync(parent).sort()).toEqual(['exists', 'garbage.bin']);
     expect(readdirSync(join(parent, 'exists'))).toEqual([]);
     const ac = new AbortController();
     ac.abort();
-    const e = await compress(model, { quantize: { method: 'rtn', groupSize: 'row' }, signal: ac.signal }).then(() => undefined, (err: unknown) => err);
+    const e = await compress(model, { quantize: { method: 'rtn', groupSize: 'row' }, signal: ac.signal }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect((e as Error).name).toBe('AbortError');
   });
 });

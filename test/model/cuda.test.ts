@@ -15,19 +15,30 @@ const have = haveShared('the device tests on stories260K', stories, text);
 describe.skipIf(!have)('device selection (stories260K)', () => {
   it.runIf(noGpu !== null)("compress() with device 'auto' reports the CPU in its first progress event", async () => {
     const events: Array<{ stage: string; note?: string }> = [];
-    const { report, model: m } = await compress(stories, { scheme: 'W8A16', quantize: { method: 'rtn' }, device: 'auto', onProgress: (e) => events.push(e) });
+    const { report, model: m } = await compress(stories, {
+      scheme: 'W8A16',
+      quantize: { method: 'rtn' },
+      device: 'auto',
+      onProgress: (e) => events.push(e),
+    });
     m.dispose();
     expect(report.device).toBe('cpu');
     expect(events[0]).toMatchObject({ stage: 'device', device: 'cpu' });
     expect(events[0]!.note).toContain('no CUDA device');
   });
 
-  it.runIf(noGpu !== null)("loadModel: device 'cuda' without a GPU is a typed error, 'auto' stays on the CPU", async () => {
-    await expect(loadModel(stories, { device: 'cuda' })).rejects.toMatchObject({ code: 'LLMC_UNSUPPORTED', argument: 'options.device' });
-    const m = await loadModel(stories, { device: 'auto' });
-    expect(m.device).toBe('cpu');
-    m.dispose();
-  });
+  it.runIf(noGpu !== null)(
+    "loadModel: device 'cuda' without a GPU is a typed error, 'auto' stays on the CPU",
+    async () => {
+      await expect(loadModel(stories, { device: 'cuda' })).rejects.toMatchObject({
+        code: 'LLMC_UNSUPPORTED',
+        argument: 'options.device',
+      });
+      const m = await loadModel(stories, { device: 'auto' });
+      expect(m.device).toBe('cpu');
+      m.dispose();
+    },
+  );
 });
 
 describe.skipIf(!have || noGpu !== null)('CUDA runtime (stories260K)', () => {

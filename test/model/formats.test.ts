@@ -91,7 +91,9 @@ describe.skipIf(!haveHf)('tinystories-656k (Hugging Face safetensors)', () => {
     expect(b.nll).toBe(a.nll);
     expect((layer as unknown as { data?: Float32Array }).data).toBeInstanceOf(Float32Array);
     expect(layer.weight).toEqual((eager.llama.linears.get('model.layers.1.mlp.down_proj') as DenseLinear).weight);
-    await expect(loadModel(hfDir, { lazy: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'LLMC_INVALID_ARGUMENT' });
+    await expect(loadModel(hfDir, { lazy: 'yes' as unknown as boolean })).rejects.toMatchObject({
+      code: 'LLMC_INVALID_ARGUMENT',
+    });
   });
 });
 
@@ -120,7 +122,13 @@ describe.skipIf(!haveGguf)('stories260K.gguf (GGUF v3, F32)', () => {
     expect(vocab.model).toBe('llama');
     expect([vocab.bos, vocab.eos]).toEqual([1, 2]);
     expect(vocab.tokens.slice(0, 4)).toEqual(['<unk>', '<s>', '</s>', '<0x00>']);
-    console.log('stories260K.gguf vocabulary:', vocab.tokens.slice(256, 272).map((t) => JSON.stringify(t)).join(' '));
+    console.log(
+      'stories260K.gguf vocabulary:',
+      vocab.tokens
+        .slice(256, 272)
+        .map((t) => JSON.stringify(t))
+        .join(' '),
+    );
   });
 
   it('embeds the vocabulary of tok512.bin (same tokens and scores, up to llama2.c spelling)', async () => {

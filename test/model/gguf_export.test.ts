@@ -55,7 +55,13 @@ beforeAll(async () => {
   if (have && nlc) {
     try {
       // CPU only, never build or download: the prebuilt binary or nothing.
-      llama = await nlc.getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, progressLogs: false, logLevel: nlc.LlamaLogLevel.error });
+      llama = await nlc.getLlama({
+        gpu: false,
+        build: 'never',
+        usePrebuiltBinaries: true,
+        progressLogs: false,
+        logLevel: nlc.LlamaLogLevel.error,
+      });
     } catch (e) {
       console.warn(`skipping the node-llama-cpp checks: no usable prebuilt llama.cpp (${(e as Error).message})`);
     }
@@ -89,8 +95,13 @@ async function runLlamaCpp(file: string, tokens: number[], bos: number, eos: num
     // One thread: llama.cpp's spinning thread pool crawls on a loaded machine (1 s per token on two
     // busy cores, 1 ms with one thread). F32 KV cache and no flash attention: the float path we compare with.
     const ctx = await model.createContext({
-      contextSize: 512, batchSize: 512, sequences: 1, threads: 1, flashAttention: false,
-      experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
+      contextSize: 512,
+      batchSize: 512,
+      sequences: 1,
+      threads: 1,
+      flashAttention: false,
+      experimentalKvCacheKeyType: 'F32',
+      experimentalKvCacheValueType: 'F32',
     });
     const seq = ctx.getSequence();
     const greedy: number[] = [];
@@ -100,7 +111,9 @@ async function runLlamaCpp(file: string, tokens: number[], bos: number, eos: num
     }
     await seq.clearHistory();
     const all = Array.from({ length: vocab }, (_, i) => i);
-    const out = await seq.controlledEvaluate(tokens.map((t) => [t as never, { generateNext: { logits: { filter: { tokens: all as never[] } } } }]));
+    const out = await seq.controlledEvaluate(
+      tokens.map((t) => [t as never, { generateNext: { logits: { filter: { tokens: all as never[] } } } }]),
+    );
     const logprobs = out.map((o, i) => {
       const m = o?.next.logits;
       if (!m) throw new Error(`no logits at position ${i}`);
@@ -142,8 +155,10 @@ async function checkInLlamaCpp(file: string, model: Model, label: string) {
   const ours = await runOurs(model, tokens);
   const theirs = await runLlamaCpp(file, tokens, model.tokenizer.bos, model.tokenizer.eos, model.config.vocabSize);
   const d = compare(ours, theirs, tokens);
-  console.log(`${label}: greedy ${theirs.greedy.length} tokens ${JSON.stringify(theirs.greedy) === JSON.stringify(ours.greedy) ? 'equal' : 'DIFFER'}; ` +
-    `max |Δ logprob| next tokens ${d.next.toExponential(2)}, all entries above e^-20 ${d.all.toExponential(2)}`);
+  console.log(
+    `${label}: greedy ${theirs.greedy.length} tokens ${JSON.stringify(theirs.greedy) === JSON.stringify(ours.greedy) ? 'equal' : 'DIFFER'}; ` +
+      `max |Δ logprob| next tokens ${d.next.toExponential(2)}, all entries above e^-20 ${d.all.toExponential(2)}`,
+  );
   return { ours, theirs, d };
 }
 
@@ -175,7 +190,9 @@ describe.skipIf(!have)('GGUF export (stories260K)', () => {
     expect(h.tensors.some((t) => t.name === 'output.weight')).toBe(false); // tied
     // Our reader: same weights (bit for bit), same vocabulary, same logits.
     const back = await loadModel(file);
-    expect(back.tokenizer.encode('Once upon a time, there was a big dog.')).toEqual(model.tokenizer.encode('Once upon a time, there was a big dog.'));
+    expect(back.tokenizer.encode('Once upon a time, there was a big dog.')).toEqual(
+      model.tokenizer.encode('Once upon a time, there was a big dog.'),
+    );
     const toks = Int32Array.from([1, ...model.tokenizer.encode('Once upon a time, there was a big dog.')]);
     expect(await back.llama.forward(toks, 1, toks.length)).toEqual(await model.llama.forward(toks, 1, toks.length));
     back.dispose();
@@ -192,8 +209,19 @@ describe.skipIf(!have)('GGUF export (stories260K)', () => {
     // blocks of 32) is written dequantized in F32, with a warning.
     const q8 = join(dir, 'q8.gguf');
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
-    const { model: m8 } = await compress(storiesBin, { quantize: { method: 'gptq', bits: 8, groupSize: 'row' }, calibration, output: q8, format: 'gguf' });
-    expect(warn.mock.calls.map((c) => String(c[0])).filter((w) => /down_proj: 172 inputs make no whole Q8_0 blocks of 32: written dequantized as F32 \(exact\)/.test(w))).toHaveLength(5);
+    const { model: m8 } = await compress(storiesBin, {
+      quantize: { method: 'gptq', bits: 8, groupSize: 'row' },
+      calibration,
+      output: q8,
+      format: 'gguf',
+    });
+    expect(
+      warn.mock.calls
+        .map((c) => String(c[0]))
+        .filter((w) =>
+          /down_proj: 172 inputs make no whole Q8_0 blocks of 32: written dequantized as F32 \(exact\)/.test(w),
+        ),
+    ).toHaveLength(5);
     warn.mockRestore();
     const h8 = await readGgufHeader(q8);
     expect(h8.metadata.get('general.file_type')).toBe(7); // MOSTLY_Q8_0
@@ -205,14 +233,21 @@ describe.skipIf(!have)('GGUF export (stories260K)', () => {
     // Q4_0: GPTQ with groups of 32 needs 32 | inputs: the MLP's down_proj is left dense.
     const q4 = join(dir, 'q4.gguf');
     const { model: m4 } = await compress(storiesBin, {
-      quantize: { method: 'gptq', bits: 4, groupSize: 32, symmetric: true }, ignore: [/mlp\.down_proj$/], calibration, output: q4, format: 'gguf',
+      quantize: { method: 'gptq', bits: 4, groupSize: 32, symmetric: true },
+      ignore: [/mlp\.down_proj$/],
+      calibration,
+      output: q4,
+      format: 'gguf',
     });
     const h4 = await readGgufHeader(q4);
     expect(h4.metadata.get('general.file_type')).toBe(2); // MOSTLY_Q4_0
     expect(h4.tensors.filter((t) => t.typeName === 'Q4_0')).toHaveLength(5 * 6);
     await expectSameWeights(q4, m4);
     if (!llama) return;
-    for (const [label, file, model, tol] of [['Q8_0', q8, m8, 0.05], ['Q4_0', q4, m4, 0.1]] as const) {
+    for (const [label, file, model, tol] of [
+      ['Q8_0', q8, m8, 0.05],
+      ['Q4_0', q4, m4, 0.1],
+    ] as const) {
       const { ours, theirs, d } = await checkInLlamaCpp(file, model, label);
       expect(d.next, label).toBeLessThan(tol);
       // Greedy: equal, or equal up to a step where our top two tokens are closer than the
@@ -221,7 +256,9 @@ describe.skipIf(!have)('GGUF export (stories260K)', () => {
       if (i >= 0) {
         const row = ours.logprobs[i]!;
         const gap = row[ours.greedy[i]!]! - row[theirs.greedy[i]!]!;
-        console.log(`${label}: greedy equal for ${i} tokens, then a near tie (our top-2 gap ${gap.toExponential(2)} nats)`);
+        console.log(
+          `${label}: greedy equal for ${i} tokens, then a near tie (our top-2 gap ${gap.toExponential(2)} nats)`,
+        );
         expect(i, label).toBeGreaterThanOrEqual(20);
         expect(gap, label).toBeLessThan(tol);
       }
@@ -232,14 +269,45 @@ describe.skipIf(!have)('GGUF export (stories260K)', () => {
 
   it('refuses schemes GGUF cannot hold before any work, and says what to use instead', async () => {
     const out = join(dir, 'refused.gguf');
-    await expectError(compress(storiesBin, { scheme: '2:4', calibration, output: out, format: 'gguf' }), 'LLMC_UNSUPPORTED', /format 'gguf' has no sparse tensor type.*use format 'compressed-tensors'/);
-    await expectError(compress(storiesBin, { scheme: 'W4A16_2:4', quantize: { groupSize: 'row' }, calibration, output: out, format: 'gguf' }), 'LLMC_UNSUPPORTED', /no sparse tensor type/);
-    await expectError(compress(storiesBin, { quantize: { method: 'rtn', bits: 3, groupSize: 'row' }, output: out, format: 'gguf' }), 'LLMC_UNSUPPORTED', /not 3-bit.*use bits 4 or 8/);
-    await expectError(compress(storiesBin, { quantize: { method: 'gptq', bits: 4, groupSize: 'row', actOrder: 'static' }, calibration, output: out, format: 'gguf' }), 'LLMC_UNSUPPORTED', /act-order.*actOrder: false/);
+    await expectError(
+      compress(storiesBin, { scheme: '2:4', calibration, output: out, format: 'gguf' }),
+      'LLMC_UNSUPPORTED',
+      /format 'gguf' has no sparse tensor type.*use format 'compressed-tensors'/,
+    );
+    await expectError(
+      compress(storiesBin, {
+        scheme: 'W4A16_2:4',
+        quantize: { groupSize: 'row' },
+        calibration,
+        output: out,
+        format: 'gguf',
+      }),
+      'LLMC_UNSUPPORTED',
+      /no sparse tensor type/,
+    );
+    await expectError(
+      compress(storiesBin, { quantize: { method: 'rtn', bits: 3, groupSize: 'row' }, output: out, format: 'gguf' }),
+      'LLMC_UNSUPPORTED',
+      /not 3-bit.*use bits 4 or 8/,
+    );
+    await expectError(
+      compress(storiesBin, {
+        quantize: { method: 'gptq', bits: 4, groupSize: 'row', actOrder: 'static' },
+        calibration,
+        output: out,
+        format: 'gguf',
+      }),
+      'LLMC_UNSUPPORTED',
+      /act-order.*actOrder: false/,
+    );
     expect(readdirSync(dir).filter((f) => f.startsWith('refused') || f.includes('.tmp-'))).toEqual([]);
     // A pruned model handed to the writer directly: refused unless asked to write it dense.
     const { model: pruned } = await compress(storiesBin, { prune: { method: 'magnitude', structure: '2:4' } });
-    await expectError(saveGguf(pruned, out), 'LLMC_UNSUPPORTED', /pruned layer.*GGUF has no sparse tensor type.*compressed-tensors/);
+    await expectError(
+      saveGguf(pruned, out),
+      'LLMC_UNSUPPORTED',
+      /pruned layer.*GGUF has no sparse tensor type.*compressed-tensors/,
+    );
     expect(existsSync(out)).toBe(false);
     const r = await saveGguf(pruned, out, { allowDense: true, floatType: 'F16' });
     expect(r.fileType).toBe('F16');
@@ -249,11 +317,29 @@ describe.skipIf(!have)('GGUF export (stories260K)', () => {
   it('llm-compress compress --format gguf -o file.gguf', async () => {
     const out = join(dir, 'cli.gguf');
     let stdout = '';
-    const so = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
+    const so = vi
+      .spyOn(process.stdout, 'write')
+      .mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     let code: number;
     try {
-      code = await main(['node', 'llm-compress', 'compress', storiesBin, '--format', 'gguf', '-o', out, '--method', 'rtn', '--bits', '8', '--group-size', 'row', '--json']);
+      code = await main([
+        'node',
+        'llm-compress',
+        'compress',
+        storiesBin,
+        '--format',
+        'gguf',
+        '-o',
+        out,
+        '--method',
+        'rtn',
+        '--bits',
+        '8',
+        '--group-size',
+        'row',
+        '--json',
+      ]);
     } finally {
       so.mockRestore();
       warn.mockRestore();
@@ -266,26 +352,32 @@ describe.skipIf(!have)('GGUF export (stories260K)', () => {
   });
 });
 
-describe.skipIf(!haveShared('the GGUF export test of tinystories-656k', tiny656))('GGUF export (tinystories-656k, Hugging Face)', () => {
-  it('F32: Q/K rows reordered for ggml rope and the BPE vocabulary as a llama vocabulary: llama.cpp agrees with our runtime', async () => {
-    const model = await loadModel(tiny656, { prependSpace: false });
-    const file = join(dir, 'tiny.gguf');
-    await saveGguf(model, file);
-    const h = await readGgufHeader(file);
-    expect(h.metadata.get('tokenizer.ggml.add_space_prefix')).toBe(false);
-    expect(h.metadata.get('tokenizer.ggml.bos_token_id')).toBe(1);
-    if (!llama) return;
-    const { ours, theirs, d } = await checkInLlamaCpp(file, model, 'tinystories-656k F32');
-    expect(theirs.greedy).toEqual(ours.greedy);
-    expect(d.all).toBeLessThan(1e-4);
-    // llama.cpp's tokenizer on the written vocabulary (merges by score) against ours.
-    const m = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
-    const sample = 'Once upon a time, there was a little girl named Lily. She had a toy car that she loved very much.';
-    const theirsTok = Array.from(m.tokenize(sample) as number[]);
-    const oursTok = model.tokenizer.encode(sample);
-    console.log(`tinystories-656k tokenization: ${JSON.stringify(theirsTok) === JSON.stringify(oursTok) ? 'equal' : `differs: ours ${oursTok.join(' ')} / llama.cpp ${theirsTok.join(' ')}`}`);
-    expect(theirsTok).toEqual(oursTok);
-    await m.dispose();
-    model.dispose();
-  });
-});
+describe.skipIf(!haveShared('the GGUF export test of tinystories-656k', tiny656))(
+  'GGUF export (tinystories-656k, Hugging Face)',
+  () => {
+    it('F32: Q/K rows reordered for ggml rope and the BPE vocabulary as a llama vocabulary: llama.cpp agrees with our runtime', async () => {
+      const model = await loadModel(tiny656, { prependSpace: false });
+      const file = join(dir, 'tiny.gguf');
+      await saveGguf(model, file);
+      const h = await readGgufHeader(file);
+      expect(h.metadata.get('tokenizer.ggml.add_space_prefix')).toBe(false);
+      expect(h.metadata.get('tokenizer.ggml.bos_token_id')).toBe(1);
+      if (!llama) return;
+      const { ours, theirs, d } = await checkInLlamaCpp(file, model, 'tinystories-656k F32');
+      expect(theirs.greedy).toEqual(ours.greedy);
+      expect(d.all).toBeLessThan(1e-4);
+      // llama.cpp's tokenizer on the written vocabulary (merges by score) against ours.
+      const m = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
+      const sample =
+        'Once upon a time, there was a little girl named Lily. She had a toy car that she loved very much.';
+      const theirsTok = Array.from(m.tokenize(sample) as number[]);
+      const oursTok = model.tokenizer.encode(sample);
+      console.log(
+        `tinystories-656k tokenization: ${JSON.stringify(theirsTok) === JSON.stringify(oursTok) ? 'equal' : `differs: ours ${oursTok.join(' ')} / llama.cpp ${theirsTok.join(' ')}`}`,
+      );
+      expect(theirsTok).toEqual(oursTok);
+      await m.dispose();
+      model.dispose();
+    });
+  },
+);

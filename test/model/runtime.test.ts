@@ -10,14 +10,29 @@ const tiny656 = TINY656;
 const text = TEXT;
 const have = haveShared('the stories260K runtime tests', stories, text);
 
-const close = (got: number, want: number, rel = 1e-4) => expect(Math.abs(got - want) / want, `${got} vs ${want}`).toBeLessThan(rel);
+const close = (got: number, want: number, rel = 1e-4) =>
+  expect(Math.abs(got - want) / want, `${got} vs ${want}`).toBeLessThan(rel);
 
 describe.skipIf(!have)('stories260K (llama2.c .bin + tok512.bin)', () => {
   it('greedy generation from BOS reproduces the known text', async () => {
     const model = await loadModel(join(stories, 'stories260K.bin'));
-    expect(model.config).toMatchObject({ dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, maxSeqLen: 512, tiedEmbeddings: true });
+    expect(model.config).toMatchObject({
+      dim: 64,
+      hiddenDim: 172,
+      nLayers: 5,
+      nHeads: 8,
+      nKvHeads: 4,
+      vocabSize: 512,
+      maxSeqLen: 512,
+      tiedEmbeddings: true,
+    });
     const out = await generate(model, '', { maxTokens: 60, temperature: 0 });
-    expect(out.startsWith('Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.'), out).toBe(true);
+    expect(
+      out.startsWith(
+        'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.',
+      ),
+      out,
+    ).toBe(true);
     model.dispose();
   });
 
@@ -32,7 +47,9 @@ describe.skipIf(!have)('stories260K (llama2.c .bin + tok512.bin)', () => {
     close(all.nll, 1.67787);
     close(all.perplexity, 5.354, 2e-4);
     close(all.bitsPerByte, 1.185, 1e-3);
-    console.log(`stories260K whole file: ${all.tokens} tokens, nll ${all.nll.toFixed(5)}, ppl ${all.perplexity.toFixed(3)}, bpb ${all.bitsPerByte.toFixed(4)}, ${(all.tokens / s).toFixed(0)} tokens/s`);
+    console.log(
+      `stories260K whole file: ${all.tokens} tokens, nll ${all.nll.toFixed(5)}, ppl ${all.perplexity.toFixed(3)}, bpb ${all.bitsPerByte.toFixed(4)}, ${(all.tokens / s).toFixed(0)} tokens/s`,
+    );
   });
 
   it('the GGUF copy gives identical logits and the same vocabulary', async () => {
@@ -49,24 +66,34 @@ describe.skipIf(!have)('stories260K (llama2.c .bin + tok512.bin)', () => {
   });
 });
 
-describe.skipIf(!haveShared('the tinystories-656k runtime tests', tiny656, text))('tinystories-656k (Hugging Face folder)', () => {
-  it('greedy generation reproduces the known text; evaluate the reference numbers (no leading ▁)', async () => {
-    const model = await loadModel(tiny656, { prependSpace: false });
-    const out = await generate(model, '', { maxTokens: 40, temperature: 0 });
-    expect(out.startsWith('Once upon a time, there was a little girl named Lily. She had a toy car that she loved very much.'), out).toBe(true);
-    const first = await evaluate(model, { file: text, paragraphs: [0, 200] });
-    close(first.nll, 4.05187);
-    close(first.bitsPerByte, 1.3189, 1e-3);
-    const t0 = performance.now();
-    const all = await evaluate(model, { file: text });
-    const s = (performance.now() - t0) / 1000;
-    close(all.nll, 4.09635);
-    close(all.perplexity, 60.12, 2e-4);
-    close(all.bitsPerByte, 1.4619, 1e-3);
-    console.log(`tinystories-656k whole file: ${all.tokens} tokens, nll ${all.nll.toFixed(5)}, ppl ${all.perplexity.toFixed(2)}, bpb ${all.bitsPerByte.toFixed(4)}, ${(all.tokens / s).toFixed(0)} tokens/s`);
-    // Evaluation against itself as the reference: KL 0 and full top-1 agreement.
-    const self = await evaluate(model, { file: text, paragraphs: [0, 20], reference: model });
-    expect(self.kl).toBeLessThan(1e-9);
-    expect(self.top1).toBe(1);
-  });
-});
+describe.skipIf(!haveShared('the tinystories-656k runtime tests', tiny656, text))(
+  'tinystories-656k (Hugging Face folder)',
+  () => {
+    it('greedy generation reproduces the known text; evaluate the reference numbers (no leading ▁)', async () => {
+      const model = await loadModel(tiny656, { prependSpace: false });
+      const out = await generate(model, '', { maxTokens: 40, temperature: 0 });
+      expect(
+        out.startsWith(
+          'Once upon a time, there was a little girl named Lily. She had a toy car that she loved very much.',
+        ),
+        out,
+      ).toBe(true);
+      const first = await evaluate(model, { file: text, paragraphs: [0, 200] });
+      close(first.nll, 4.05187);
+      close(first.bitsPerByte, 1.3189, 1e-3);
+      const t0 = performance.now();
+      const all = await evaluate(model, { file: text });
+      const s = (performance.now() - t0) / 1000;
+      close(all.nll, 4.09635);
+      close(all.perplexity, 60.12, 2e-4);
+      close(all.bitsPerByte, 1.4619, 1e-3);
+      console.log(
+        `tinystories-656k whole file: ${all.tokens} tokens, nll ${all.nll.toFixed(5)}, ppl ${all.perplexity.toFixed(2)}, bpb ${all.bitsPerByte.toFixed(4)}, ${(all.tokens / s).toFixed(0)} tokens/s`,
+      );
+      // Evaluation against itself as the reference: KL 0 and full top-1 agreement.
+      const self = await evaluate(model, { file: text, paragraphs: [0, 20], reference: model });
+      expect(self.kl).toBeLessThan(1e-9);
+      expect(self.top1).toBe(1);
+    });
+  },
+);

@@ -88,9 +88,12 @@ uint16_t f16_encode(double r) {
 double f16_decode(uint16_t h) {
   const int exp = (h >> 10) & 31, mant = h & 1023;
   double v;
-  if (exp == 31) v = mant ? NAN : INFINITY;
-  else if (exp == 0) v = std::ldexp(static_cast<double>(mant), -24);
-  else v = std::ldexp(static_cast<double>(1024 + mant), exp - 25);
+  if (exp == 31)
+    v = mant ? NAN : INFINITY;
+  else if (exp == 0)
+    v = std::ldexp(static_cast<double>(mant), -24);
+  else
+    v = std::ldexp(static_cast<double>(1024 + mant), exp - 25);
   return (h & 0x8000) ? -v : v;
 }
 double half_of(uint32_t word, int h) { return f16_decode(static_cast<uint16_t>(h ? word >> 16 : word & 0xffff)); }
@@ -119,9 +122,28 @@ void fail(const char* fmt, ...) {
 }
 
 void check_f16_bits(Rng& rng) {
-  std::vector<float> xs = {0.0f, -0.0f, 1.0f, -1.0f, 65504.0f, 65519.99f, 65520.0f, 1e9f, -1e9f, INFINITY, -INFINITY,
-                           6.103515625e-05f, 6.097555e-05f, 5.960464477539063e-08f, 2.98023223876953125e-08f,
-                           2.98023259e-08f, 1.0e-9f, 1.00048828125f, 1.000732421875f, 1.001220703125f, 2049.0f, 2051.0f};
+  std::vector<float> xs = {0.0f,
+                           -0.0f,
+                           1.0f,
+                           -1.0f,
+                           65504.0f,
+                           65519.99f,
+                           65520.0f,
+                           1e9f,
+                           -1e9f,
+                           INFINITY,
+                           -INFINITY,
+                           6.103515625e-05f,
+                           6.097555e-05f,
+                           5.960464477539063e-08f,
+                           2.98023223876953125e-08f,
+                           2.98023259e-08f,
+                           1.0e-9f,
+                           1.00048828125f,
+                           1.000732421875f,
+                           1.001220703125f,
+                           2049.0f,
+                           2051.0f};
   for (int i = 0; i < 200000; ++i) xs.push_back(std::ldexp(rng.uniform(), rng.range(-30, 18)));
   int bad = 0;
   for (float x : xs) {
@@ -138,16 +160,16 @@ struct Layer {
   int kind = gq::kW4;
   bool asym = false;
   int64_t n = 0, k = 0, group = 0, G = 1;
-  std::vector<int8_t> q;        // codes [n × k], input order
-  std::vector<float> scale;     // [n × G] (w8: [n])
-  std::vector<uint8_t> zero;    // [n × G] (asymmetric w4)
-  std::vector<int32_t> g_idx;   // act-order w4
-  std::vector<float> wf;        // f16 kind: dense [n × k]
+  std::vector<int8_t> q;             // codes [n × k], input order
+  std::vector<float> scale;          // [n × G] (w8: [n])
+  std::vector<uint8_t> zero;         // [n × G] (asymmetric w4)
+  std::vector<int32_t> g_idx;        // act-order w4
+  std::vector<float> wf;             // f16 kind: dense [n × k]
   std::vector<uint8_t> data, pzero;  // CPU packed (llmc_q4_pack / llmc_q8_pack)
   std::vector<float> pscale;
   std::vector<int32_t> perm;
   int has_perm = 0;
-  std::vector<double> w;        // float64 W [n × k], input order
+  std::vector<double> w;  // float64 W [n × k], input order
   llmc_q4_weights v4() const {
     return {n, k, group, data.data(), pscale.data(), asym ? pzero.data() : nullptr, has_perm ? perm.data() : nullptr};
   }
@@ -177,11 +199,12 @@ Layer make_layer(Rng& rng, int kind, int64_t n, int64_t k, int64_t group, bool a
   L.q.resize(static_cast<size_t>(n * k));
   L.scale.resize(static_cast<size_t>(n * L.G));
   for (auto& s : L.scale) s = 0.001f + 0.05f * std::fabs(rng.uniform());
-  if (n > 1) L.scale[1] = 0.0f;                  // an all-zero group (w8: channel)
+  if (n > 1) L.scale[1] = 0.0f;                             // an all-zero group (w8: channel)
   if (n > 2) L.scale[static_cast<size_t>(2 * L.G)] = 0.4f;  // a larger one
   for (auto& c : L.q) {
     int v = int4 ? (asym ? rng.range(0, 15) : rng.range(-8, 7)) : rng.range(-128, 127);
-    if (rng.range(0, 5) == 0) v = int4 ? (asym ? (rng.range(0, 1) ? 0 : 15) : (rng.range(0, 1) ? -8 : 7)) : (rng.range(0, 1) ? -128 : 127);
+    if (rng.range(0, 5) == 0)
+      v = int4 ? (asym ? (rng.range(0, 1) ? 0 : 15) : (rng.range(0, 1) ? -8 : 7)) : (rng.range(0, 1) ? -128 : 127);
     c = static_cast<int8_t>(v);
   }
   if (asym) {
@@ -191,13 +214,15 @@ Layer make_layer(Rng& rng, int kind, int64_t n, int64_t k, int64_t group, bool a
   if (act_order) {
     L.g_idx.resize(static_cast<size_t>(k));
     for (int64_t p = 0; p < k; ++p) L.g_idx[static_cast<size_t>(p)] = static_cast<int32_t>(p / group);
-    for (int64_t p = k - 1; p > 0; --p) std::swap(L.g_idx[static_cast<size_t>(p)], L.g_idx[static_cast<size_t>(rng.u32() % (p + 1))]);
+    for (int64_t p = k - 1; p > 0; --p)
+      std::swap(L.g_idx[static_cast<size_t>(p)], L.g_idx[static_cast<size_t>(rng.u32() % (p + 1))]);
   }
   for (int64_t j = 0; j < n; ++j)
     for (int64_t p = 0; p < k; ++p) {
       const int64_t t = int4 ? (act_order ? L.g_idx[static_cast<size_t>(p)] : p / group) : 0;
       const double z = asym ? L.zero[static_cast<size_t>(j * L.G + t)] : 0.0;
-      L.w[static_cast<size_t>(j * k + p)] = L.scale[static_cast<size_t>(j * L.G + t)] * (L.q[static_cast<size_t>(j * k + p)] - z);
+      L.w[static_cast<size_t>(j * k + p)] =
+          L.scale[static_cast<size_t>(j * L.G + t)] * (L.q[static_cast<size_t>(j * k + p)] - z);
     }
   llmc_status st;
   if (int4) {
@@ -205,14 +230,16 @@ Layer make_layer(Rng& rng, int kind, int64_t n, int64_t k, int64_t group, bool a
     L.pscale.resize(static_cast<size_t>(llmc_q4_scale_count(n, k, group)));
     L.pzero.resize(L.pscale.size());
     L.perm.resize(static_cast<size_t>(k));
-    st = llmc_q4_pack(n, k, group, L.q.data(), L.scale.data(), asym ? L.zero.data() : nullptr, act_order ? L.g_idx.data() : nullptr,
-                      L.data.data(), L.pscale.data(), L.pzero.data(), L.perm.data(), &L.has_perm);
+    st = llmc_q4_pack(n, k, group, L.q.data(), L.scale.data(), asym ? L.zero.data() : nullptr,
+                      act_order ? L.g_idx.data() : nullptr, L.data.data(), L.pscale.data(), L.pzero.data(),
+                      L.perm.data(), &L.has_perm);
   } else {
     L.data.resize(static_cast<size_t>(llmc_q8_data_bytes(n, k)));
     L.pscale.resize(static_cast<size_t>(llmc_q8_scale_count(n)));
     st = llmc_q8_pack(n, k, L.q.data(), L.scale.data(), L.data.data(), L.pscale.data());
   }
-  if (st != LLMC_OK) fail("CPU pack n=%lld k=%lld: %s", static_cast<long long>(n), static_cast<long long>(k), llmc_last_error());
+  if (st != LLMC_OK)
+    fail("CPU pack n=%lld k=%lld: %s", static_cast<long long>(n), static_cast<long long>(k), llmc_last_error());
   return L;
 }
 
@@ -229,7 +256,9 @@ bool pack(const Layer& L, gq::Packed* P) {
   } else {
     st = gq::pack_f16(L.n, L.k, L.wf.data(), P);
   }
-  if (st != LLMC_OK) fail("%s pack n=%lld k=%lld: %s", kind_name(L.kind), static_cast<long long>(L.n), static_cast<long long>(L.k), llmc_last_error());
+  if (st != LLMC_OK)
+    fail("%s pack n=%lld k=%lld: %s", kind_name(L.kind), static_cast<long long>(L.n), static_cast<long long>(L.k),
+         llmc_last_error());
   return st == LLMC_OK;
 }
 
@@ -241,9 +270,11 @@ double column_factor(const Layer& L, int64_t j) {
   if (L.kind == gq::kW8) return L.scale[static_cast<size_t>(j)];
   double mx = 0.0;
   if (L.kind == gq::kW4)
-    for (int64_t t = 0; t < L.G; ++t) mx = std::max(mx, std::fabs(static_cast<double>(L.scale[static_cast<size_t>(j * L.G + t)])));
+    for (int64_t t = 0; t < L.G; ++t)
+      mx = std::max(mx, std::fabs(static_cast<double>(L.scale[static_cast<size_t>(j * L.G + t)])));
   else
-    for (int64_t p = 0; p < L.k; ++p) mx = std::max(mx, std::fabs(static_cast<double>(L.wf[static_cast<size_t>(j * L.k + p)])));
+    for (int64_t p = 0; p < L.k; ++p)
+      mx = std::max(mx, std::fabs(static_cast<double>(L.wf[static_cast<size_t>(j * L.k + p)])));
   return pow2_above(mx);
 }
 
@@ -283,8 +314,11 @@ void check_roundtrip(const Layer& L, const gq::Packed& P) {
               uint32_t want = 0;
               if (L.kind == gq::kW4) {
                 if (col < L.n) {
-                  if (kk < L.k) want = static_cast<uint32_t>(L.q[static_cast<size_t>(col * L.k + source_input(L, kk))] + (L.asym ? 0 : 8));
-                  else want = L.asym ? L.zero[static_cast<size_t>(col * L.G + L.G - 1)] : 8u;
+                  if (kk < L.k)
+                    want = static_cast<uint32_t>(L.q[static_cast<size_t>(col * L.k + source_input(L, kk))] +
+                                                 (L.asym ? 0 : 8));
+                  else
+                    want = L.asym ? L.zero[static_cast<size_t>(col * L.G + L.G - 1)] : 8u;
                 }
               } else if (col < L.n && kk < L.k) {
                 want = L.kind == gq::kW8 ? static_cast<uint8_t>(L.q[static_cast<size_t>(col * L.k + kk)])
@@ -294,7 +328,8 @@ void check_roundtrip(const Layer& L, const gq::Packed& P) {
             }
           }
   for (char c : seen) ok = ok && c == 1;
-  for (int64_t j = 0; j < P.np; ++j) ok = ok && P.colscale[static_cast<size_t>(j)] == (j < L.n ? static_cast<float>(column_factor(L, j)) : 0.0f);
+  for (int64_t j = 0; j < P.np; ++j)
+    ok = ok && P.colscale[static_cast<size_t>(j)] == (j < L.n ? static_cast<float>(column_factor(L, j)) : 0.0f);
   if (L.kind == gq::kW4) {
     ok = ok && P.G == L.G && P.group == L.group && P.scale.size() == static_cast<size_t>(P.slabs * L.G * 64) &&
          P.zero.size() == (L.asym ? P.scale.size() : 0) && P.perm == (L.has_perm ? L.perm : std::vector<int32_t>());
@@ -304,12 +339,16 @@ void check_roundtrip(const Layer& L, const gq::Packed& P) {
           for (int tile = 0; tile < 8; ++tile) {
             const size_t i = static_cast<size_t>(gq::w4_meta_index(s, t, L.G, lane) * 8 + tile);
             const int64_t col = s * 64 + tile * 8 + lane / 4;
-            const double want = col < L.n ? f16_round(L.scale[static_cast<size_t>(col * L.G + t)] / column_factor(L, col)) : 0.0;
+            const double want =
+                col < L.n ? f16_round(L.scale[static_cast<size_t>(col * L.G + t)] / column_factor(L, col)) : 0.0;
             ok = ok && P.scale[i] == f16_encode(want);
-            if (L.asym) ok = ok && P.zero[i] == f16_encode(1024.0 + (col < L.n ? L.zero[static_cast<size_t>(col * L.G + t)] : 0));
+            if (L.asym)
+              ok = ok && P.zero[i] == f16_encode(1024.0 + (col < L.n ? L.zero[static_cast<size_t>(col * L.G + t)] : 0));
           }
   }
-  if (!ok) fail("%s round trip n=%lld k=%lld group=%lld asym=%d perm=%d", kind_name(L.kind), static_cast<long long>(L.n), static_cast<long long>(L.k), static_cast<long long>(L.group), L.asym, L.has_perm);
+  if (!ok)
+    fail("%s round trip n=%lld k=%lld group=%lld asym=%d perm=%d", kind_name(L.kind), static_cast<long long>(L.n),
+         static_cast<long long>(L.k), static_cast<long long>(L.group), L.asym, L.has_perm);
 }
 
 // ---- 3. CPU replay of the kernels -------------------------------------------------------------------------
@@ -343,7 +382,9 @@ std::vector<double> replay(const Layer& L, const gq::Packed& P, const std::vecto
   std::vector<double> y(static_cast<size_t>(m * n), 0.0);
   const int64_t splits = (P.chunks + per - 1) / per, mblocks = m_pad / (16 * mt_n);
   std::vector<double> acc(static_cast<size_t>(32 * 2 * 8 * 4));
-  auto ACC = [&](int lane, int mt, int t, int i) -> double& { return acc[static_cast<size_t>(((lane * 2 + mt) * 8 + t) * 4 + i)]; };
+  auto ACC = [&](int lane, int mt, int t, int i) -> double& {
+    return acc[static_cast<size_t>(((lane * 2 + mt) * 8 + t) * 4 + i)];
+  };
   std::vector<double> frag(32 * 8 * 8);  // [lane][tile][element b0..b7]
   std::vector<double> Am(16 * 32), Bm(32 * 8);
   for (int64_t z = 0; z < mblocks; ++z)
@@ -356,13 +397,18 @@ std::vector<double> replay(const Layer& L, const gq::Packed& P, const std::vecto
           for (int step = 0; step < kS; ++step) {
             // each lane's B registers (b_regs of gemm_q.cu)
             for (int lane = 0; lane < 32; ++lane) {
-              auto word = [&](int j, int v) { return P.w[static_cast<size_t>(gq::w_vec_index(slab, c, P.chunks, j, lane) * 4 + v)]; };
+              auto word = [&](int j, int v) {
+                return P.w[static_cast<size_t>(gq::w_vec_index(slab, c, P.chunks, j, lane) * 4 + v)];
+              };
               if (kind == gq::kW4) {
                 const int h = step / 2;
-                const size_t mi = static_cast<size_t>(gq::w4_meta_index(slab, gq::w4_chunk_group(c, h, P.group, P.G), P.G, lane) * 8);
+                const size_t mi =
+                    static_cast<size_t>(gq::w4_meta_index(slab, gq::w4_chunk_group(c, h, P.group, P.G), P.G, lane) * 8);
                 auto meta = [&](const std::vector<uint16_t>& arr, int tile) {
-                  const uint32_t w0 = arr[mi] | static_cast<uint32_t>(arr[mi + 1]) << 16, w1 = arr[mi + 2] | static_cast<uint32_t>(arr[mi + 3]) << 16;
-                  const uint32_t w2 = arr[mi + 4] | static_cast<uint32_t>(arr[mi + 5]) << 16, w3 = arr[mi + 6] | static_cast<uint32_t>(arr[mi + 7]) << 16;
+                  const uint32_t w0 = arr[mi] | static_cast<uint32_t>(arr[mi + 1]) << 16,
+                                 w1 = arr[mi + 2] | static_cast<uint32_t>(arr[mi + 3]) << 16;
+                  const uint32_t w2 = arr[mi + 4] | static_cast<uint32_t>(arr[mi + 5]) << 16,
+                                 w3 = arr[mi + 6] | static_cast<uint32_t>(arr[mi + 7]) << 16;
                   return gq::w4_meta_pair(w0, w1, w2, w3, tile);
                 };
                 for (int v = 0; v < 4; ++v)
@@ -390,7 +436,8 @@ std::vector<double> replay(const Layer& L, const gq::Packed& P, const std::vecto
                 const size_t ai = static_cast<size_t>(gq::a_vec_index(z * mt_n + mt, c * kS + step, steps, lane) * 4);
                 for (int i = 0; i < a_elems; ++i) {
                   const Pos p = kind == gq::kW8 ? ptx_a_s8(lane, i) : ptx_a_f16(lane, i);
-                  Am[static_cast<size_t>(p.row * KK + p.col)] = kind == gq::kW8 ? byte_of(A[ai + i / 4], i % 4) : half_of(A[ai + i / 2], i % 2);
+                  Am[static_cast<size_t>(p.row * KK + p.col)] =
+                      kind == gq::kW8 ? byte_of(A[ai + i / 4], i % 4) : half_of(A[ai + i / 2], i % 2);
                 }
               }
               for (int t = 0; t < 8; ++t) {
@@ -403,7 +450,8 @@ std::vector<double> replay(const Layer& L, const gq::Packed& P, const std::vecto
                   for (int i = 0; i < 4; ++i) {
                     const Pos p = ptx_c(lane, i);
                     double d = 0.0;
-                    for (int q = 0; q < KK; ++q) d += Am[static_cast<size_t>(p.row * KK + q)] * Bm[static_cast<size_t>(q * 8 + p.col)];
+                    for (int q = 0; q < KK; ++q)
+                      d += Am[static_cast<size_t>(p.row * KK + q)] * Bm[static_cast<size_t>(q * 8 + p.col)];
                     ACC(lane, mt, t, i) += d;
                   }
               }
@@ -418,7 +466,8 @@ std::vector<double> replay(const Layer& L, const gq::Packed& P, const std::vecto
                 const int64_t row = (z * mt_n + mt) * 16 + rc.row, col = slab * 64 + t * 8 + rc.col;
                 if (row >= m || col >= n) continue;
                 const double f = kind == gq::kW8 ? sx[static_cast<size_t>(row)] : 1.0;
-                y[static_cast<size_t>(row * n + col)] += ACC(lane, mt, t, i) * (f * P.colscale[static_cast<size_t>(col)]);
+                y[static_cast<size_t>(row * n + col)] +=
+                    ACC(lane, mt, t, i) * (f * P.colscale[static_cast<size_t>(col)]);
               }
       }
   return y;
@@ -445,10 +494,12 @@ void check_replay(Rng& rng, const Layer& L, const gq::Packed& P, int64_t m, int6
       // (a) over the operands the mma sees: exact up to the order of summation
       double want16 = 0.0, mag16 = 0.0, want = 0.0, mag = 0.0, wsum = 0.0;
       for (int64_t p = 0; p < k; ++p) {
-        const double xa = L.kind == gq::kW8 ? xq[static_cast<size_t>(i * k + p)] : f16_round(x[static_cast<size_t>(i * k + source_input(L, p))]);
+        const double xa = L.kind == gq::kW8 ? xq[static_cast<size_t>(i * k + p)]
+                                            : f16_round(x[static_cast<size_t>(i * k + source_input(L, p))]);
         const double wa = operand_weight(L, j, p);
         want16 += xa * wa, mag16 += std::fabs(xa * wa);
-        const double xv = L.kind == gq::kW8 ? xq[static_cast<size_t>(i * k + p)] * sx[static_cast<size_t>(i)] : x[static_cast<size_t>(i * k + p)];
+        const double xv = L.kind == gq::kW8 ? xq[static_cast<size_t>(i * k + p)] * sx[static_cast<size_t>(i)]
+                                            : x[static_cast<size_t>(i * k + p)];
         want += L.w[static_cast<size_t>(j * k + p)] * xv, mag += std::fabs(L.w[static_cast<size_t>(j * k + p)] * xv);
         wsum += std::fabs(L.w[static_cast<size_t>(j * k + p)]);
       }
@@ -456,21 +507,25 @@ void check_replay(Rng& rng, const Layer& L, const gq::Packed& P, int64_t m, int6
       want16 *= f, mag16 *= std::fabs(f);
       const double got = y[static_cast<size_t>(i * n + j)];
       if (i == nan_row) {
-        if (!std::isnan(got)) fail("%s replay: NaN row %lld, column %lld gave %g", kind_name(L.kind), static_cast<long long>(i), static_cast<long long>(j), got);
+        if (!std::isnan(got))
+          fail("%s replay: NaN row %lld, column %lld gave %g", kind_name(L.kind), static_cast<long long>(i),
+               static_cast<long long>(j), got);
         if (!std::isnan(got)) return;
         continue;
       }
       if (!(std::fabs(got - want16) <= 1e-12 * mag16 + 1e-300)) {
-        fail("%s replay: y[%lld,%lld] = %.17g, operand reference %.17g", kind_name(L.kind), static_cast<long long>(i), static_cast<long long>(j), got, want16);
+        fail("%s replay: y[%lld,%lld] = %.17g, operand reference %.17g", kind_name(L.kind), static_cast<long long>(i),
+             static_cast<long long>(j), got, want16);
         std::printf("     n=%lld k=%lld m=%lld group=%lld asym=%d perm=%d per=%lld\n", static_cast<long long>(n),
-                    static_cast<long long>(k), static_cast<long long>(m), static_cast<long long>(L.group), L.asym, L.has_perm,
-                    static_cast<long long>(per));
+                    static_cast<long long>(k), static_cast<long long>(m), static_cast<long long>(L.group), L.asym,
+                    L.has_perm, static_cast<long long>(per));
         return;
       }
       // (b) against the unrounded layer: f16 activations and weights (w8a8: exact codes)
       const double bound = L.kind == gq::kW8 ? 1e-12 * mag : 4.0 * std::ldexp(mag, -11) + std::ldexp(wsum, -24);
       if (!(std::fabs(got - want) <= bound + 1e-300)) {
-        fail("%s replay vs float64: y[%lld,%lld] = %.9g, want %.9g (bound %.3g)", kind_name(L.kind), static_cast<long long>(i), static_cast<long long>(j), got, want, bound);
+        fail("%s replay vs float64: y[%lld,%lld] = %.9g, want %.9g (bound %.3g)", kind_name(L.kind),
+             static_cast<long long>(i), static_cast<long long>(j), got, want, bound);
         return;
       }
     }
@@ -485,11 +540,13 @@ void check_invalid() {
   const llmc_q8_weights bad_n{0, 32, data.data(), scale.data()};
   const int32_t bad_perm[32] = {0, 0};
   const llmc_q4_weights dup_perm{16, 32, 32, data.data(), scale.data(), nullptr, bad_perm};
-  const llmc_status got[] = {gq::pack_w4(&bad_group, &P), gq::pack_w4(nullptr, &P), gq::pack_w8(&bad_n, &P),
-                             gq::pack_f16(2, 32, w.data(), &P), gq::pack_f16(2, 32, nullptr, &P), gq::pack_w4(&dup_perm, &P)};
+  const llmc_status got[] = {gq::pack_w4(&bad_group, &P),      gq::pack_w4(nullptr, &P),
+                             gq::pack_w8(&bad_n, &P),          gq::pack_f16(2, 32, w.data(), &P),
+                             gq::pack_f16(2, 32, nullptr, &P), gq::pack_w4(&dup_perm, &P)};
   for (llmc_status st : got) {
     ++cases;
-    if (st != LLMC_INVALID_ARGUMENT) fail("packer: invalid input gave %s, want LLMC_INVALID_ARGUMENT", llmc_status_name(st));
+    if (st != LLMC_INVALID_ARGUMENT)
+      fail("packer: invalid input gave %s, want LLMC_INVALID_ARGUMENT", llmc_status_name(st));
   }
 }
 
@@ -501,7 +558,8 @@ void run_replay(Rng& rng) {
     if (!pack(L, &P)) return;
     check_roundtrip(L, P);
     for (int64_t m : ms) {
-      const int64_t per = (m == 1 || m == 17) ? std::max<int64_t>(1, P.chunks / 3) : P.chunks;  // several splits, or one
+      const int64_t per =
+          (m == 1 || m == 17) ? std::max<int64_t>(1, P.chunks / 3) : P.chunks;  // several splits, or one
       check_replay(rng, L, P, m, per, L.kind == gq::kW8 && m >= 3 ? 2 : -1);
     }
   };
@@ -509,10 +567,11 @@ void run_replay(Rng& rng) {
     int64_t k, group;
   };
   for (int64_t n : ns)
-    for (G4 g : {G4{32, 32}, G4{64, 32}, G4{96, 32}, G4{128, 64}, G4{192, 64}, G4{256, 128}, G4{384, 128}, G4{20, 20}, G4{200, 200},
-                 G4{1000, 1000}})
+    for (G4 g : {G4{32, 32}, G4{64, 32}, G4{96, 32}, G4{128, 64}, G4{192, 64}, G4{256, 128}, G4{384, 128}, G4{20, 20},
+                 G4{200, 200}, G4{1000, 1000}})
       for (int asym = 0; asym < 2; ++asym)
-        for (int ao = 0; ao < (g.group < g.k ? 2 : 1); ++ao) run_layer(make_layer(rng, gq::kW4, n, g.k, g.group, asym == 1, ao == 1));
+        for (int ao = 0; ao < (g.group < g.k ? 2 : 1); ++ao)
+          run_layer(make_layer(rng, gq::kW4, n, g.k, g.group, asym == 1, ao == 1));
   for (int64_t n : ns)
     for (int64_t k : {1, 3, 32, 33, 100, 257, 1000}) run_layer(make_layer(rng, gq::kW8, n, k, 0, false, false));
   for (int64_t n : ns)
@@ -528,7 +587,8 @@ bool gpu_available(const char** why) {
 }
 
 // The CPU result and Σ|w|·|x| per output (llmc_sgemm on absolute values).
-void cpu_result(const Layer& L, int64_t m, const std::vector<float>& x, int64_t ldx, std::vector<float>& y, std::vector<float>& mag) {
+void cpu_result(const Layer& L, int64_t m, const std::vector<float>& x, int64_t ldx, std::vector<float>& y,
+                std::vector<float>& mag) {
   const int64_t n = L.n, k = L.k;
   y.assign(static_cast<size_t>(m * n), 0.0f);
   mag.assign(static_cast<size_t>(m * n), 0.0f);
@@ -566,22 +626,26 @@ void check_gpu_case(Rng& rng, const Layer& L, int64_t m, int bad_row) {
     st = llmc_cuda_upload_f16(n, k, L.wf.data(), &dw);
   }
   if (st != LLMC_OK) {
-    fail("%s upload n=%lld k=%lld: %s", kind_name(L.kind), static_cast<long long>(n), static_cast<long long>(k), llmc_last_error());
+    fail("%s upload n=%lld k=%lld: %s", kind_name(L.kind), static_cast<long long>(n), static_cast<long long>(k),
+         llmc_last_error());
     return;
   }
   llmc_cuda_weights_info info;
   llmc_cuda_weights_describe(dw, &info);
-  const int64_t bytes = static_cast<int64_t>(P.w.size() * 4 + P.scale.size() * 2 + P.zero.size() * 2 + P.colscale.size() * 4 + P.perm.size() * 4);
+  const int64_t bytes = static_cast<int64_t>(P.w.size() * 4 + P.scale.size() * 2 + P.zero.size() * 2 +
+                                             P.colscale.size() * 4 + P.perm.size() * 4);
   if (info.n != n || info.k != k || info.device_bytes != bytes || std::strcmp(info.kernel, kind_name(L.kind)) != 0)
     fail("%s describe: kernel %s, n %lld, k %lld, device bytes %lld (want %lld)", kind_name(L.kind), info.kernel,
-         static_cast<long long>(info.n), static_cast<long long>(info.k), static_cast<long long>(info.device_bytes), static_cast<long long>(bytes));
+         static_cast<long long>(info.n), static_cast<long long>(info.k), static_cast<long long>(info.device_bytes),
+         static_cast<long long>(bytes));
   std::vector<float> x = make_x(rng, m, k, ldx);
   if (bad_row >= 0) x[static_cast<size_t>(bad_row * ldx + k / 3)] = L.kind == gq::kW8 ? NAN : INFINITY;
   std::vector<float> y(static_cast<size_t>(m * ldy), 12345.0f), yc, mag;
   st = llmc_cuda_matmul(dw, m, x.data(), ldx, y.data(), ldy);
   llmc_cuda_weights_free(dw);
   if (st != LLMC_OK) {
-    fail("%s matmul m=%lld n=%lld k=%lld: %s", kind_name(L.kind), static_cast<long long>(m), static_cast<long long>(n), static_cast<long long>(k), llmc_last_error());
+    fail("%s matmul m=%lld n=%lld k=%lld: %s", kind_name(L.kind), static_cast<long long>(m), static_cast<long long>(n),
+         static_cast<long long>(k), llmc_last_error());
     return;
   }
   cpu_result(L, m, x, ldx, yc, mag);
@@ -592,19 +656,23 @@ void check_gpu_case(Rng& rng, const Layer& L, int64_t m, int bad_row) {
     for (int64_t j = 0; j < n; ++j) {
       const float got = y[static_cast<size_t>(i * ldy + j)], want = yc[static_cast<size_t>(i * n + j)];
       bool ok;
-      if (i == bad_row) ok = L.kind == gq::kW8 ? std::isnan(got) : !std::isfinite(got);
-      else ok = std::fabs(static_cast<double>(got) - want) <= tol * mag[static_cast<size_t>(i * n + j)] + 1e-30;
+      if (i == bad_row)
+        ok = L.kind == gq::kW8 ? std::isnan(got) : !std::isfinite(got);
+      else
+        ok = std::fabs(static_cast<double>(got) - want) <= tol * mag[static_cast<size_t>(i * n + j)] + 1e-30;
       if (!ok) {
-        fail("%s GPU: y[%lld,%lld] = %.9g, CPU %.9g", kind_name(L.kind), static_cast<long long>(i), static_cast<long long>(j), got, want);
+        fail("%s GPU: y[%lld,%lld] = %.9g, CPU %.9g", kind_name(L.kind), static_cast<long long>(i),
+             static_cast<long long>(j), got, want);
         std::printf("     n=%lld k=%lld m=%lld group=%lld asym=%d perm=%d, |w|·|x| %g\n", static_cast<long long>(n),
-                    static_cast<long long>(k), static_cast<long long>(m), static_cast<long long>(L.group), L.asym, L.has_perm,
-                    static_cast<double>(mag[static_cast<size_t>(i * n + j)]));
+                    static_cast<long long>(k), static_cast<long long>(m), static_cast<long long>(L.group), L.asym,
+                    L.has_perm, static_cast<double>(mag[static_cast<size_t>(i * n + j)]));
         return;
       }
     }
     for (int64_t j = n; j < ldy; ++j)
       if (y[static_cast<size_t>(i * ldy + j)] != 12345.0f) {
-        fail("%s GPU: y padding written at [%lld,%lld]", kind_name(L.kind), static_cast<long long>(i), static_cast<long long>(j));
+        fail("%s GPU: y padding written at [%lld,%lld]", kind_name(L.kind), static_cast<long long>(i),
+             static_cast<long long>(j));
         return;
       }
   }
@@ -638,8 +706,10 @@ void run_gpu(Rng& rng) {
         }
   for (int64_t n : {8, 24, 72, 136, 200})
     for (int64_t k : {1, 3, 32, 33, 257, 1000}) {
-      const Layer L8 = make_layer(rng, gq::kW8, n, k, 0, false, false), L16 = make_layer(rng, gq::kF16, n, k, 0, false, false);
-      for (int64_t m : {1, 3, 16, 17, 40}) check_gpu_case(rng, L8, m, m >= 3 ? 2 : -1), check_gpu_case(rng, L16, m, m >= 5 ? 4 : -1);
+      const Layer L8 = make_layer(rng, gq::kW8, n, k, 0, false, false),
+                  L16 = make_layer(rng, gq::kF16, n, k, 0, false, false);
+      for (int64_t m : {1, 3, 16, 17, 40})
+        check_gpu_case(rng, L8, m, m >= 3 ? 2 : -1), check_gpu_case(rng, L16, m, m >= 5 ? 4 : -1);
     }
   // LLM-sized layers: many slabs, several splits (atomic accumulation), act-order over 4096 inputs.
   {

@@ -97,9 +97,10 @@ void check_find_params(Rng& rng) {
             const llmc::quant::Params ref = llmc::quant::find_params(x.data(), len, 1, maxq, sym == 1, mse == 1);
             if (!agree || got.scale != ref.scale || got.zero != ref.zero) {
               char msg[200];
-              std::snprintf(msg, sizeof msg, "find_params len=%lld bits=%d sym=%d mse=%d kind=%d: lanes %s, got (%g, %g), want (%g, %g)",
-                            static_cast<long long>(len), bits, sym, mse, kind, agree ? "agree" : "disagree", got.scale, got.zero,
-                            ref.scale, ref.zero);
+              std::snprintf(msg, sizeof msg,
+                            "find_params len=%lld bits=%d sym=%d mse=%d kind=%d: lanes %s, got (%g, %g), want (%g, %g)",
+                            static_cast<long long>(len), bits, sym, mse, kind, agree ? "agree" : "disagree", got.scale,
+                            got.zero, ref.scale, ref.zero);
               fail_case(msg);
             }
             for (float v : x) {  // the code and value of a weight, as quantizer.h
@@ -121,7 +122,8 @@ std::vector<uint8_t> replay_select(const std::vector<uint32_t>& sb, int64_t rows
   for (int pass = 0; pass < obs::radix_passes(idx_bytes); ++pass) {
     unsigned long long hist[obs::kRadixBins] = {};
     for (uint64_t t = 0; t < len; ++t)
-      if (obs::radix_match(sb[t], index(t), st, idx_bytes)) ++hist[obs::radix_digit(sb[t], index(t), st.pass, idx_bytes)];
+      if (obs::radix_match(sb[t], index(t), st, idx_bytes))
+        ++hist[obs::radix_digit(sb[t], index(t), st.pass, idx_bytes)];
     obs::radix_pick(hist, &st, idx_bytes);
   }
   std::vector<uint8_t> mask(len);
@@ -153,8 +155,8 @@ void check_select(Rng& rng) {
           for (int64_t i = 0; i < k; ++i) want[static_cast<size_t>(order[static_cast<size_t>(i)])] = 1;
           if (got != want) {
             char msg[160];
-            std::snprintf(msg, sizeof msg, "radix select rows=%lld count=%lld ties=%d k=%lld", static_cast<long long>(rows),
-                          static_cast<long long>(count), ties, static_cast<long long>(k));
+            std::snprintf(msg, sizeof msg, "radix select rows=%lld count=%lld ties=%d k=%lld",
+                          static_cast<long long>(rows), static_cast<long long>(count), ties, static_cast<long long>(k));
             fail_case(msg);
           }
         }
@@ -171,7 +173,8 @@ void check_nm_lanes(Rng& rng) {
   for (int pm : {4, 8, 16, 33, 64})
     for (int pn : {1, pm / 2, pm - 1}) {
       ++cases;
-      std::vector<float> seg(static_cast<size_t>(pm)), udiag(static_cast<size_t>(pm) * 3), scores(static_cast<size_t>(pm));
+      std::vector<float> seg(static_cast<size_t>(pm)), udiag(static_cast<size_t>(pm) * 3),
+          scores(static_cast<size_t>(pm));
       for (float& v : seg) v = rng.range(0, 3) == 0 ? 0.5f : rng.uniform();  // some equal scores
       for (float& d : udiag) d = 0.5f + std::fabs(rng.uniform());
       for (int k = 0; k < pm; k += 2) udiag[static_cast<size_t>(k) * 3] = 1.0f;
@@ -190,12 +193,13 @@ void check_nm_lanes(Rng& rng) {
 
 // ---- 2. the GPU algorithm on the host -----------------------------------------------------------
 // hessian.cu's GEMM, output by output: an fma chain over k in order, then gemm_out.
-void host_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
-               int64_t ldb, float beta, float* c, int64_t ldc) {
+void host_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+               const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       float acc = 0.0f;
-      for (int64_t p = 0; p < k; ++p) acc = obs::gemm_acc(acc, ta ? a[p * lda + i] : a[i * lda + p], tb ? b[j * ldb + p] : b[p * ldb + j]);
+      for (int64_t p = 0; p < k; ++p)
+        acc = obs::gemm_acc(acc, ta ? a[p * lda + i] : a[i * lda + p], tb ? b[j * ldb + p] : b[p * ldb + j]);
       float& dst = c[i * ldc + j];
       dst = obs::gemm_out(acc, alpha, beta, beta == 0.0f ? 0.0f : dst);
     }
@@ -249,8 +253,8 @@ struct HostOps {
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = i + 1; j < n; ++j) a[i * lda + j] = 0.0f;
   }
-  void gemm(bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
-            float beta, float* c, int64_t ldc) {
+  void gemm(bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+            int64_t ldb, float beta, float* c, int64_t ldc) {
     host_gemm(false, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
 };
@@ -286,7 +290,9 @@ double inverse_residual(const std::vector<float>& u, const std::vector<float>& h
   std::vector<double> uh(static_cast<size_t>(n * n), 0.0);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t k = i; k < n; ++k)
-      for (int64_t j = 0; j < n; ++j) uh[static_cast<size_t>(i * n + j)] += static_cast<double>(u[static_cast<size_t>(i * n + k)]) * h[static_cast<size_t>(k * n + j)];
+      for (int64_t j = 0; j < n; ++j)
+        uh[static_cast<size_t>(i * n + j)] +=
+            static_cast<double>(u[static_cast<size_t>(i * n + k)]) * h[static_cast<size_t>(k * n + j)];
   double worst = 0;
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < n; ++j) {
@@ -319,7 +325,8 @@ void check_cholesky(Rng& rng) {
     const double resid = n <= 333 ? inverse_residual(got, h, n) : 0.0;
     if (!lower_zero || !(diff <= 2e-5 * umax) || !(resid < 2e-3)) {
       char msg[200];
-      std::snprintf(msg, sizeof msg, "Cholesky replay n=%lld: max |U - U_cpu| = %.3g (max |U| %.3g), |U·H·Uᵀ - I| = %.3g, lower zero %d",
+      std::snprintf(msg, sizeof msg,
+                    "Cholesky replay n=%lld: max |U - U_cpu| = %.3g (max |U| %.3g), |U·H·Uᵀ - I| = %.3g, lower zero %d",
                     static_cast<long long>(n), diff, umax, resid, lower_zero);
       fail_case(msg);
     }
@@ -333,7 +340,8 @@ void check_cholesky(Rng& rng) {
     const bool cpu_fails = llmc::linalg::inverse_upper_cholesky(b.data(), n, "") == LLMC_INVALID_ARGUMENT;
     const std::string want = "pivot " + std::to_string(bad) + " of";
     if (bad == 0 || !cpu_fails || !std::strstr(llmc_last_error(), want.c_str()))
-      fail_case("indefinite n=" + std::to_string(n) + ": replay pivot " + std::to_string(bad) + ", CPU: " + llmc_last_error());
+      fail_case("indefinite n=" + std::to_string(n) + ": replay pivot " + std::to_string(bad) +
+                ", CPU: " + llmc_last_error());
   }
 }
 
@@ -362,7 +370,8 @@ double hessian_error(const HessianCase& c, const std::vector<float>& got) {
     for (int64_t j = 0; j < c.d; ++j) {
       double ref = static_cast<double>(c.beta) * c.h0[static_cast<size_t>(i * c.d + j)], mag = std::fabs(ref);
       for (int64_t t = 0; t < c.tokens; ++t) {
-        const double p = static_cast<double>(c.x[static_cast<size_t>(t * c.ldx + i)]) * c.x[static_cast<size_t>(t * c.ldx + j)];
+        const double p =
+            static_cast<double>(c.x[static_cast<size_t>(t * c.ldx + i)]) * c.x[static_cast<size_t>(t * c.ldx + j)];
         ref += c.alpha * p, mag += c.alpha * std::fabs(p);
       }
       const double bound = static_cast<double>(c.tokens + 4) * std::ldexp(1.0, -24) * mag + 1e-30;
@@ -407,8 +416,13 @@ struct ObsOut {
   std::vector<int32_t> g_idx;
   double loss = 0;
   llmc_obs_result view() {
-    return {weight.data(), q.empty() ? nullptr : q.data(), scale.empty() ? nullptr : scale.data(),
-            zero.empty() ? nullptr : zero.data(), g_idx.empty() ? nullptr : g_idx.data(), mask.data(), 0.0};
+    return {weight.data(),
+            q.empty() ? nullptr : q.data(),
+            scale.empty() ? nullptr : scale.data(),
+            zero.empty() ? nullptr : zero.data(),
+            g_idx.empty() ? nullptr : g_idx.data(),
+            mask.data(),
+            0.0};
   }
 };
 
@@ -458,7 +472,9 @@ ObsOut replay_obs(const llmc_obs_params& p, const std::vector<float>& w_in, cons
   }
   std::vector<int32_t> perm(static_cast<size_t>(cols));
   std::iota(perm.begin(), perm.end(), 0);
-  if (p.act_order) std::stable_sort(perm.begin(), perm.end(), [&](int32_t a, int32_t b) { return diag[static_cast<size_t>(a)] > diag[static_cast<size_t>(b)]; });
+  if (p.act_order)
+    std::stable_sort(perm.begin(), perm.end(),
+                     [&](int32_t a, int32_t b) { return diag[static_cast<size_t>(a)] > diag[static_cast<size_t>(b)]; });
   double mean = 0;
   for (int64_t i = 0; i < cols; ++i) mean += diag[static_cast<size_t>(perm[static_cast<size_t>(i)])];
   const float damp = static_cast<float>(p.damp * (mean / static_cast<double>(cols)));
@@ -471,12 +487,14 @@ ObsOut replay_obs(const llmc_obs_params& p, const std::vector<float>& w_in, cons
     const int64_t glen = group == 0 ? cols : group;
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t t = 0; t < groups; ++t) {
-        const obs::Params pr = replay_find_params(&w[static_cast<size_t>(r * cols + t * glen)], glen, maxq, sym, mse, &agree);
+        const obs::Params pr =
+            replay_find_params(&w[static_cast<size_t>(r * cols + t * glen)], glen, maxq, sym, mse, &agree);
         scale[static_cast<size_t>(r * groups + t)] = pr.scale, zero[static_cast<size_t>(r * groups + t)] = pr.zero;
       }
   }
   std::vector<float> wp(w.size()), u(static_cast<size_t>(cols * cols));
-  for (int64_t t = 0; t < rows * cols; ++t) wp[static_cast<size_t>(t)] = w[static_cast<size_t>(t - t % cols + perm[static_cast<size_t>(t % cols)])];
+  for (int64_t t = 0; t < rows * cols; ++t)
+    wp[static_cast<size_t>(t)] = w[static_cast<size_t>(t - t % cols + perm[static_cast<size_t>(t % cols)])];
   for (int64_t i = 0; i < cols; ++i)
     for (int64_t j = 0; j < cols; ++j) {
       float v = h[static_cast<size_t>(perm[static_cast<size_t>(i)] * cols + perm[static_cast<size_t>(j)])];
@@ -491,7 +509,8 @@ ObsOut replay_obs(const llmc_obs_params& p, const std::vector<float>& w_in, cons
   std::vector<int8_t> q(w.size(), 0);
   std::vector<uint8_t> mask(w.size(), 0);
   std::vector<double> row_loss(static_cast<size_t>(rows), 0.0);
-  const bool live = quantize && group > 0 && p.act_order != 1, static_groups = quantize && group > 0 && p.act_order == 1;
+  const bool live = quantize && group > 0 && p.act_order != 1,
+             static_groups = quantize && group > 0 && p.act_order == 1;
   for (int64_t i1 = 0; i1 < cols; i1 += p.block) {
     const int64_t i2 = std::min(cols, i1 + p.block), count = i2 - i1;
     const long long k = un ? std::llround(p.sparsity * static_cast<double>(count * rows)) : 0;
@@ -500,7 +519,8 @@ ObsOut replay_obs(const llmc_obs_params& p, const std::vector<float>& w_in, cons
       std::vector<uint32_t> sb(static_cast<size_t>(rows * count));
       for (int64_t t = 0; t < rows * count; ++t) {
         const int64_t r = t / count, j = t % count;
-        sb[static_cast<size_t>(t)] = obs::order_bits(obs::prune_score(wp[static_cast<size_t>(r * cols + i1 + j)], u[static_cast<size_t>((i1 + j) * (cols + 1))]));
+        sb[static_cast<size_t>(t)] = obs::order_bits(obs::prune_score(wp[static_cast<size_t>(r * cols + i1 + j)],
+                                                                      u[static_cast<size_t>((i1 + j) * (cols + 1))]));
       }
       bm = replay_select(sb, rows, count, static_cast<uint64_t>(k));
     }
@@ -510,7 +530,9 @@ ObsOut replay_obs(const llmc_obs_params& p, const std::vector<float>& w_in, cons
       std::vector<int8_t> sq(static_cast<size_t>(count));
       std::vector<uint8_t> sm(static_cast<size_t>(count));
       float* wrow = &wp[static_cast<size_t>(r * cols + i1)];
-      for (int64_t kk = 0; kk < count; ++kk) sw[static_cast<size_t>(kk)] = wrow[kk], sm[static_cast<size_t>(kk)] = k > 0 ? bm[static_cast<size_t>(r * count + kk)] : 0;
+      for (int64_t kk = 0; kk < count; ++kk)
+        sw[static_cast<size_t>(kk)] = wrow[kk],
+        sm[static_cast<size_t>(kk)] = k > 0 ? bm[static_cast<size_t>(r * count + kk)] : 0;
       obs::Params pr{1.0f, 0.0f};
       if (quantize && group == 0) pr = obs::Params{scale[static_cast<size_t>(r)], zero[static_cast<size_t>(r)]};
       double loss = 0;
@@ -519,18 +541,24 @@ ObsOut replay_obs(const llmc_obs_params& p, const std::vector<float>& w_in, cons
         const float* urow = &u[static_cast<size_t>(i * cols + i1)];
         if (live && i % group == 0) {
           pr = replay_find_params(&sw[static_cast<size_t>(j)], group, maxq, sym, mse, &agree);
-          scale[static_cast<size_t>(r * groups + i / group)] = pr.scale, zero[static_cast<size_t>(r * groups + i / group)] = pr.zero;
+          scale[static_cast<size_t>(r * groups + i / group)] = pr.scale,
+                                                     zero[static_cast<size_t>(r * groups + i / group)] = pr.zero;
         }
         if (static_groups) {
           const size_t t = static_cast<size_t>(r * groups + perm[static_cast<size_t>(i)] / group);
           pr = obs::Params{scale[t], zero[t]};
         }
         if (nm && j % p.prune_m == 0) {
-          for (int l = 0; l < obs::kWarp; ++l) obs::lane_nm_scores(&sw[static_cast<size_t>(j)], urow + j, cols + 1, p.prune_m, l, &se[static_cast<size_t>(j)]);
-          for (int l = 0; l < obs::kWarp; ++l) obs::lane_nm_mask(&se[static_cast<size_t>(j)], p.prune_m, p.prune_n, l, &sm[static_cast<size_t>(j)]);
+          for (int l = 0; l < obs::kWarp; ++l)
+            obs::lane_nm_scores(&sw[static_cast<size_t>(j)], urow + j, cols + 1, p.prune_m, l,
+                                &se[static_cast<size_t>(j)]);
+          for (int l = 0; l < obs::kWarp; ++l)
+            obs::lane_nm_mask(&se[static_cast<size_t>(j)], p.prune_m, p.prune_n, l, &sm[static_cast<size_t>(j)]);
         }
-        const obs::ColumnOut c = obs::obs_column(sw[static_cast<size_t>(j)], sm[static_cast<size_t>(j)] != 0, quantize, pr, maxq, urow[j]);
-        sw[static_cast<size_t>(j)] = c.q, se[static_cast<size_t>(j)] = c.err, sq[static_cast<size_t>(j)] = obs::stored_code(c.code, maxq, sym);
+        const obs::ColumnOut c =
+            obs::obs_column(sw[static_cast<size_t>(j)], sm[static_cast<size_t>(j)] != 0, quantize, pr, maxq, urow[j]);
+        sw[static_cast<size_t>(j)] = c.q, se[static_cast<size_t>(j)] = c.err,
+        sq[static_cast<size_t>(j)] = obs::stored_code(c.code, maxq, sym);
         loss += static_cast<double>(c.err) * c.err;
         for (int l = 0; l < obs::kWarp; ++l) obs::lane_update(sw.data(), j, count, l, c.err, urow);
       }
@@ -543,7 +571,8 @@ ObsOut replay_obs(const llmc_obs_params& p, const std::vector<float>& w_in, cons
       row_loss[static_cast<size_t>(r)] += loss;
     }
     if (i2 < cols)
-      host_gemm(false, false, rows, cols - i2, count, -1.0f, e.data(), count, &u[static_cast<size_t>(i1 * cols + i2)], cols, 1.0f, &wp[static_cast<size_t>(i2)], cols);
+      host_gemm(false, false, rows, cols - i2, count, -1.0f, e.data(), count, &u[static_cast<size_t>(i1 * cols + i2)],
+                cols, 1.0f, &wp[static_cast<size_t>(i2)], cols);
   }
   if (!agree) fail_case("replay: the lanes of a warp disagree on group parameters");
   // download
@@ -557,7 +586,8 @@ ObsOut replay_obs(const llmc_obs_params& p, const std::vector<float>& w_in, cons
     for (size_t t = 0; t < zero.size(); ++t) o.zero[t] = static_cast<uint8_t>(zero[t]);
   }
   if (!o.g_idx.empty())
-    for (int64_t i = 0; i < cols; ++i) o.g_idx[static_cast<size_t>(perm[static_cast<size_t>(i)])] = static_cast<int32_t>(group > 0 ? i / group : 0);
+    for (int64_t i = 0; i < cols; ++i)
+      o.g_idx[static_cast<size_t>(perm[static_cast<size_t>(i)])] = static_cast<int32_t>(group > 0 ? i / group : 0);
   double total = 0;
   for (double v : row_loss) total += v;
   o.loss = 0.5 * total;
@@ -577,7 +607,8 @@ llmc_obs_params params(int64_t rows, int64_t cols, int bits, int64_t group, int 
 }
 
 ObsCase make_case(Rng& rng, const std::string& name, const llmc_obs_params& p, std::vector<int64_t> dead = {}) {
-  ObsCase c{name, p, std::vector<float>(static_cast<size_t>(p.rows * p.cols)), random_hessian(rng, p.cols, 0.01f, dead)};
+  ObsCase c{name, p, std::vector<float>(static_cast<size_t>(p.rows * p.cols)),
+            random_hessian(rng, p.cols, 0.01f, dead)};
   for (float& v : c.w) v = rng.uniform() * (rng.range(0, 19) == 0 ? 2.0f : 0.3f);
   // act-order needs distinct diagonals to be meaningful: scale some inputs up
   for (int64_t j = 0; j < p.cols; j += 5)
@@ -656,12 +687,13 @@ Diff compare(const llmc_obs_params& p, const ObsOut& got, const ObsOut& ref) {
 // columns; measured up to 4e-7 against the scalar CPU path, 0 against AVX-512, whose GEMM also
 // runs fma chains in k order), scales 1e-5 relative, loss 1e-3 relative, g_idx identical.
 bool within(const char* what, const ObsCase& c, const ObsOut& got, const ObsOut& ref, const Diff& d) {
-  const bool ok = d.diverged_rows <= kMaxDivergedRows && d.weight_err <= 1e-5 && d.scale_err <= 1e-5 && d.loss_err <= 1e-3 &&
-                  got.g_idx == ref.g_idx;
+  const bool ok = d.diverged_rows <= kMaxDivergedRows && d.weight_err <= 1e-5 && d.scale_err <= 1e-5 &&
+                  d.loss_err <= 1e-3 && got.g_idx == ref.g_idx;
   if (!ok) {
     char msg[400];
     std::snprintf(msg, sizeof msg,
-                  "%s [%s]: %lld diverged rows (%lld codes, %lld mask entries), weight err %.3g, scale err %.3g, loss %.8g vs %.8g (rel %.3g), g_idx %s",
+                  "%s [%s]: %lld diverged rows (%lld codes, %lld mask entries), weight err %.3g, scale err %.3g, loss "
+                  "%.8g vs %.8g (rel %.3g), g_idx %s",
                   what, c.name.c_str(), static_cast<long long>(d.diverged_rows), static_cast<long long>(d.code_diffs),
                   static_cast<long long>(d.mask_diffs), d.weight_err, d.scale_err, got.loss, ref.loss, d.loss_err,
                   got.g_idx == ref.g_idx ? "same" : "differ");
@@ -700,22 +732,25 @@ void check_properties(const char* what, const ObsCase& c, const ObsOut& o) {
     if (v == 0.0) v = 1.0;
     mean += v;
   }
-  for (int64_t j = 0; j < cols; ++j) hd[static_cast<size_t>(j * (cols + 1))] += p.damp * mean / static_cast<double>(cols);
+  for (int64_t j = 0; j < cols; ++j)
+    hd[static_cast<size_t>(j * (cols + 1))] += p.damp * mean / static_cast<double>(cols);
   double tr = 0;
   std::vector<double> dw(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t j = 0; j < cols; ++j) {
       const bool dead = c.h[static_cast<size_t>(j * (cols + 1))] == 0.0f;
-      dw[static_cast<size_t>(j)] = (dead ? 0.0 : c.w[static_cast<size_t>(r * cols + j)]) - o.weight[static_cast<size_t>(r * cols + j)];
+      dw[static_cast<size_t>(j)] =
+          (dead ? 0.0 : c.w[static_cast<size_t>(r * cols + j)]) - o.weight[static_cast<size_t>(r * cols + j)];
     }
     for (int64_t i = 0; i < cols; ++i)
-      for (int64_t j = 0; j < cols; ++j) tr += dw[static_cast<size_t>(i)] * hd[static_cast<size_t>(i * cols + j)] * dw[static_cast<size_t>(j)];
+      for (int64_t j = 0; j < cols; ++j)
+        tr += dw[static_cast<size_t>(i)] * hd[static_cast<size_t>(i * cols + j)] * dw[static_cast<size_t>(j)];
   }
   const double rel = std::fabs(0.5 * tr - o.loss) / std::fmax(o.loss, 1e-30);
   if (!ok || !(rel <= 2e-3)) {
     char msg[300];
-    std::snprintf(msg, sizeof msg, "%s [%s]: mask structure %s, loss %.8g vs ½·tr(ΔW·H·ΔWᵀ) %.8g (rel %.3g)", what, c.name.c_str(),
-                  ok ? "ok" : "wrong", o.loss, 0.5 * tr, rel);
+    std::snprintf(msg, sizeof msg, "%s [%s]: mask structure %s, loss %.8g vs ½·tr(ΔW·H·ΔWᵀ) %.8g (rel %.3g)", what,
+                  c.name.c_str(), ok ? "ok" : "wrong", o.loss, 0.5 * tr, rel);
     fail_case(msg);
   }
 }
@@ -746,7 +781,8 @@ void check_identity_is_rtn(Rng& rng) {
     for (int sym = 0; sym < 2; ++sym)
       for (int mse = 0; mse < 2; ++mse) {
         ++cases;
-        ObsCase c{"identity", params(17, 96, 4, group, sym, 0, mse, 32), std::vector<float>(17 * 96), std::vector<float>(96 * 96, 0.0f)};
+        ObsCase c{"identity", params(17, 96, 4, group, sym, 0, mse, 32), std::vector<float>(17 * 96),
+                  std::vector<float>(96 * 96, 0.0f)};
         for (float& v : c.w) v = rng.uniform();
         for (int64_t j = 0; j < 96; ++j) c.h[static_cast<size_t>(j * 97)] = 1.0f;
         ObsOut rtn = make_out(c.p), cpu = make_out(c.p);
@@ -756,10 +792,10 @@ void check_identity_is_rtn(Rng& rng) {
           continue;
         }
         const ObsOut rep = replay_obs(c.p, c.w, c.h);
-        if (rep.q != rtn.q || rep.weight != rtn.weight || rep.scale != rtn.scale || rep.zero != rtn.zero || cpu.q != rtn.q ||
-            cpu.weight != rtn.weight)
-          fail_case("H = I: GPTQ differs from RTN (group " + std::to_string(group) + ", sym " + std::to_string(sym) + ", mse " +
-                    std::to_string(mse) + ")");
+        if (rep.q != rtn.q || rep.weight != rtn.weight || rep.scale != rtn.scale || rep.zero != rtn.zero ||
+            cpu.q != rtn.q || cpu.weight != rtn.weight)
+          fail_case("H = I: GPTQ differs from RTN (group " + std::to_string(group) + ", sym " + std::to_string(sym) +
+                    ", mse " + std::to_string(mse) + ")");
       }
 }
 
@@ -775,7 +811,8 @@ void check_gpu_hessian(Rng& rng) {
     const std::vector<float> rep = replay_hessian(c);
     if (!(e <= 1.0) || gpu != rep)
       fail_case("GPU Hessian d=" + std::to_string(c.d) + " tokens=" + std::to_string(c.tokens) + ": " +
-                (st == LLMC_OK ? "error/bound " + std::to_string(e) + (gpu != rep ? ", differs from the replay" : "") : llmc_last_error()));
+                (st == LLMC_OK ? "error/bound " + std::to_string(e) + (gpu != rep ? ", differs from the replay" : "")
+                               : llmc_last_error()));
   }
   ++cases;  // tokens = 0 leaves H alone; bad arguments are refused
   std::vector<float> h(9, 1.0f);
@@ -799,14 +836,17 @@ void check_gpu_obs(const std::vector<ObsCase>& all) {
     const Diff d = compare(c.p, gpu, rep);
     within("GPU vs replay", c, gpu, rep, d);
     if (d.code_diffs || d.mask_diffs || gpu.weight != rep.weight)
-      std::printf("note [%s]: GPU and replay differ in %lld codes, %lld mask entries, weights up to %.3g (expected: bit-identical, except with mse)\n",
-                  c.name.c_str(), static_cast<long long>(d.code_diffs), static_cast<long long>(d.mask_diffs), d.weight_err);
+      std::printf(
+          "note [%s]: GPU and replay differ in %lld codes, %lld mask entries, weights up to %.3g (expected: "
+          "bit-identical, except with mse)\n",
+          c.name.c_str(), static_cast<long long>(d.code_diffs), static_cast<long long>(d.mask_diffs), d.weight_err);
   }
 }
 
 void check_gpu_errors(Rng& rng) {
   ObsCase c = make_case(rng, "errors", params(5, 32, 4, 0, 1, 0, 0, 32));
-  auto expect = [&](const char* what, const llmc_obs_params& p, const std::vector<float>& h, const char* text, bool with_g_idx) {
+  auto expect = [&](const char* what, const llmc_obs_params& p, const std::vector<float>& h, const char* text,
+                    bool with_g_idx) {
     ++cases;
     ObsOut o = make_out(p);
     if (with_g_idx) o.g_idx.assign(static_cast<size_t>(p.cols), 0);
@@ -857,8 +897,8 @@ int run_check() {
   check_obs_replay(all);
   check_identity_is_rtn(rng);
   std::printf("replay vs CPU: %lld of %lld rows diverged after a rounding tie (%lld of %lld codes differ)\n",
-              static_cast<long long>(total_diverged), static_cast<long long>(total_rows), static_cast<long long>(total_code_diffs),
-              static_cast<long long>(total_codes));
+              static_cast<long long>(total_diverged), static_cast<long long>(total_rows),
+              static_cast<long long>(total_code_diffs), static_cast<long long>(total_codes));
   llmc_cuda_info info;
   llmc_cuda_query(&info);
   if (!info.compiled || info.device_count == 0) {

@@ -120,7 +120,14 @@ struct Layer {
   std::vector<float> pscale;
   std::vector<int32_t> wsum;
   llmc_s24_weights view() const {
-    return {n, k, bits, group, meta.data(), values.data(), bits == 32 ? nullptr : pscale.data(), bits == 8 ? wsum.data() : nullptr};
+    return {n,
+            k,
+            bits,
+            group,
+            meta.data(),
+            values.data(),
+            bits == 32 ? nullptr : pscale.data(),
+            bits == 8 ? wsum.data() : nullptr};
   }
 };
 
@@ -128,8 +135,10 @@ struct Layer {
 void pattern(int which, bool keep[4]) {
   static const int pairs[6][2] = {{0, 1}, {0, 2}, {0, 3}, {1, 2}, {1, 3}, {2, 3}};
   for (int i = 0; i < 4; ++i) keep[i] = false;
-  if (which < 6) keep[pairs[which][0]] = keep[pairs[which][1]] = true;
-  else if (which < 10) keep[which - 6] = true;
+  if (which < 6)
+    keep[pairs[which][0]] = keep[pairs[which][1]] = true;
+  else if (which < 10)
+    keep[which - 6] = true;
 }
 
 bool make_layer(Rng& rng, int bits, int64_t n, int64_t k, int64_t group, Layer* out) {
@@ -137,8 +146,10 @@ bool make_layer(Rng& rng, int bits, int64_t n, int64_t k, int64_t group, Layer* 
   L.bits = bits, L.n = n, L.k = k, L.group = bits == 4 ? group : 0;
   const size_t count = static_cast<size_t>(n * k);
   const int64_t G = bits == 4 ? k / group : 1;
-  if (bits == 32) L.w.assign(count, 0.0f);
-  else L.q.assign(count, 0);
+  if (bits == 32)
+    L.w.assign(count, 0.0f);
+  else
+    L.q.assign(count, 0);
   if (bits == 8) L.scale.resize(static_cast<size_t>(n));
   if (bits == 4) L.scale.resize(static_cast<size_t>(n * G));
   for (float& s : L.scale) s = 0.001f + 0.05f * std::fabs(rng.uniform());
@@ -166,20 +177,25 @@ bool make_layer(Rng& rng, int bits, int64_t n, int64_t k, int64_t group, Layer* 
   for (int64_t j = 0; j < n; ++j)
     for (int64_t p = 0; p < k; ++p) {
       const size_t at = static_cast<size_t>(j * k + p);
-      if (bits == 32) L.ref[at] = L.w[at];
-      else if (bits == 8) L.ref[at] = static_cast<double>(L.q[at]) * L.scale[static_cast<size_t>(j)];
-      else L.ref[at] = static_cast<double>(L.q[at]) * L.scale[static_cast<size_t>(j * G + p / group)];
+      if (bits == 32)
+        L.ref[at] = L.w[at];
+      else if (bits == 8)
+        L.ref[at] = static_cast<double>(L.q[at]) * L.scale[static_cast<size_t>(j)];
+      else
+        L.ref[at] = static_cast<double>(L.q[at]) * L.scale[static_cast<size_t>(j * G + p / group)];
     }
   L.meta.resize(static_cast<size_t>(llmc_s24_meta_bytes(n, k)));
   L.values.resize(static_cast<size_t>(llmc_s24_value_bytes(bits, n, k)));
   L.pscale.resize(static_cast<size_t>(std::max<int64_t>(1, llmc_s24_scale_count(bits, n, k, L.group))));
   L.wsum.resize(static_cast<size_t>(llmc_s24_scale_count(8, n, k, 0)));
-  const llmc_status st = llmc_s24_pack(bits, n, k, L.group, bits == 32 ? L.w.data() : nullptr, bits == 32 ? nullptr : L.q.data(),
-                                       bits == 32 ? nullptr : L.scale.data(), L.meta.data(), L.values.data(), L.pscale.data(),
-                                       bits == 8 ? L.wsum.data() : nullptr, nullptr);
+  const llmc_status st =
+      llmc_s24_pack(bits, n, k, L.group, bits == 32 ? L.w.data() : nullptr, bits == 32 ? nullptr : L.q.data(),
+                    bits == 32 ? nullptr : L.scale.data(), L.meta.data(), L.values.data(), L.pscale.data(),
+                    bits == 8 ? L.wsum.data() : nullptr, nullptr);
   if (st != LLMC_OK) {
     ++failures;
-    std::printf("FAIL s24_pack bits=%d n=%lld k=%lld: %s\n", bits, static_cast<long long>(n), static_cast<long long>(k), llmc_last_error());
+    std::printf("FAIL s24_pack bits=%d n=%lld k=%lld: %s\n", bits, static_cast<long long>(n), static_cast<long long>(k),
+                llmc_last_error());
     return false;
   }
   *out = std::move(L);
@@ -188,10 +204,28 @@ bool make_layer(Rng& rng, int bits, int64_t n, int64_t k, int64_t group, Layer* 
 
 // ---- 1. f16 rounding ----------------------------------------------------------------------------
 void check_f16_rounding(Rng& rng) {
-  std::vector<float> vals = {0.0f, -0.0f, 1.0f, -1.0f, 65504.0f, 65519.0f, 65520.0f, -65520.0f, 1e9f, 6.103515625e-05f,
-                             std::ldexp(1.0f, -24), std::ldexp(1.0f, -25), std::ldexp(3.0f, -26), std::ldexp(1.0f, -26),
-                             std::ldexp(1025.0f, -10), std::ldexp(2049.0f, -11), std::ldexp(2051.0f, -11), 0.1f, 1.0f / 3.0f,
-                             INFINITY, -INFINITY, NAN};
+  std::vector<float> vals = {0.0f,
+                             -0.0f,
+                             1.0f,
+                             -1.0f,
+                             65504.0f,
+                             65519.0f,
+                             65520.0f,
+                             -65520.0f,
+                             1e9f,
+                             6.103515625e-05f,
+                             std::ldexp(1.0f, -24),
+                             std::ldexp(1.0f, -25),
+                             std::ldexp(3.0f, -26),
+                             std::ldexp(1.0f, -26),
+                             std::ldexp(1025.0f, -10),
+                             std::ldexp(2049.0f, -11),
+                             std::ldexp(2051.0f, -11),
+                             0.1f,
+                             1.0f / 3.0f,
+                             INFINITY,
+                             -INFINITY,
+                             NAN};
   for (int i = 0; i < 20000; ++i) vals.push_back(std::ldexp(rng.uniform(), rng.range(-30, 17)));
   int bad = 0;
   for (float v : vals) {
@@ -199,8 +233,10 @@ void check_f16_rounding(Rng& rng) {
     const uint16_t h = llmc::f16_bits(v);
     const double got = f16_to_double(h);
     bool ok;
-    if (std::isnan(v)) ok = std::isnan(got);
-    else if (std::fabs(v) >= 65520.0) ok = std::isinf(got) && (got > 0) == (v > 0);
+    if (std::isnan(v))
+      ok = std::isnan(got);
+    else if (std::fabs(v) >= 65520.0)
+      ok = std::isinf(got) && (got > 0) == (v > 0);
     else {
       // Nearest f16 (ties to an even mantissa): no neighbour of h is closer, and a tie keeps h even.
       const double err = std::fabs(got - v);
@@ -250,7 +286,8 @@ void check_metadata(const Layer& L, const dv::Image& img) {
         for (int row = 0; row < 16; ++row)
           for (int c = 0; c < chunks; ++c) {
             const int64_t j = cb * 16 + row, gi = kb * 64 + s * chunks + c;
-            const int want = j < L.n && gi < L.k / 4 ? (nv[static_cast<size_t>(j * per_row + gi / 2)] >> (4 * (gi % 2))) & 0xF : 0x4;
+            const int want =
+                j < L.n && gi < L.k / 4 ? (nv[static_cast<size_t>(j * per_row + gi / 2)] >> (4 * (gi % 2))) & 0xF : 0x4;
             const int got = nib[static_cast<size_t>(row * chunks + c)];
             if (got != want && bad++ < 5)
               std::printf("FAIL metadata bits=%d n=%lld k=%lld channel %lld group %lld: 0x%x, want 0x%x\n", L.bits,
@@ -264,15 +301,15 @@ void check_metadata(const Layer& L, const dv::Image& img) {
 
 // ---- 3. CPU replay of the kernel ------------------------------------------------------------------
 struct Replay {
-  std::vector<double> y;      // [m × n], what the kernel's atomics add up to
-  std::vector<int64_t> acc;   // s8: the s32 sums [m × n]
-  std::vector<int> writes;    // [m × n]: how many (split) epilogues wrote each output
+  std::vector<double> y;     // [m × n], what the kernel's atomics add up to
+  std::vector<int64_t> acc;  // s8: the s32 sums [m × n]
+  std::vector<int> writes;   // [m × n]: how many (split) epilogues wrote each output
 };
 
 // One mma of one warp: the lanes' registers → A (16 × K, decompressed with the metadata of the lanes
 // the selector designates), B (K × 8) → D += A·B in double (s8: exactly, in int64).
-void replay_mma(int kind, const uint32_t a[32][4], const uint32_t meta[32], int selector, const uint32_t b[32][4], double d[16][8],
-                bool* meta_ok) {
+void replay_mma(int kind, const uint32_t a[32][4], const uint32_t meta[32], int selector, const uint32_t b[32][4],
+                double d[16][8], bool* meta_ok) {
   const int K = kind == dv::kF16 ? 32 : 64, chunks = K / 4;
   const std::vector<int> nib = ptx_metadata(kind, meta, selector);
   std::vector<double> A(static_cast<size_t>(16 * K), 0.0), B(static_cast<size_t>(K * 8), 0.0);
@@ -290,8 +327,10 @@ void replay_mma(int kind, const uint32_t a[32][4], const uint32_t meta[32], int 
       }
       const int pos = kept ? nb >> 2 : nb & 3;
       double v;
-      if (kind == dv::kF16) v = f16_to_double(static_cast<uint16_t>(a[lane][reg] >> (16 * (i % 2))));
-      else v = static_cast<int8_t>(a[lane][reg] >> (8 * (i % 4)));
+      if (kind == dv::kF16)
+        v = f16_to_double(static_cast<uint16_t>(a[lane][reg] >> (16 * (i % 2))));
+      else
+        v = static_cast<int8_t>(a[lane][reg] >> (8 * (i % 4)));
       A[static_cast<size_t>(cell.row * K + 4 * cell.chunk + pos)] = v;
       ++filled[static_cast<size_t>(cell.row * chunks + cell.chunk)];
     }
@@ -299,8 +338,10 @@ void replay_mma(int kind, const uint32_t a[32][4], const uint32_t meta[32], int 
     for (int i = 0; i < belems; ++i) {
       const int kk = kind == dv::kF16 ? ptx_b_k_f16(lane, i) : ptx_b_k_s8(lane, i);
       double v;
-      if (kind == dv::kF16) v = f16_to_double(static_cast<uint16_t>(b[lane][i / 2] >> (16 * (i % 2))));
-      else v = static_cast<int8_t>(b[lane][i / 4] >> (8 * (i % 4)));
+      if (kind == dv::kF16)
+        v = f16_to_double(static_cast<uint16_t>(b[lane][i / 2] >> (16 * (i % 2))));
+      else
+        v = static_cast<int8_t>(b[lane][i / 4] >> (8 * (i % 4)));
       B[static_cast<size_t>(kk * 8 + (lane >> 2))] = v;
     }
   }
@@ -316,8 +357,8 @@ void replay_mma(int kind, const uint32_t a[32][4], const uint32_t meta[32], int 
 
 // Runs the kernel's grid on the CPU: x_half (f16 bits [m × k]) or x_q (s8 [m × k]) as the kernel reads
 // them; sms picks the split-K plan as on a device with that many SMs.
-Replay replay_kernel(const dv::Image& img, int64_t m, const std::vector<uint16_t>& xh, const std::vector<int8_t>& xq, int sms,
-                     bool* meta_ok) {
+Replay replay_kernel(const dv::Image& img, int64_t m, const std::vector<uint16_t>& xh, const std::vector<int8_t>& xq,
+                     int sms, bool* meta_ok) {
   const int kind = img.kind, J = dv::mmas(kind);
   const int64_t n = img.n, k = img.k, tb = dv::tile_bytes(kind);
   Replay R;
@@ -336,23 +377,29 @@ Replay replay_kernel(const dv::Image& img, int64_t m, const std::vector<uint16_t
             if (cb >= img.blocks()) continue;
             for (int tt = 0; tt < p.tiles; ++tt) {
               double d[16][8] = {};
-              for (int64_t kb = dv::kb_begin(ys, p.kb_per_split); kb < dv::kb_end(ys, p.kb_per_split, img.kblocks()); ++kb) {
+              for (int64_t kb = dv::kb_begin(ys, p.kb_per_split); kb < dv::kb_end(ys, p.kb_per_split, img.kblocks());
+                   ++kb) {
                 const uint8_t* tile = img.tiles.data() + (cb * img.kblocks() + kb) * tb;
                 for (int s = 0; s < J; ++s) {
                   uint32_t a[32][4], e[32], b[32][4];
                   for (int lane = 0; lane < 32; ++lane) {
                     for (int r = 0; r < 4; ++r) a[lane][r] = get_u32(tile + dv::value_offset(s, lane) + 4 * r);
-                    e[lane] = s / 4 < dv::meta_vectors(kind, lane) ? get_u32(tile + dv::meta_offset(kind, lane, s / 4) + 4 * (s % 4)) : 0u;
+                    e[lane] = s / 4 < dv::meta_vectors(kind, lane)
+                                  ? get_u32(tile + dv::meta_offset(kind, lane, s / 4) + 4 * (s % 4))
+                                  : 0u;
                     const int64_t tok = dv::token0(z, p.tiles, tt) + dv::b_token(lane);
                     for (int r = 0; r < 4; ++r) {
                       const int64_t pk = kb * dv::kKBlock + s * dv::mma_k(kind) + dv::b_k(kind, lane, r);
                       b[lane][r] = 0;
                       if (tok >= m || pk >= k) continue;
                       if (kind == dv::kF16)
-                        b[lane][r] = xh[static_cast<size_t>(tok * k + pk)] | static_cast<uint32_t>(xh[static_cast<size_t>(tok * k + pk + 1)]) << 16;
+                        b[lane][r] = xh[static_cast<size_t>(tok * k + pk)] |
+                                     static_cast<uint32_t>(xh[static_cast<size_t>(tok * k + pk + 1)]) << 16;
                       else
                         for (int q = 0; q < 4; ++q)
-                          b[lane][r] |= static_cast<uint32_t>(static_cast<uint8_t>(xq[static_cast<size_t>(tok * k + pk + q)])) << (8 * q);
+                          b[lane][r] |=
+                              static_cast<uint32_t>(static_cast<uint8_t>(xq[static_cast<size_t>(tok * k + pk + q)]))
+                              << (8 * q);
                     }
                   }
                   replay_mma(kind, a, e, 0, b, d, meta_ok);  // the kernel's mma_sp: selector 0
@@ -362,7 +409,8 @@ Replay replay_kernel(const dv::Image& img, int64_t m, const std::vector<uint16_t
               for (int lane = 0; lane < 32; ++lane)
                 for (int i = 0; i < 4; ++i) {
                   const Cell cell = ptx_d(lane, i);
-                  const int64_t ch = cb * 16 + dv::d_channel(lane, i), tok = dv::token0(z, p.tiles, tt) + dv::d_token(lane, i);
+                  const int64_t ch = cb * 16 + dv::d_channel(lane, i),
+                                tok = dv::token0(z, p.tiles, tt) + dv::d_token(lane, i);
                   if (ch >= n || tok >= m) continue;
                   const size_t at = static_cast<size_t>(tok * n + ch);
                   R.y[at] += d[cell.row][cell.chunk];
@@ -398,8 +446,9 @@ void check_replay(Rng& rng, const Layer& L, const dv::Image& img, int64_t m, int
   bool meta_ok = true;
   const Replay R = replay_kernel(img, m, xh, xq, sms, &meta_ok);
   int bad = 0;
-  if (!meta_ok) ++bad, std::printf("FAIL replay bits=%d n=%lld k=%lld: metadata missing, duplicated or not ordered\n", L.bits,
-                                   static_cast<long long>(n), static_cast<long long>(k));
+  if (!meta_ok)
+    ++bad, std::printf("FAIL replay bits=%d n=%lld k=%lld: metadata missing, duplicated or not ordered\n", L.bits,
+                       static_cast<long long>(n), static_cast<long long>(k));
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       const size_t at = static_cast<size_t>(i * n + j);
@@ -408,7 +457,9 @@ void check_replay(Rng& rng, const Layer& L, const dv::Image& img, int64_t m, int
       for (int64_t p = 0; p < k; ++p) {
         const double w = L.ref[static_cast<size_t>(j * k + p)], xv = x[static_cast<size_t>(i * k + p)];
         want += w * xv, mag += std::fabs(w * xv), xabs += std::fabs(xv), wabs += std::fabs(w);
-        if (img.kind == dv::kI8) isum += static_cast<int64_t>(L.q[static_cast<size_t>(j * k + p)]) * static_cast<int64_t>(xq[static_cast<size_t>(i * k + p)]);
+        if (img.kind == dv::kI8)
+          isum += static_cast<int64_t>(L.q[static_cast<size_t>(j * k + p)]) *
+                  static_cast<int64_t>(xq[static_cast<size_t>(i * k + p)]);
       }
       double got;
       bool ok = R.writes[at] == 1;
@@ -418,14 +469,15 @@ void check_replay(Rng& rng, const Layer& L, const dv::Image& img, int64_t m, int
         ok = ok && std::fabs(got - want) <= 1.001 * (mag * std::ldexp(1.0, -10) + (xabs + wabs) * std::ldexp(1.0, -24));
       } else {
         ok = ok && R.acc[at] == isum && std::fabs(R.acc[at]) < 2147483648.0;
-        got = dv::dequant_i8(static_cast<int32_t>(R.acc[at]), static_cast<float>(sx[static_cast<size_t>(i)]), img.scale[static_cast<size_t>(j)]);
+        got = dv::dequant_i8(static_cast<int32_t>(R.acc[at]), static_cast<float>(sx[static_cast<size_t>(i)]),
+                             img.scale[static_cast<size_t>(j)]);
         want = sx[static_cast<size_t>(i)] * L.scale[static_cast<size_t>(j)] * static_cast<double>(isum);
         ok = ok && std::fabs(got - want) <= std::ldexp(std::fabs(want), -21) + 1e-30;
       }
       if (!ok && bad++ < 5)
-        std::printf("FAIL replay bits=%d n=%lld k=%lld m=%lld sms=%d: y[%lld,%lld] = %.9g, want %.9g (writes %d)\n", L.bits,
-                    static_cast<long long>(n), static_cast<long long>(k), static_cast<long long>(m), sms, static_cast<long long>(i),
-                    static_cast<long long>(j), got, want, R.writes[at]);
+        std::printf("FAIL replay bits=%d n=%lld k=%lld m=%lld sms=%d: y[%lld,%lld] = %.9g, want %.9g (writes %d)\n",
+                    L.bits, static_cast<long long>(n), static_cast<long long>(k), static_cast<long long>(m), sms,
+                    static_cast<long long>(i), static_cast<long long>(j), got, want, R.writes[at]);
     }
   failures += bad;
 }
@@ -456,7 +508,8 @@ void check_invalid() {
       ++failures, std::printf("FAIL build_image accepted %s\n", x.what);
   }
   ++cases;
-  if (dv::build_image(nullptr, &img) != LLMC_INVALID_ARGUMENT) ++failures, std::printf("FAIL build_image accepted NULL\n");
+  if (dv::build_image(nullptr, &img) != LLMC_INVALID_ARGUMENT)
+    ++failures, std::printf("FAIL build_image accepted NULL\n");
 }
 
 // ---- 4. GPU vs CPU --------------------------------------------------------------------------------
@@ -479,20 +532,22 @@ void check_gpu(Rng& rng, const Layer& L, int64_t m, int nan_row) {
   llmc_cuda_weights_free(dw);
   if (st != LLMC_OK) {
     ++failures;
-    std::printf("FAIL gpu bits=%d n=%lld k=%lld m=%lld: %s: %s\n", L.bits, static_cast<long long>(n), static_cast<long long>(k),
-                static_cast<long long>(m), llmc_status_name(st), llmc_last_error());
+    std::printf("FAIL gpu bits=%d n=%lld k=%lld m=%lld: %s: %s\n", L.bits, static_cast<long long>(n),
+                static_cast<long long>(k), static_cast<long long>(m), llmc_status_name(st), llmc_last_error());
     return;
   }
   const char* want_kernel = L.bits == 8 ? "sparse24_w8a8" : "sparse24_f16";
   if (std::strcmp(info.kernel, want_kernel) != 0 || info.n != n || info.k != k || info.device_bytes <= 0)
-    ++failures, std::printf("FAIL describe: kernel %s n %lld k %lld bytes %lld\n", info.kernel, static_cast<long long>(info.n),
-                            static_cast<long long>(info.k), static_cast<long long>(info.device_bytes));
+    ++failures,
+        std::printf("FAIL describe: kernel %s n %lld k %lld bytes %lld\n", info.kernel, static_cast<long long>(info.n),
+                    static_cast<long long>(info.k), static_cast<long long>(info.device_bytes));
   int bad = 0;
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       const float g = y_gpu[static_cast<size_t>(i * n + j)], c = y_cpu[static_cast<size_t>(i * n + j)];
       bool ok;
-      if (i == nan_row) ok = std::isnan(g) && std::isnan(c);
+      if (i == nan_row)
+        ok = std::isnan(g) && std::isnan(c);
       else {
         double mag = 0.0, xabs = 0.0, wabs = 0.0;
         for (int64_t p = 0; p < k; ++p) {
@@ -500,12 +555,14 @@ void check_gpu(Rng& rng, const Layer& L, int64_t m, int nan_row) {
           mag += std::fabs(w * xv), xabs += std::fabs(xv), wabs += std::fabs(w);
         }
         const double tol = L.bits == 8 ? std::ldexp(mag, -20)
-                                       : (std::ldexp(1.0, -10) + 2.0 * k * std::ldexp(1.0, -24)) * mag + (xabs + wabs) * std::ldexp(1.0, -24);
+                                       : (std::ldexp(1.0, -10) + 2.0 * k * std::ldexp(1.0, -24)) * mag +
+                                             (xabs + wabs) * std::ldexp(1.0, -24);
         ok = std::isfinite(g) && std::fabs(static_cast<double>(g) - c) <= tol;
       }
       if (!ok && bad++ < 5)
-        std::printf("FAIL gpu bits=%d n=%lld k=%lld m=%lld: y[%lld,%lld] = %.9g, cpu %.9g\n", L.bits, static_cast<long long>(n),
-                    static_cast<long long>(k), static_cast<long long>(m), static_cast<long long>(i), static_cast<long long>(j), g, c);
+        std::printf("FAIL gpu bits=%d n=%lld k=%lld m=%lld: y[%lld,%lld] = %.9g, cpu %.9g\n", L.bits,
+                    static_cast<long long>(n), static_cast<long long>(k), static_cast<long long>(m),
+                    static_cast<long long>(i), static_cast<long long>(j), g, c);
     }
   failures += bad;
 }
@@ -616,8 +673,8 @@ int run_bench() {
       std::sort(t_sp, t_sp + 20);
       llmc_cuda_weights_info info;
       llmc_cuda_weights_describe(sp, &info);
-      std::printf("n=%5lld k=%5lld m=%4lld  sparse24_f16 %8.4f ms %7.1f GB/s", static_cast<long long>(n), static_cast<long long>(k),
-                  static_cast<long long>(m), t_sp[10], info.device_bytes / t_sp[10] * 1e-6);
+      std::printf("n=%5lld k=%5lld m=%4lld  sparse24_f16 %8.4f ms %7.1f GB/s", static_cast<long long>(n),
+                  static_cast<long long>(k), static_cast<long long>(m), t_sp[10], info.device_bytes / t_sp[10] * 1e-6);
       if (have_dense && llmc_cuda_matmul_bench(dn, m, 20, t_dn) == LLMC_OK) {
         std::sort(t_dn, t_dn + 20);
         std::printf("   dense f16 %8.4f ms  speedup %.2fx", t_dn[10], t_dn[10] / t_sp[10]);

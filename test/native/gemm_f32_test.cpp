@@ -20,9 +20,10 @@ int failures = 0, cases = 0;
 // One GEMM against the float64 reference. lda/ldb/ldc get `pad` extra columns of garbage.
 void check_case(Rng& rng, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, float beta, int64_t pad) {
   const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k, b_rows = tb ? n : k, b_cols = tb ? k : n;
-  const int64_t lda = std::max<int64_t>(1, a_cols) + pad, ldb = std::max<int64_t>(1, b_cols) + pad, ldc = std::max<int64_t>(1, n) + pad;
-  std::vector<float> a(static_cast<size_t>(std::max<int64_t>(1, a_rows * lda))), b(static_cast<size_t>(std::max<int64_t>(1, b_rows * ldb))),
-      c(static_cast<size_t>(std::max<int64_t>(1, m * ldc)));
+  const int64_t lda = std::max<int64_t>(1, a_cols) + pad, ldb = std::max<int64_t>(1, b_cols) + pad,
+                ldc = std::max<int64_t>(1, n) + pad;
+  std::vector<float> a(static_cast<size_t>(std::max<int64_t>(1, a_rows * lda))),
+      b(static_cast<size_t>(std::max<int64_t>(1, b_rows * ldb))), c(static_cast<size_t>(std::max<int64_t>(1, m * ldc)));
   rng.fill(a);
   rng.fill(b);
   rng.fill(c);
@@ -40,7 +41,8 @@ void check_case(Rng& rng, int ta, int tb, int64_t m, int64_t n, int64_t k, float
     for (int64_t j = 0; j < n; ++j) {
       double s = 0, g = 0;
       for (int64_t p = 0; p < k; ++p) {
-        const double t = static_cast<double>(ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+        const double t =
+            static_cast<double>(ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
         s += t;
         g += std::fabs(t);
       }
@@ -49,10 +51,12 @@ void check_case(Rng& rng, int ta, int tb, int64_t m, int64_t n, int64_t k, float
       const double bound = tol * (std::fabs(alpha) * g + std::fabs(beta * prev)) + 1e-30;
       const double got = c[i * ldc + j];
       if (!(std::fabs(got - want) <= bound)) {
-        std::printf("FAIL isa=%s ta=%d tb=%d m=%lld n=%lld k=%lld alpha=%g beta=%g pad=%lld: C[%lld,%lld] = %.9g, want %.9g (bound %.3g)\n",
-                    llmc_isa_name(llmc_isa_active()), ta, tb, static_cast<long long>(m), static_cast<long long>(n),
-                    static_cast<long long>(k), alpha, beta, static_cast<long long>(pad), static_cast<long long>(i),
-                    static_cast<long long>(j), got, want, bound);
+        std::printf(
+            "FAIL isa=%s ta=%d tb=%d m=%lld n=%lld k=%lld alpha=%g beta=%g pad=%lld: C[%lld,%lld] = %.9g, want %.9g "
+            "(bound %.3g)\n",
+            llmc_isa_name(llmc_isa_active()), ta, tb, static_cast<long long>(m), static_cast<long long>(n),
+            static_cast<long long>(k), alpha, beta, static_cast<long long>(pad), static_cast<long long>(i),
+            static_cast<long long>(j), got, want, bound);
         ++failures;
         return;
       }
@@ -112,10 +116,10 @@ int run_check() {
     check_case(rng, 1, 0, 3000, 7, 3000, 2.0f, 0.5f, 0);
     for (int ta = 0; ta < 2; ++ta)
       for (int tb = 0; tb < 2; ++tb) {
-        check_case(rng, ta, tb, 4, 0, 3, 1.0f, 0.0f, 0);   // n = 0
-        check_case(rng, ta, tb, 0, 5, 3, 1.0f, 0.0f, 0);   // m = 0
-        check_case(rng, ta, tb, 4, 5, 0, 1.0f, 0.5f, 0);   // k = 0: C = beta·C
-        check_case(rng, ta, tb, 4, 5, 0, 1.0f, 0.0f, 2);   // k = 0, beta = 0: C = 0 (NaN not read)
+        check_case(rng, ta, tb, 4, 0, 3, 1.0f, 0.0f, 0);     // n = 0
+        check_case(rng, ta, tb, 0, 5, 3, 1.0f, 0.0f, 0);     // m = 0
+        check_case(rng, ta, tb, 4, 5, 0, 1.0f, 0.5f, 0);     // k = 0: C = beta·C
+        check_case(rng, ta, tb, 4, 5, 0, 1.0f, 0.0f, 2);     // k = 0, beta = 0: C = 0 (NaN not read)
         check_case(rng, ta, tb, 20, 30, 10, 0.0f, 0.5f, 0);  // alpha = 0: C = beta·C
       }
     std::printf("%s: %s\n", llmc_isa_name(isa), failures == before ? "ok" : "FAILED");
@@ -199,9 +203,14 @@ int run_bench(int argc, char** argv) {
       std::printf("\n");
     }
   }
-  const struct { int ta, tb; int64_t m, n, k; const char* what; } extra[] = {
-      {1, 0, 4096, 4096, 4096, "TN (Hessian XtX)"}, {0, 0, 4096, 4096, 128, "NN (GPTQ lazy update)"},
-      {0, 0, 512, 4096, 4096, "NN"}, {1, 1, 512, 4096, 4096, "TT"}};
+  const struct {
+    int ta, tb;
+    int64_t m, n, k;
+    const char* what;
+  } extra[] = {{1, 0, 4096, 4096, 4096, "TN (Hessian XtX)"},
+               {0, 0, 4096, 4096, 128, "NN (GPTQ lazy update)"},
+               {0, 0, 512, 4096, 4096, "NN"},
+               {1, 1, 512, 4096, 4096, "TT"}};
   for (const auto& e : extra) {
     const double t = time_gemm(e.ta, e.tb, e.m, e.n, e.k, false, 5);
     std::printf("%-22s m=%lld n=%lld k=%lld %9.3f ms %8.1f GFLOP/s\n", e.what, static_cast<long long>(e.m),

@@ -53,7 +53,8 @@ Layer make_layer(Rng& rng, bool int4, int64_t n, int64_t k, int64_t group, bool 
   if (n > 1) L.scale[1] = 0.0f;  // an all-zero channel / group
   for (int64_t i = 0; i < n * k; ++i) {
     int v = int4 ? (sym ? rng.range(-8, 7) : rng.range(0, 15)) : rng.range(-128, 127);
-    if (edges && rng.range(0, 3) == 0) v = int4 ? (sym ? (rng.range(0, 1) ? -8 : 7) : (rng.range(0, 1) ? 0 : 15)) : (rng.range(0, 1) ? -128 : 127);
+    if (edges && rng.range(0, 3) == 0)
+      v = int4 ? (sym ? (rng.range(0, 1) ? -8 : 7) : (rng.range(0, 1) ? 0 : 15)) : (rng.range(0, 1) ? -128 : 127);
     L.q[static_cast<size_t>(i)] = static_cast<int8_t>(v);
   }
   if (int4 && !sym) {
@@ -63,7 +64,8 @@ Layer make_layer(Rng& rng, bool int4, int64_t n, int64_t k, int64_t group, bool 
   if (int4 && act_order) {  // a random assignment with `group` inputs per group
     L.g_idx.resize(static_cast<size_t>(k));
     for (int64_t p = 0; p < k; ++p) L.g_idx[static_cast<size_t>(p)] = static_cast<int32_t>(p / group);
-    for (int64_t p = k - 1; p > 0; --p) std::swap(L.g_idx[static_cast<size_t>(p)], L.g_idx[static_cast<size_t>(rng.u32() % (p + 1))]);
+    for (int64_t p = k - 1; p > 0; --p)
+      std::swap(L.g_idx[static_cast<size_t>(p)], L.g_idx[static_cast<size_t>(rng.u32() % (p + 1))]);
   }
   L.w.resize(static_cast<size_t>(n * k));
   L.wabs.resize(static_cast<size_t>(n * k));
@@ -83,8 +85,9 @@ Layer make_layer(Rng& rng, bool int4, int64_t n, int64_t k, int64_t group, bool 
     L.pscale.resize(static_cast<size_t>(llmc_q4_scale_count(n, k, group)));
     L.pzero.resize(L.pscale.size());
     L.perm.resize(static_cast<size_t>(k));
-    if (llmc_q4_pack(n, k, group, L.q.data(), L.scale.data(), sym ? nullptr : L.zero.data(), act_order ? L.g_idx.data() : nullptr,
-                     L.data.data(), L.pscale.data(), L.pzero.data(), L.perm.data(), &L.has_perm) != LLMC_OK) {
+    if (llmc_q4_pack(n, k, group, L.q.data(), L.scale.data(), sym ? nullptr : L.zero.data(),
+                     act_order ? L.g_idx.data() : nullptr, L.data.data(), L.pscale.data(), L.pzero.data(),
+                     L.perm.data(), &L.has_perm) != LLMC_OK) {
       std::printf("FAIL q4_pack: %s\n", llmc_last_error());
       ++failures;
     }
@@ -118,12 +121,11 @@ void check_roundtrip(const Layer& L) {
   if (L.int4 && !L.sym) ok = ok && z == L.zero;
   if (L.int4 && L.has_perm) ok = ok && g == L.g_idx;
   if (!ok) {
-    std::printf("FAIL round trip int4=%d sym=%d n=%lld k=%lld group=%lld perm=%d\n", L.int4, L.sym, static_cast<long long>(L.n),
-                static_cast<long long>(L.k), static_cast<long long>(L.group), L.has_perm);
+    std::printf("FAIL round trip int4=%d sym=%d n=%lld k=%lld group=%lld perm=%d\n", L.int4, L.sym,
+                static_cast<long long>(L.n), static_cast<long long>(L.k), static_cast<long long>(L.group), L.has_perm);
     ++failures;
   }
 }
-
 
 void check_matmul(Rng& rng, const Layer& L, bool a8, int64_t m, int nan_row) {
   const int64_t k = L.k, n = L.n, ldx = k + 3, ldy = n + 2;
@@ -156,21 +158,28 @@ void check_matmul(Rng& rng, const Layer& L, bool a8, int64_t m, int nan_row) {
       double want = 0, mag = 0;
       bool want_nan = false;
       for (int64_t p = 0; p < k; ++p) {
-        const double xv = a8 ? xq[static_cast<size_t>(i * k + p)] * sx[static_cast<size_t>(i)] : x[static_cast<size_t>(i * ldx + p)];
+        const double xv =
+            a8 ? xq[static_cast<size_t>(i * k + p)] * sx[static_cast<size_t>(i)] : x[static_cast<size_t>(i * ldx + p)];
         want += L.w[static_cast<size_t>(j * k + p)] * xv;
         mag += L.wabs[static_cast<size_t>(j * k + p)] * std::fabs(xv);
       }
       if (a8 && std::isnan(sx[static_cast<size_t>(i)])) want_nan = true;
       if (!a8 && i == nan_row) want_nan = !std::isfinite(want) || std::isnan(want);
       bool ok;
-      if (i == nan_row && !a8) ok = !std::isfinite(got) || std::isnan(got);  // IEEE propagation: ±Inf or NaN
-      else if (want_nan) ok = std::isnan(got);
-      else ok = std::fabs(got - want) <= 8.0 * eps * (std::sqrt(static_cast<double>(k)) + L.G + 2) * mag + 1e-30;
+      if (i == nan_row && !a8)
+        ok = !std::isfinite(got) || std::isnan(got);  // IEEE propagation: ±Inf or NaN
+      else if (want_nan)
+        ok = std::isnan(got);
+      else
+        ok = std::fabs(got - want) <= 8.0 * eps * (std::sqrt(static_cast<double>(k)) + L.G + 2) * mag + 1e-30;
       if (!ok) {
-        std::printf("FAIL isa=%s %s int4=%d sym=%d perm=%d m=%lld n=%lld k=%lld group=%lld: y[%lld,%lld] = %.9g, want %.9g (bound %.3g)\n",
-                    llmc_isa_name(llmc_isa_active()), a8 ? "a8" : "a16", L.int4, L.sym, L.has_perm, static_cast<long long>(m),
-                    static_cast<long long>(n), static_cast<long long>(k), static_cast<long long>(L.group), static_cast<long long>(i),
-                    static_cast<long long>(j), got, want, 8.0 * eps * (std::sqrt(static_cast<double>(k)) + L.G + 2) * mag);
+        std::printf(
+            "FAIL isa=%s %s int4=%d sym=%d perm=%d m=%lld n=%lld k=%lld group=%lld: y[%lld,%lld] = %.9g, want %.9g "
+            "(bound %.3g)\n",
+            llmc_isa_name(llmc_isa_active()), a8 ? "a8" : "a16", L.int4, L.sym, L.has_perm, static_cast<long long>(m),
+            static_cast<long long>(n), static_cast<long long>(k), static_cast<long long>(L.group),
+            static_cast<long long>(i), static_cast<long long>(j), got, want,
+            8.0 * eps * (std::sqrt(static_cast<double>(k)) + L.G + 2) * mag);
         ++failures;
         return;
       }
@@ -178,8 +187,8 @@ void check_matmul(Rng& rng, const Layer& L, bool a8, int64_t m, int nan_row) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = n; j < ldy; ++j)
       if (i * ldy + j < static_cast<int64_t>(y.size()) && y[static_cast<size_t>(i * ldy + j)] != 12345.0f) {
-        std::printf("FAIL isa=%s: y padding written at [%lld,%lld]\n", llmc_isa_name(llmc_isa_active()), static_cast<long long>(i),
-                    static_cast<long long>(j));
+        std::printf("FAIL isa=%s: y padding written at [%lld,%lld]\n", llmc_isa_name(llmc_isa_active()),
+                    static_cast<long long>(i), static_cast<long long>(j));
         ++failures;
         return;
       }
@@ -200,7 +209,8 @@ void check_quant_row(Rng& rng) {
       if (kind == 3) std::fill(x.begin(), x.begin() + k, 0.0f);
       if (kind == 4) {  // ties: amax 127 makes inv 1 and x.5 values round half to even
         x[0] = 127.0f;
-        for (int64_t p = 1; p < k; ++p) x[static_cast<size_t>(p)] = static_cast<float>(static_cast<int>(p % 9) - 4) + 0.5f;
+        for (int64_t p = 1; p < k; ++p)
+          x[static_cast<size_t>(p)] = static_cast<float>(static_cast<int>(p % 9) - 4) + 0.5f;
       }
       const int mr = 3;
       std::vector<int8_t> a(static_cast<size_t>(kp * mr), 99), b = a;
@@ -211,8 +221,9 @@ void check_quant_row(Rng& rng) {
       const bool same_scale = (std::isnan(fa) && std::isnan(fb)) || fa == fb;
       if (!same_scale || a != b || sa != sb) {
         std::printf("FAIL isa=%s quant_row k=%lld kind=%d group=%lld: scale %g vs %g, codes %s, sums %s\n",
-                    llmc_isa_name(llmc_isa_active()), static_cast<long long>(k), kind, static_cast<long long>(group_len), fa, fb,
-                    a == b ? "equal" : "differ", sa == sb ? "equal" : "differ");
+                    llmc_isa_name(llmc_isa_active()), static_cast<long long>(k), kind,
+                    static_cast<long long>(group_len), fa, fb, a == b ? "equal" : "differ",
+                    sa == sb ? "equal" : "differ");
         ++failures;
       }
     }
@@ -233,17 +244,22 @@ int run_check() {
       for (int64_t k : {1, 3, 4, 30, 64, 257}) {
         const Layer L = make_layer(rng, false, n, k, 0, true, false, n % 2 == 1);
         if (isa == levels.front()) check_roundtrip(L);
-        for (int64_t m : ms) check_matmul(rng, L, true, m, m > 2 ? 2 : -1), check_matmul(rng, L, false, m, m > 3 ? 3 : -1);
+        for (int64_t m : ms)
+          check_matmul(rng, L, true, m, m > 2 ? 2 : -1), check_matmul(rng, L, false, m, m > 3 ? 3 : -1);
       }
     // int4: groups 32/64/128 dividing k, or one group per row (k any)
-    struct G4 { int64_t k, group; };
+    struct G4 {
+      int64_t k, group;
+    };
     for (int64_t n : {1, 16, 17, 45})
-      for (G4 g : {G4{32, 32}, G4{64, 32}, G4{96, 32}, G4{128, 64}, G4{256, 128}, G4{384, 128}, G4{20, 20}, G4{100, 100}, G4{264, 264}})
+      for (G4 g : {G4{32, 32}, G4{64, 32}, G4{96, 32}, G4{128, 64}, G4{256, 128}, G4{384, 128}, G4{20, 20},
+                   G4{100, 100}, G4{264, 264}})
         for (int sym = 0; sym < 2; ++sym)
           for (int ao = 0; ao < (g.group < g.k ? 2 : 1); ++ao) {
             const Layer L = make_layer(rng, true, n, g.k, g.group, sym == 1, ao == 1, n % 2 == 1);
             if (isa == levels.front()) check_roundtrip(L);
-            for (int64_t m : ms) check_matmul(rng, L, true, m, m > 2 ? 2 : -1), check_matmul(rng, L, false, m, m > 3 ? 3 : -1);
+            for (int64_t m : ms)
+              check_matmul(rng, L, true, m, m > 2 ? 2 : -1), check_matmul(rng, L, false, m, m > 3 ? 3 : -1);
           }
     // Larger shapes: several kc slices and tasks of the fp32 GEMM path, many column blocks.
     {
@@ -276,7 +292,9 @@ int run_bench(int argc, char** argv) {
   }
   std::printf("isa %s, threads %d\n", llmc_isa_name(llmc_isa_active()), llmc_threads());
   Rng rng(7);
-  struct Shape { int64_t k, n; };
+  struct Shape {
+    int64_t k, n;
+  };
   for (Shape sh : {Shape{4096, 4096}, Shape{4096, 11008}, Shape{11008, 4096}}) {
     const Layer L8 = make_layer(rng, false, sh.n, sh.k, 0, true, false, false);
     const Layer L4 = make_layer(rng, true, sh.n, sh.k, 128, true, false, false);
@@ -298,10 +316,11 @@ int run_bench(int argc, char** argv) {
           t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
         }
         const double ms = median_ms(t);
-        const double bytes = int4 ? static_cast<double>(L4.data.size() + L4.pscale.size() * 4) : static_cast<double>(L8.data.size() + L8.pscale.size() * 4);
-        std::printf("%s%s m=%4lld k=%5lld n=%5lld  %8.3f ms  %7.1f GOP/s  %6.1f GB/s (warm)\n", int4 ? "w4" : "w8", a8 ? "a8 " : "a16",
-                    static_cast<long long>(m), static_cast<long long>(sh.k), static_cast<long long>(sh.n), ms,
-                    2.0 * m * sh.n * sh.k / ms * 1e-6, bytes / ms * 1e-6);
+        const double bytes = int4 ? static_cast<double>(L4.data.size() + L4.pscale.size() * 4)
+                                  : static_cast<double>(L8.data.size() + L8.pscale.size() * 4);
+        std::printf("%s%s m=%4lld k=%5lld n=%5lld  %8.3f ms  %7.1f GOP/s  %6.1f GB/s (warm)\n", int4 ? "w4" : "w8",
+                    a8 ? "a8 " : "a16", static_cast<long long>(m), static_cast<long long>(sh.k),
+                    static_cast<long long>(sh.n), ms, 2.0 * m * sh.n * sh.k / ms * 1e-6, bytes / ms * 1e-6);
       }
     }
   }

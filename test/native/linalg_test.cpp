@@ -43,8 +43,9 @@ void check_inverse_cholesky(Rng& rng, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < i; ++j)
       if (u[i * n + j] != 0.0f) {
-        std::printf("FAIL isa=%s n=%lld: U[%lld,%lld] = %g below the diagonal\n", llmc_isa_name(llmc_isa_active()), static_cast<long long>(n),
-                    static_cast<long long>(i), static_cast<long long>(j), static_cast<double>(u[i * n + j]));
+        std::printf("FAIL isa=%s n=%lld: U[%lld,%lld] = %g below the diagonal\n", llmc_isa_name(llmc_isa_active()),
+                    static_cast<long long>(n), static_cast<long long>(i), static_cast<long long>(j),
+                    static_cast<double>(u[i * n + j]));
         ++failures;
         return;
       }
@@ -62,7 +63,8 @@ void check_inverse_cholesky(Rng& rng, int64_t n) {
       worst = std::fmax(worst, std::fabs(s - (i == j ? 1.0 : 0.0)));
     }
   if (!(worst < 2e-3)) {
-    std::printf("FAIL isa=%s n=%lld: max |U·H·Uᵀ − I| = %.3g\n", llmc_isa_name(llmc_isa_active()), static_cast<long long>(n), worst);
+    std::printf("FAIL isa=%s n=%lld: max |U·H·Uᵀ − I| = %.3g\n", llmc_isa_name(llmc_isa_active()),
+                static_cast<long long>(n), worst);
     ++failures;
   }
 }
@@ -72,8 +74,10 @@ void check_indefinite(int64_t n) {
   std::vector<float> a(static_cast<size_t>(n * n), 0.0f);
   for (int64_t i = 0; i < n; ++i) a[i * n + i] = 1.0f;
   a[(n / 3) * n + n / 3] = -1.0f;
-  if (llmc::linalg::inverse_upper_cholesky(a.data(), n, "hint") != LLMC_INVALID_ARGUMENT || !std::strstr(llmc_last_error(), "not positive definite")) {
-    std::printf("FAIL n=%lld: an indefinite matrix was not reported (%s)\n", static_cast<long long>(n), llmc_last_error());
+  if (llmc::linalg::inverse_upper_cholesky(a.data(), n, "hint") != LLMC_INVALID_ARGUMENT ||
+      !std::strstr(llmc_last_error(), "not positive definite")) {
+    std::printf("FAIL n=%lld: an indefinite matrix was not reported (%s)\n", static_cast<long long>(n),
+                llmc_last_error());
     ++failures;
   }
 }
@@ -98,8 +102,8 @@ int run_bench() {
     const auto t0 = std::chrono::steady_clock::now();
     llmc::linalg::inverse_upper_cholesky(h.data(), n, "");
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("inverse_upper_cholesky n=%5lld: %8.3f s  %6.1f GFLOP/s (counting 2/3·n³ multiply-adds)\n", static_cast<long long>(n), s,
-                4.0 / 3.0 * static_cast<double>(n) * n * n / s * 1e-9);
+    std::printf("inverse_upper_cholesky n=%5lld: %8.3f s  %6.1f GFLOP/s (counting 2/3·n³ multiply-adds)\n",
+                static_cast<long long>(n), s, 4.0 / 3.0 * static_cast<double>(n) * n * n / s * 1e-9);
   }
   return 0;
 }

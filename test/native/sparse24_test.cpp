@@ -43,7 +43,14 @@ struct Layer {
   std::vector<float> pscale;
   std::vector<int32_t> wsum;
   llmc_s24_weights v() const {
-    return {n, k, bits, group, meta.data(), values.data(), bits == 32 ? nullptr : pscale.data(), bits == 8 ? wsum.data() : nullptr};
+    return {n,
+            k,
+            bits,
+            group,
+            meta.data(),
+            values.data(),
+            bits == 32 ? nullptr : pscale.data(),
+            bits == 8 ? wsum.data() : nullptr};
   }
 };
 
@@ -51,8 +58,10 @@ struct Layer {
 Layer make_layer(Rng& rng, int bits, int64_t n, int64_t k, int64_t group, bool edges) {
   Layer L;
   L.bits = bits, L.n = n, L.k = k, L.group = bits == 4 ? group : 0, L.G = bits == 4 ? k / group : 1;
-  if (bits == 32) L.wf.assign(static_cast<size_t>(n * k), 0.0f);
-  else L.q.assign(static_cast<size_t>(n * k), 0);
+  if (bits == 32)
+    L.wf.assign(static_cast<size_t>(n * k), 0.0f);
+  else
+    L.q.assign(static_cast<size_t>(n * k), 0);
   L.scale.resize(static_cast<size_t>(n * L.G));
   for (auto& s : L.scale) s = 0.001f + 0.05f * std::fabs(rng.uniform());
   for (int64_t j = 0; j < n; ++j)
@@ -81,17 +90,20 @@ Layer make_layer(Rng& rng, int bits, int64_t n, int64_t k, int64_t group, bool e
   for (int64_t j = 0; j < n; ++j)
     for (int64_t p = 0; p < k; ++p) {
       const size_t at = static_cast<size_t>(j * k + p);
-      L.w[at] = bits == 32 ? L.wf[at] : static_cast<double>(L.scale[static_cast<size_t>(j * L.G + (bits == 4 ? p / group : 0))]) * L.q[at];
+      L.w[at] = bits == 32 ? L.wf[at]
+                           : static_cast<double>(L.scale[static_cast<size_t>(j * L.G + (bits == 4 ? p / group : 0))]) *
+                                 L.q[at];
     }
   L.meta.resize(static_cast<size_t>(llmc_s24_meta_bytes(n, k)));
   L.values.resize(static_cast<size_t>(llmc_s24_value_bytes(bits, n, k)));
   L.pscale.resize(static_cast<size_t>(std::max<int64_t>(1, llmc_s24_scale_count(bits, n, k, L.group))));
   L.wsum.resize(static_cast<size_t>(llmc_s24_scale_count(8, n, k, 0)));
   int64_t bad[2];
-  const llmc_status st = llmc_s24_pack(bits, n, k, L.group, bits == 32 ? L.wf.data() : nullptr, bits == 32 ? nullptr : L.q.data(),
-                                       bits == 32 ? nullptr : L.scale.data(), L.meta.data(), L.values.data(), L.pscale.data(),
-                                       L.wsum.data(), bad);
-  CHECK(st == LLMC_OK, "s24_pack bits=%d n=%lld k=%lld: %s", bits, static_cast<long long>(n), static_cast<long long>(k), llmc_last_error());
+  const llmc_status st = llmc_s24_pack(bits, n, k, L.group, bits == 32 ? L.wf.data() : nullptr,
+                                       bits == 32 ? nullptr : L.q.data(), bits == 32 ? nullptr : L.scale.data(),
+                                       L.meta.data(), L.values.data(), L.pscale.data(), L.wsum.data(), bad);
+  CHECK(st == LLMC_OK, "s24_pack bits=%d n=%lld k=%lld: %s", bits, static_cast<long long>(n), static_cast<long long>(k),
+        llmc_last_error());
   return L;
 }
 
@@ -101,8 +113,10 @@ void check_roundtrip(const Layer& L) {
   std::vector<int8_t> q(static_cast<size_t>(L.n * L.k), 7);
   const llmc_status st = llmc_s24_unpack(&v, d.data(), q.data(), s.data());
   bool ok = st == LLMC_OK;
-  if (L.bits == 32) ok = ok && std::memcmp(d.data(), L.wf.data(), d.size() * sizeof(float)) == 0;
-  else ok = ok && q == L.q && std::memcmp(s.data(), L.scale.data(), s.size() * sizeof(float)) == 0;
+  if (L.bits == 32)
+    ok = ok && std::memcmp(d.data(), L.wf.data(), d.size() * sizeof(float)) == 0;
+  else
+    ok = ok && q == L.q && std::memcmp(s.data(), L.scale.data(), s.size() * sizeof(float)) == 0;
   CHECK(ok, "round trip bits=%d n=%lld k=%lld", L.bits, static_cast<long long>(L.n), static_cast<long long>(L.k));
 }
 
@@ -114,7 +128,8 @@ void check_bitmask(const Layer& L) {
   std::vector<float> cf(static_cast<size_t>(L.n * half));
   std::vector<int8_t> c8(static_cast<size_t>(L.n * half));
   std::vector<uint8_t> bm(static_cast<size_t>(L.n * mb), 0xEE);
-  const llmc_status st = llmc_s24_to_bitmask(&v, L.bits == 32 ? static_cast<void*>(cf.data()) : static_cast<void*>(c8.data()), bm.data());
+  const llmc_status st =
+      llmc_s24_to_bitmask(&v, L.bits == 32 ? static_cast<void*>(cf.data()) : static_cast<void*>(c8.data()), bm.data());
   bool ok = st == LLMC_OK;
   for (int64_t j = 0; ok && j < L.n; ++j) {
     int64_t col = 0;
@@ -124,7 +139,8 @@ void check_bitmask(const Layer& L) {
       const bool nz = L.bits == 32 ? L.wf[at] != 0.0f : L.q[at] != 0;
       if (nz && !set) ok = false;
       if (set) {
-        const bool same = L.bits == 32 ? cf[static_cast<size_t>(j * half + col)] == L.wf[at] : c8[static_cast<size_t>(j * half + col)] == L.q[at];
+        const bool same = L.bits == 32 ? cf[static_cast<size_t>(j * half + col)] == L.wf[at]
+                                       : c8[static_cast<size_t>(j * half + col)] == L.q[at];
         ok = ok && same;
         ++col;
       }
@@ -169,26 +185,34 @@ void check_violation(Rng& rng) {
     std::vector<float> w(static_cast<size_t>(n * k), 0.0f), scale(static_cast<size_t>(n * 2), 0.1f);
     std::vector<int8_t> q(static_cast<size_t>(n * k), 0);
     for (int64_t j = 0; j < n; ++j)
-      for (int64_t g = 0; g < k / 4; ++g) w[static_cast<size_t>(j * k + 4 * g + 1)] = 1.0f, q[static_cast<size_t>(j * k + 4 * g + 1)] = 3;
+      for (int64_t g = 0; g < k / 4; ++g)
+        w[static_cast<size_t>(j * k + 4 * g + 1)] = 1.0f, q[static_cast<size_t>(j * k + 4 * g + 1)] = 3;
     const int64_t j0 = 2 + rng.range(0, 1), g0 = rng.range(3, 9);
-    for (int i : {0, 2}) w[static_cast<size_t>(j0 * k + 4 * g0 + i)] = -2.0f, q[static_cast<size_t>(j0 * k + 4 * g0 + i)] = -1;  // 3 nonzeros
+    for (int i : {0, 2})
+      w[static_cast<size_t>(j0 * k + 4 * g0 + i)] = -2.0f,
+                                              q[static_cast<size_t>(j0 * k + 4 * g0 + i)] = -1;  // 3 nonzeros
     // a later violation too: the first one is reported
     for (int i : {0, 2}) w[static_cast<size_t>(4 * k + i)] = 5.0f, q[static_cast<size_t>(4 * k + i)] = 2;
-    std::vector<uint8_t> meta(static_cast<size_t>(llmc_s24_meta_bytes(n, k))), values(static_cast<size_t>(llmc_s24_value_bytes(bits, n, k)));
+    std::vector<uint8_t> meta(static_cast<size_t>(llmc_s24_meta_bytes(n, k))),
+        values(static_cast<size_t>(llmc_s24_value_bytes(bits, n, k)));
     std::vector<float> so(static_cast<size_t>(std::max<int64_t>(1, llmc_s24_scale_count(bits, n, k, group))));
     std::vector<int32_t> ws(16);
     int64_t bad[2];
-    const llmc_status st = llmc_s24_pack(bits, n, k, group, w.data(), q.data(), scale.data(), meta.data(), values.data(), so.data(), ws.data(), bad);
+    const llmc_status st = llmc_s24_pack(bits, n, k, group, w.data(), q.data(), scale.data(), meta.data(),
+                                         values.data(), so.data(), ws.data(), bad);
     char want[64];
-    std::snprintf(want, sizeof want, "row %lld, columns %lld..", static_cast<long long>(j0), static_cast<long long>(4 * g0));
+    std::snprintf(want, sizeof want, "row %lld, columns %lld..", static_cast<long long>(j0),
+                  static_cast<long long>(4 * g0));
     CHECK(st == LLMC_INVALID_ARGUMENT && bad[0] == j0 && bad[1] == 4 * g0 && std::strstr(llmc_last_error(), want),
-          "violation bits=%d: status %d bad=(%lld,%lld) message '%s', want row %lld column %lld", bits, st, static_cast<long long>(bad[0]),
-          static_cast<long long>(bad[1]), llmc_last_error(), static_cast<long long>(j0), static_cast<long long>(4 * g0));
+          "violation bits=%d: status %d bad=(%lld,%lld) message '%s', want row %lld column %lld", bits, st,
+          static_cast<long long>(bad[0]), static_cast<long long>(bad[1]), llmc_last_error(), static_cast<long long>(j0),
+          static_cast<long long>(4 * g0));
   }
   // k not a multiple of 4
   std::vector<float> w(12, 1.0f);
   std::vector<uint8_t> buf(4096);
-  CHECK(llmc_s24_pack(32, 2, 6, 0, w.data(), nullptr, nullptr, buf.data(), buf.data() + 1024, nullptr, nullptr, nullptr) == LLMC_INVALID_ARGUMENT,
+  CHECK(llmc_s24_pack(32, 2, 6, 0, w.data(), nullptr, nullptr, buf.data(), buf.data() + 1024, nullptr, nullptr,
+                      nullptr) == LLMC_INVALID_ARGUMENT,
         "k = 6 must be refused");
 }
 
@@ -197,7 +221,8 @@ void check_violation(Rng& rng) {
 // compressed [1.5, -2, 3, 0]; NVIDIA metadata: group 0 = 1 | 3 << 2 = 0xD, group 1 = 0 | 1 << 2 = 0x4.
 void check_hand_example() {
   const float w[8] = {0, 1.5f, 0, -2, 3, 0, 0, 0};
-  std::vector<uint8_t> meta(static_cast<size_t>(llmc_s24_meta_bytes(1, 8))), values(static_cast<size_t>(llmc_s24_value_bytes(32, 1, 8)));
+  std::vector<uint8_t> meta(static_cast<size_t>(llmc_s24_meta_bytes(1, 8))),
+      values(static_cast<size_t>(llmc_s24_value_bytes(32, 1, 8)));
   llmc_s24_pack(32, 1, 8, 0, w, nullptr, nullptr, meta.data(), values.data(), nullptr, nullptr, nullptr);
   const llmc_s24_weights v{1, 8, 32, 0, meta.data(), values.data(), nullptr, nullptr};
   float c[4];
@@ -207,7 +232,6 @@ void check_hand_example() {
   CHECK(bm == 0x3A && c[0] == 1.5f && c[1] == -2.0f && c[2] == 3.0f && c[3] == 0.0f && nv == 0x4D,
         "hand example: bitmask 0x%02X compressed [%g %g %g %g] nv 0x%02X", bm, c[0], c[1], c[2], c[3], nv);
 }
-
 
 void check_matmul(Rng& rng, const Layer& L, int path, int64_t m, int nan_row) {
   const int64_t k = L.k, n = L.n, ldx = k + 3, ldy = n + 2;
@@ -237,7 +261,8 @@ void check_matmul(Rng& rng, const Layer& L, int path, int64_t m, int nan_row) {
       const float got = y[static_cast<size_t>(i * ldy + j)];
       double want = 0, mag = 0;
       for (int64_t p = 0; p < k; ++p) {
-        const double xv = a8 ? xq[static_cast<size_t>(i * k + p)] * sx[static_cast<size_t>(i)] : x[static_cast<size_t>(i * ldx + p)];
+        const double xv =
+            a8 ? xq[static_cast<size_t>(i * k + p)] * sx[static_cast<size_t>(i)] : x[static_cast<size_t>(i * ldx + p)];
         const double wv = L.w[static_cast<size_t>(j * k + p)];
         if (wv == 0.0 && std::isfinite(xv)) continue;
         want += wv * xv;
@@ -245,13 +270,17 @@ void check_matmul(Rng& rng, const Layer& L, int path, int64_t m, int nan_row) {
       }
       const double bound = 8.0 * eps * (std::sqrt(static_cast<double>(k)) + L.G + 2) * mag + 1e-30;
       bool ok;
-      if (i == nan_row) ok = a8 ? std::isnan(got) : !std::isfinite(got);
-      else ok = std::fabs(got - want) <= bound;
+      if (i == nan_row)
+        ok = a8 ? std::isnan(got) : !std::isfinite(got);
+      else
+        ok = std::fabs(got - want) <= bound;
       if (!ok) {
-        std::printf("FAIL isa=%s bits=%d path=%d m=%lld n=%lld k=%lld group=%lld: y[%lld,%lld] = %.9g, want %.9g (bound %.3g)\n",
-                    llmc_isa_name(llmc_isa_active()), L.bits, path, static_cast<long long>(m), static_cast<long long>(n),
-                    static_cast<long long>(k), static_cast<long long>(L.group), static_cast<long long>(i), static_cast<long long>(j), got,
-                    want, bound);
+        std::printf(
+            "FAIL isa=%s bits=%d path=%d m=%lld n=%lld k=%lld group=%lld: y[%lld,%lld] = %.9g, want %.9g (bound "
+            "%.3g)\n",
+            llmc_isa_name(llmc_isa_active()), L.bits, path, static_cast<long long>(m), static_cast<long long>(n),
+            static_cast<long long>(k), static_cast<long long>(L.group), static_cast<long long>(i),
+            static_cast<long long>(j), got, want, bound);
         ++failures;
         return;
       }
@@ -259,8 +288,8 @@ void check_matmul(Rng& rng, const Layer& L, int path, int64_t m, int nan_row) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = n; j < ldy; ++j)
       if (y[static_cast<size_t>(i * ldy + j)] != 12345.0f) {
-        std::printf("FAIL isa=%s: y padding written at [%lld,%lld]\n", llmc_isa_name(llmc_isa_active()), static_cast<long long>(i),
-                    static_cast<long long>(j));
+        std::printf("FAIL isa=%s: y padding written at [%lld,%lld]\n", llmc_isa_name(llmc_isa_active()),
+                    static_cast<long long>(i), static_cast<long long>(j));
         ++failures;
         return;
       }
@@ -291,9 +320,12 @@ int run_check() {
               check_matmul(rng, L, path, m, m > 2 ? 2 : -1);
             }
         }
-    struct G4 { int64_t k, group; };
+    struct G4 {
+      int64_t k, group;
+    };
     for (int64_t n : {1, 16, 17, 45})
-      for (G4 g : {G4{32, 32}, G4{64, 32}, G4{96, 32}, G4{128, 64}, G4{256, 128}, G4{384, 128}, G4{20, 20}, G4{100, 100}, G4{264, 264}}) {
+      for (G4 g : {G4{32, 32}, G4{64, 32}, G4{96, 32}, G4{128, 64}, G4{256, 128}, G4{384, 128}, G4{20, 20},
+                   G4{100, 100}, G4{264, 264}}) {
         const Layer L = make_layer(rng, 4, n, g.k, g.group, n % 2 == 1);
         if (isa == levels.front()) check_roundtrip(L), check_bitmask(L), check_nv(L);
         for (int64_t m : ms)
@@ -338,7 +370,9 @@ int run_bench(int argc, char** argv) {
   }
   std::printf("isa %s, threads %d\n", llmc_isa_name(llmc_isa_active()), llmc_threads());
   Rng rng(7);
-  struct Shape { int64_t k, n; };
+  struct Shape {
+    int64_t k, n;
+  };
   for (Shape sh : {Shape{4096, 4096}, Shape{4096, 11008}}) {
     for (int bits : {32, 8, 4}) {
       const Layer L = make_layer(rng, bits, sh.n, sh.k, bits == 4 ? 128 : 0, false);
@@ -348,11 +382,14 @@ int run_bench(int argc, char** argv) {
       int has_perm = 0;
       std::vector<int32_t> perm(static_cast<size_t>(sh.k));
       if (bits == 8) {
-        dd.resize(static_cast<size_t>(llmc_q8_data_bytes(sh.n, sh.k))), ds.resize(static_cast<size_t>(llmc_q8_scale_count(sh.n)));
+        dd.resize(static_cast<size_t>(llmc_q8_data_bytes(sh.n, sh.k))),
+            ds.resize(static_cast<size_t>(llmc_q8_scale_count(sh.n)));
         llmc_q8_pack(sh.n, sh.k, L.q.data(), L.scale.data(), dd.data(), ds.data());
       } else if (bits == 4) {
-        dd.resize(static_cast<size_t>(llmc_q4_data_bytes(sh.n, sh.k))), ds.resize(static_cast<size_t>(llmc_q4_scale_count(sh.n, sh.k, 128)));
-        llmc_q4_pack(sh.n, sh.k, 128, L.q.data(), L.scale.data(), nullptr, nullptr, dd.data(), ds.data(), nullptr, perm.data(), &has_perm);
+        dd.resize(static_cast<size_t>(llmc_q4_data_bytes(sh.n, sh.k))),
+            ds.resize(static_cast<size_t>(llmc_q4_scale_count(sh.n, sh.k, 128)));
+        llmc_q4_pack(sh.n, sh.k, 128, L.q.data(), L.scale.data(), nullptr, nullptr, dd.data(), ds.data(), nullptr,
+                     perm.data(), &has_perm);
       } else {
         dw = L.wf;
       }
@@ -361,7 +398,8 @@ int run_bench(int argc, char** argv) {
         for (auto& v : x) v = rng.uniform();
         const int reps = m <= 16 ? 30 : 7;
         const double dense = time_ms(reps, [&] {
-          if (bits == 32) llmc_sgemm(0, 1, m, sh.n, sh.k, 1.0f, x.data(), sh.k, dw.data(), sh.k, 0.0f, y.data(), sh.n);
+          if (bits == 32)
+            llmc_sgemm(0, 1, m, sh.n, sh.k, 1.0f, x.data(), sh.k, dw.data(), sh.k, 0.0f, y.data(), sh.n);
           else if (bits == 8) {
             const llmc_q8_weights w{sh.n, sh.k, dd.data(), ds.data()};
             llmc_q8_matmul(&w, 1, m, x.data(), sh.k, y.data(), sh.n);
@@ -372,10 +410,16 @@ int run_bench(int argc, char** argv) {
         });
         const llmc_s24_weights v = L.v();
         const double p1 = time_ms(reps, [&] { llmc_s24_matmul(&v, 1, m, x.data(), sh.k, y.data(), sh.n); });
-        const double p2 = bits == 8 ? p1 : time_ms(reps, [&] { llmc_s24_matmul(&v, 2, m, x.data(), sh.k, y.data(), sh.n); });
-        std::printf("%-6s m=%4lld k=%5lld n=%5lld  dense %8.3f ms  2:4 kernels %8.3f ms (%.2fx)  dense path %8.3f ms (%.2fx)  auto=%d\n",
-                    bits == 32 ? "f32" : bits == 8 ? "w8a8" : "w4a16", static_cast<long long>(m), static_cast<long long>(sh.k),
-                    static_cast<long long>(sh.n), dense, p1, dense / p1, p2, dense / p2, llmc_s24_path(bits, m, sh.n, sh.k));
+        const double p2 =
+            bits == 8 ? p1 : time_ms(reps, [&] { llmc_s24_matmul(&v, 2, m, x.data(), sh.k, y.data(), sh.n); });
+        std::printf(
+            "%-6s m=%4lld k=%5lld n=%5lld  dense %8.3f ms  2:4 kernels %8.3f ms (%.2fx)  dense path %8.3f ms (%.2fx)  "
+            "auto=%d\n",
+            bits == 32  ? "f32"
+            : bits == 8 ? "w8a8"
+                        : "w4a16",
+            static_cast<long long>(m), static_cast<long long>(sh.k), static_cast<long long>(sh.n), dense, p1,
+            dense / p1, p2, dense / p2, llmc_s24_path(bits, m, sh.n, sh.k));
       }
     }
   }

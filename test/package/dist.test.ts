@@ -20,7 +20,11 @@ describe('llm-compress (CLI basics)', () => {
 
   it('the CommonJS entry loads and exposes the same API', () => {
     const cjs = join(REPO_ROOT, 'dist', 'index.cjs');
-    const r = spawnSync(process.execPath, ['-e', `const l = require(${JSON.stringify(cjs)}); console.log(typeof l.kernels.gemm, l.runtimeInfo().isa)`], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      ['-e', `const l = require(${JSON.stringify(cjs)}); console.log(typeof l.kernels.gemm, l.runtimeInfo().isa)`],
+      { encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^function (scalar|neon|avx2|avx512)/);
   });

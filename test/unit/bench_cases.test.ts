@@ -6,7 +6,11 @@ import { GEMM_Q_CASES, GEMM_Q_KERNELS, gemmQKernel } from '../../bench/cases/gem
 import { BENCH_MS, casesFor, ERROR_BUDGET, LAYER_SHAPES, perfCases, type Case } from '../../bench/cases/index.js';
 import { SPARSE24_CASES, SPARSE24_KERNELS } from '../../bench/cases/sparse24.js';
 
-const TABLES: Record<string, readonly Case[]> = { gemm_f32: GEMM_F32_CASES, gemm_q: GEMM_Q_CASES, sparse24: SPARSE24_CASES };
+const TABLES: Record<string, readonly Case[]> = {
+  gemm_f32: GEMM_F32_CASES,
+  gemm_q: GEMM_Q_CASES,
+  sparse24: SPARSE24_CASES,
+};
 const plan = (cases: Case[]) => cases.map(({ k, n, ms }) => `${k}x${n}:${ms.join(',')}`);
 const settings = { timeMs: 1, onRow: () => undefined };
 
@@ -14,14 +18,41 @@ describe('kernel case tables', () => {
   it('bench without --shapes / --m times the README layer shapes at m = 1, 16, 128, 512, shape by shape', () => {
     const readme = ['4096x4096:1,16,128,512', '4096x11008:1,16,128,512', '11008x4096:1,16,128,512'];
     expect(plan(perfCases(GEMM_F32_CASES, settings))).toEqual(readme);
-    for (const { bits } of Object.values(GEMM_Q_KERNELS)) expect(plan(perfCases(GEMM_Q_CASES.filter((c) => c.bits === bits), settings))).toEqual(readme);
-    for (const bits of Object.values(SPARSE24_KERNELS)) expect(plan(perfCases(SPARSE24_CASES.filter((c) => c.bits === bits), settings))).toEqual(readme);
+    for (const { bits } of Object.values(GEMM_Q_KERNELS))
+      expect(
+        plan(
+          perfCases(
+            GEMM_Q_CASES.filter((c) => c.bits === bits),
+            settings,
+          ),
+        ),
+      ).toEqual(readme);
+    for (const bits of Object.values(SPARSE24_KERNELS))
+      expect(
+        plan(
+          perfCases(
+            SPARSE24_CASES.filter((c) => c.bits === bits),
+            settings,
+          ),
+        ),
+      ).toEqual(readme);
   });
 
-  it('--shapes and --m replace the tables\' shapes and batch sizes', () => {
-    expect(plan(perfCases(GEMM_F32_CASES, { ...settings, ms: [1, 3] }))).toEqual(LAYER_SHAPES.map(({ k, n }) => `${k}x${n}:1,3`));
-    expect(plan(perfCases(GEMM_F32_CASES, { ...settings, shapes: [{ k: 64, n: 48 }] }))).toEqual([`64x48:${BENCH_MS.join(',')}`]);
-    const custom = perfCases(GEMM_Q_CASES, { ...settings, shapes: [{ k: 64, n: 48 }, { k: 33, n: 17 }], ms: [2] });
+  it("--shapes and --m replace the tables' shapes and batch sizes", () => {
+    expect(plan(perfCases(GEMM_F32_CASES, { ...settings, ms: [1, 3] }))).toEqual(
+      LAYER_SHAPES.map(({ k, n }) => `${k}x${n}:1,3`),
+    );
+    expect(plan(perfCases(GEMM_F32_CASES, { ...settings, shapes: [{ k: 64, n: 48 }] }))).toEqual([
+      `64x48:${BENCH_MS.join(',')}`,
+    ]);
+    const custom = perfCases(GEMM_Q_CASES, {
+      ...settings,
+      shapes: [
+        { k: 64, n: 48 },
+        { k: 33, n: 17 },
+      ],
+      ms: [2],
+    });
     expect(plan(custom)).toEqual(['64x48:2', '33x17:2']);
     expect(custom.every((c) => c.group === undefined)).toBe(true); // the kernel's default group, not a table case's
   });

@@ -31,8 +31,16 @@ describe('llm-compress bench', () => {
   it('prints the JSON-lines contract for f32', async () => {
     const r = await cli('bench', '--kernels', 'f32', '--m', '1,3', '--shapes', '64x48,33x17', '--time', '20', '--json');
     expect(r.code).toBe(0);
-    const rows = r.out.trim().split('\n').map((l) => JSON.parse(l));
-    expect(rows.map((x) => [x.m, x.k, x.n])).toEqual([[1, 64, 48], [3, 64, 48], [1, 33, 17], [3, 33, 17]]);
+    const rows = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(rows.map((x) => [x.m, x.k, x.n])).toEqual([
+      [1, 64, 48],
+      [3, 64, 48],
+      [1, 33, 17],
+      [3, 33, 17],
+    ]);
     for (const row of rows) {
       expect(row.kernel).toBe('f32');
       for (const key of ['medianMs', 'gflops', 'weightGBps']) expect(row[key]).toBeGreaterThan(0);
@@ -46,10 +54,29 @@ describe('llm-compress bench', () => {
   });
 
   it('prints the JSON-lines contract for the quantized kernels, with their baselines', async () => {
-    const r = await cli('bench', '--kernels', 'w8a8,w4a16', '--m', '1,3', '--shapes', '64x48', '--time', '20', '--json');
+    const r = await cli(
+      'bench',
+      '--kernels',
+      'w8a8,w4a16',
+      '--m',
+      '1,3',
+      '--shapes',
+      '64x48',
+      '--time',
+      '20',
+      '--json',
+    );
     expect(r.code).toBe(0);
-    const rows = r.out.trim().split('\n').map((l) => JSON.parse(l));
-    expect(rows.map((x) => [x.kernel, x.m, x.k, x.n])).toEqual([['w8a8', 1, 64, 48], ['w8a8', 3, 64, 48], ['w4a16', 1, 64, 48], ['w4a16', 3, 64, 48]]);
+    const rows = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(rows.map((x) => [x.kernel, x.m, x.k, x.n])).toEqual([
+      ['w8a8', 1, 64, 48],
+      ['w8a8', 3, 64, 48],
+      ['w4a16', 1, 64, 48],
+      ['w4a16', 3, 64, 48],
+    ]);
     for (const row of rows) {
       for (const key of ['medianMs', 'gflops', 'weightGBps']) expect(row[key]).toBeGreaterThan(0);
       expect(row.groupSize).toBe(row.kernel === 'w4a16' ? 64 : undefined); // 64 divides k = 64, 128 does not
@@ -77,34 +104,71 @@ describe('llm-compress bench', () => {
   });
 
   it.runIf(cudaUnavailable() === null)('bench --device cuda prints GPU rows against the dense f16 kernel', async () => {
-    const r = await cli('bench', '--device', 'cuda', '--kernels', 'w4a16,sparse24_f16,f16', '--m', '1,16', '--shapes', '1024x2048', '--time', '20', '--json');
+    const r = await cli(
+      'bench',
+      '--device',
+      'cuda',
+      '--kernels',
+      'w4a16,sparse24_f16,f16',
+      '--m',
+      '1,16',
+      '--shapes',
+      '1024x2048',
+      '--time',
+      '20',
+      '--json',
+    );
     expect(r.code, r.err).toBe(0);
-    const rows = r.out.trim().split('\n').map((l) => JSON.parse(l));
-    expect(rows.map((x) => `${x.kernel}:${x.m}`)).toEqual(['cuda_w4a16:1', 'cuda_sparse24_f16:1', 'cuda_f16:1', 'cuda_w4a16:16', 'cuda_sparse24_f16:16', 'cuda_f16:16']);
+    const rows = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(rows.map((x) => `${x.kernel}:${x.m}`)).toEqual([
+      'cuda_w4a16:1',
+      'cuda_sparse24_f16:1',
+      'cuda_f16:1',
+      'cuda_w4a16:16',
+      'cuda_sparse24_f16:16',
+      'cuda_f16:16',
+    ]);
     for (const row of rows) {
       expect(row).toMatchObject({ k: 1024, n: 2048, isa: 'cuda', device: expect.any(String) });
       expect(row.medianMs).toBeGreaterThan(0);
       expect(row.speedupVsDense).toBeCloseTo(row.denseMs / row.medianMs, 6);
     }
-    const g = await cli('bench', '--device', 'cuda', '--kernels', 'gptq', '--shapes', '256x128', '--time', '20', '--json');
+    const g = await cli(
+      'bench',
+      '--device',
+      'cuda',
+      '--kernels',
+      'gptq',
+      '--shapes',
+      '256x128',
+      '--time',
+      '20',
+      '--json',
+    );
     expect(g.code, g.err).toBe(0);
     const row = JSON.parse(g.out.trim());
     expect(row).toMatchObject({ kernel: 'cuda_gptq', k: 256, n: 128, isa: 'cuda' });
     expect(row.speedupVsCpu).toBeCloseTo(row.cpuMs / row.medianMs, 6);
   });
 
-  it.runIf(cudaUnavailable() !== null)('--device cuda without a GPU exits 1 and says why (bench, compress, eval)', async () => {
-    const why = cudaUnavailable()!;
-    let r = await cli('bench', '--device', 'cuda');
-    expect(r.code).toBe(1);
-    expect(r.err).toContain(why);
-    r = await cli('compress', 'no/such/model', '-o', 'unused-output', '--scheme', 'W8A16', '--device', 'cuda');
-    expect(r.code).toBe(1);
-    expect(r.err).toContain(why);
-    r = await cli('eval', 'no/such/model', '--data', 'x.txt', '--device', 'cuda');
-    expect(r.code).toBe(1);
-    expect(r.err).toContain(why);
-  });
+  it.runIf(cudaUnavailable() !== null)(
+    '--device cuda without a GPU exits 1 and says why (bench, compress, eval)',
+    async () => {
+      const why = cudaUnavailable()!;
+      let r = await cli('bench', '--device', 'cuda');
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(why);
+      r = await cli('compress', 'no/such/model', '-o', 'unused-output', '--scheme', 'W8A16', '--device', 'cuda');
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(why);
+      r = await cli('eval', 'no/such/model', '--data', 'x.txt', '--device', 'cuda');
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(why);
+    },
+  );
 });
 
 describe('llm-compress (CLI basics)', () => {

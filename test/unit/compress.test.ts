@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 
 import { kernels } from '../../lib/index.js';
 import { Rng } from '../../bench/random.js';
-import { correlatedInputs, dampedHessian, gaussian, gptqReference, layerError, quadraticLoss } from '../helpers/obs_ref.js';
+import {
+  correlatedInputs,
+  dampedHessian,
+  gaussian,
+  gptqReference,
+  layerError,
+  quadraticLoss,
+} from '../helpers/obs_ref.js';
 import { expectError } from '../helpers/errors.js';
 
 function gaussianF32(rng: Rng, n: number, scale = 1): Float32Array {
@@ -17,7 +24,9 @@ function identity(n: number): Float32Array {
 
 // A small layer with a Hessian from correlated inputs, shared by several tests.
 const rng0 = new Rng(21);
-const ROWS = 24, COLS = 256, TOKENS = 600;
+const ROWS = 24,
+  COLS = 256,
+  TOKENS = 600;
 const X = correlatedInputs(rng0, TOKENS, COLS);
 const W = gaussianF32(rng0, ROWS * COLS, 0.05);
 const shape = { rows: ROWS, cols: COLS };
@@ -25,7 +34,12 @@ const shape = { rows: ROWS, cols: COLS };
 describe('hessian', () => {
   it('accumulates 2/n·XᵀX over batches (float64 reference, every element)', async () => {
     const acc = new kernels.HessianAccumulator(COLS);
-    for (const [a, b] of [[0, 100], [100, 357], [357, TOKENS]] as const) await acc.add(X.subarray(a * COLS, b * COLS));
+    for (const [a, b] of [
+      [0, 100],
+      [100, 357],
+      [357, TOKENS],
+    ] as const)
+      await acc.add(X.subarray(a * COLS, b * COLS));
     expect(acc.tokens).toBe(TOKENS);
     const one = await kernels.hessian(X, { tokens: TOKENS, features: COLS });
     for (let i = 0; i < COLS; i++)
@@ -49,7 +63,9 @@ describe('hessian', () => {
 describe('gptq', () => {
   it('equals a column-by-column OBS update with an explicit inverse Hessian (float64)', async () => {
     const rng = new Rng(3);
-    const rows = 6, cols = 64, x = correlatedInputs(rng, 300, cols);
+    const rows = 6,
+      cols = 64,
+      x = correlatedInputs(rng, 300, cols);
     const w = gaussianF32(rng, rows * cols, 0.1);
     const h = await kernels.hessian(x, { tokens: 300, features: cols });
     for (const group of [16, 64]) {
@@ -65,7 +81,13 @@ describe('gptq', () => {
   it('with H = I equals RTN exactly (codes, scales, weights), per row and in groups, sym and asym', async () => {
     const rng = new Rng(4);
     const w = gaussianF32(rng, ROWS * COLS, 0.05);
-    for (const o of [{ bits: 4, groupSize: 128 }, { bits: 3, groupSize: 'row' as const }, { bits: 4, groupSize: 32, symmetric: false }, { bits: 8, groupSize: 'row' as const }, { bits: 4, groupSize: 64, mse: true }]) {
+    for (const o of [
+      { bits: 4, groupSize: 128 },
+      { bits: 3, groupSize: 'row' as const },
+      { bits: 4, groupSize: 32, symmetric: false },
+      { bits: 8, groupSize: 'row' as const },
+      { bits: 4, groupSize: 64, mse: true },
+    ]) {
       const g = await kernels.gptq(w, identity(COLS), shape, o);
       const r = await kernels.rtn(w, shape, o);
       expect(g.q, JSON.stringify(o)).toEqual(r.q);
@@ -114,7 +136,12 @@ describe('gptq', () => {
     const x = X.subarray(0, 5 * COLS);
     for (const o of [{ symmetric: true }, { symmetric: false, actOrder: 'dynamic' as const }]) {
       const r = await kernels.gptq(W, h, shape, { bits: 4, groupSize: 128, ...o });
-      const packed = await kernels.packInt4(r.q, r.scale, { n: ROWS, k: COLS }, { groupSize: 128, ...(r.zeroPoint ? { zeroPoint: r.zeroPoint } : {}), ...(r.gIdx ? { gIdx: r.gIdx } : {}) });
+      const packed = await kernels.packInt4(
+        r.q,
+        r.scale,
+        { n: ROWS, k: COLS },
+        { groupSize: 128, ...(r.zeroPoint ? { zeroPoint: r.zeroPoint } : {}), ...(r.gIdx ? { gIdx: r.gIdx } : {}) },
+      );
       const y = await kernels.matmul(x, packed);
       const want = await kernels.gemm(x, r.weight, { m: 5, n: ROWS, k: COLS });
       for (let k = 0; k < y.length; k++) expect(Math.abs(y[k]! - want[k]!)).toBeLessThan(1e-4);
@@ -128,7 +155,10 @@ describe('gptq', () => {
 describe('sparsegpt, wanda, magnitude', () => {
   it('N:M masks have exactly N pruned in each group of M; unstructured prunes exactly the fraction', async () => {
     const h = await kernels.hessian(X, { tokens: TOKENS, features: COLS });
-    for (const [structure, n, m] of [['2:4', 2, 4], ['4:8', 4, 8]] as const) {
+    for (const [structure, n, m] of [
+      ['2:4', 2, 4],
+      ['4:8', 4, 8],
+    ] as const) {
       for (const r of [
         await kernels.sparsegpt(W, h, shape, { structure }),
         await kernels.sparsegpt(W, h, shape, { structure, quantize: { bits: 4, groupSize: 128 } }),
@@ -185,20 +215,49 @@ describe('compression: bad input', () => {
     await expectError(kernels.gptq(W, h, shape, { bits: 9 }), 'LLMC_INVALID_ARGUMENT', 'options.bits');
     await expectError(kernels.gptq(W, h, shape, { bits: 1 }), 'LLMC_INVALID_ARGUMENT', 'options.bits');
     await expectError(kernels.gptq(W, h, shape, { groupSize: 100 }), 'LLMC_INVALID_ARGUMENT', 'options.groupSize');
-    await expectError(kernels.gptq(W, h, shape, { groupSize: 64, blockSize: 96 }), 'LLMC_INVALID_ARGUMENT', 'options.blockSize');
-    await expectError(kernels.gptq(W, h, shape, { actOrder: true as never }), 'LLMC_INVALID_ARGUMENT', 'options.actOrder');
-    await expectError(kernels.gptq(W, h, shape, { bits: 8, symmetric: false }), 'LLMC_INVALID_ARGUMENT', 'options.symmetric');
-    await expectError(kernels.gptq(W, h, shape, { groupsize: 128 } as never), 'LLMC_INVALID_ARGUMENT', 'options.groupsize');
+    await expectError(
+      kernels.gptq(W, h, shape, { groupSize: 64, blockSize: 96 }),
+      'LLMC_INVALID_ARGUMENT',
+      'options.blockSize',
+    );
+    await expectError(
+      kernels.gptq(W, h, shape, { actOrder: true as never }),
+      'LLMC_INVALID_ARGUMENT',
+      'options.actOrder',
+    );
+    await expectError(
+      kernels.gptq(W, h, shape, { bits: 8, symmetric: false }),
+      'LLMC_INVALID_ARGUMENT',
+      'options.symmetric',
+    );
+    await expectError(
+      kernels.gptq(W, h, shape, { groupsize: 128 } as never),
+      'LLMC_INVALID_ARGUMENT',
+      'options.groupsize',
+    );
     const asym = Float32Array.from(h);
     asym[3 * COLS + 5] = asym[3 * COLS + 5]! + 1;
     await expectError(kernels.gptq(W, asym, shape), 'LLMC_INVALID_ARGUMENT', undefined, /not symmetric/);
     const indefinite = identity(COLS).map((v, k) => (k === 10 * COLS + 10 ? -5 : v));
-    await expectError(kernels.gptq(W, indefinite, shape), 'LLMC_INVALID_ARGUMENT', undefined, /not positive definite.*dampPercent/);
+    await expectError(
+      kernels.gptq(W, indefinite, shape),
+      'LLMC_INVALID_ARGUMENT',
+      undefined,
+      /not positive definite.*dampPercent/,
+    );
     await expectError(kernels.sparsegpt(W, h, shape, {}), 'LLMC_INVALID_ARGUMENT', 'options');
-    await expectError(kernels.sparsegpt(W, h, shape, { structure: '4:2' }), 'LLMC_INVALID_ARGUMENT', 'options.structure');
+    await expectError(
+      kernels.sparsegpt(W, h, shape, { structure: '4:2' }),
+      'LLMC_INVALID_ARGUMENT',
+      'options.structure',
+    );
     await expectError(kernels.sparsegpt(W, h, shape, { sparsity: 1 }), 'LLMC_INVALID_ARGUMENT', 'options.sparsity');
     await expectError(kernels.wanda(W, shape, { sparsity: 0.5 }), 'LLMC_INVALID_ARGUMENT', 'options');
-    await expectError(kernels.magnitude(W, { rows: ROWS, cols: COLS }, { structure: '3:7' }), 'LLMC_INVALID_ARGUMENT', 'options.structure');
+    await expectError(
+      kernels.magnitude(W, { rows: ROWS, cols: COLS }, { structure: '3:7' }),
+      'LLMC_INVALID_ARGUMENT',
+      'options.structure',
+    );
     await expectError(kernels.hessian(X, { tokens: TOKENS + 1, features: COLS }), 'LLMC_INVALID_ARGUMENT', 'x');
   });
 });

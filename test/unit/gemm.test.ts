@@ -19,7 +19,12 @@ afterAll(() => {
 const CASES = casesFor(GEMM_F32_CASES, 'check').flatMap((c) => c.ms.map((m) => ({ ...c, m })));
 const PLAIN = CASES.filter((c) => !c.alphaBeta);
 const ALPHA_BETA = CASES.filter((c) => c.alphaBeta);
-const TRANS: Array<[boolean, boolean]> = [[false, true], [false, false], [true, false], [true, true]];
+const TRANS: Array<[boolean, boolean]> = [
+  [false, true],
+  [false, false],
+  [true, false],
+  [true, true],
+];
 
 async function check(rng: Rng, m: number, n: number, k: number, transA: boolean, transB: boolean, alpha = 1, beta = 0) {
   const a = rng.float32(m * k);
@@ -30,7 +35,10 @@ async function check(rng: Rng, m: number, n: number, k: number, transA: boolean,
   expect(c).toBe(out);
   const ref = gemmRef(a, b, m, n, k, transA, transB, alpha, beta, c0);
   const bad = firstMismatch(c, ref, ERROR_BUDGET.f32(k));
-  expect(bad, `m=${m} n=${n} k=${k} transA=${transA} transB=${transB} alpha=${alpha} beta=${beta}: ${bad}`).toBeUndefined();
+  expect(
+    bad,
+    `m=${m} n=${n} k=${k} transA=${transA} transB=${transB} alpha=${alpha} beta=${beta}: ${bad}`,
+  ).toBeUndefined();
 }
 
 describe.each(levels)('gemm on ISA level %s', (isa) => {
@@ -44,7 +52,8 @@ describe.each(levels)('gemm on ISA level %s', (isa) => {
     setIsa(isa);
     const rng = new Rng(12);
     for (const [ta, tb] of TRANS) {
-      for (const { m, n, k } of PLAIN.filter(({ m, n, k }) => m * n * k < 40_000_000)) await check(rng, m, n, k, ta, tb);
+      for (const { m, n, k } of PLAIN.filter(({ m, n, k }) => m * n * k < 40_000_000))
+        await check(rng, m, n, k, ta, tb);
     }
   });
 
@@ -88,7 +97,10 @@ describe('gemm from many callers at once', () => {
     const results = await Promise.all(cases.map((c) => kernels.gemm(c.a, c.b, c)));
     results.forEach((c, i) => {
       const { m, n, k, a, b } = cases[i]!;
-      expect(firstMismatch(c, gemmRef(a, b, m, n, k, false, true, 1, 0), ERROR_BUDGET.f32(k)), `call ${i}`).toBeUndefined();
+      expect(
+        firstMismatch(c, gemmRef(a, b, m, n, k, false, true, 1, 0), ERROR_BUDGET.f32(k)),
+        `call ${i}`,
+      ).toBeUndefined();
     });
   });
 });
@@ -122,7 +134,12 @@ describe('gemm argument validation', () => {
   it('rejects wrong lengths, naming the array and the expected length', async () => {
     await expectInvalid(kernels.gemm(a, b, { m: 2, n: 4, k: 4 }), 'a');
     await expectInvalid(kernels.gemm(new Float32Array(8), b, { m: 2, n: 4, k: 4 }), 'b');
-    await expectError(kernels.gemm(a, b, { m: 2, n: 4, k: 4 }), 'LLMC_INVALID_ARGUMENT', 'a', /expected a Float32Array of length 8, got Float32Array of length 6/);
+    await expectError(
+      kernels.gemm(a, b, { m: 2, n: 4, k: 4 }),
+      'LLMC_INVALID_ARGUMENT',
+      'a',
+      /expected a Float32Array of length 8, got Float32Array of length 6/,
+    );
   });
 
   it('rejects arrays that are not Float32Array', async () => {
@@ -138,7 +155,10 @@ describe('gemm argument validation', () => {
   });
 
   it('rejects bad options', async () => {
-    await expectInvalid(kernels.gemm(a, b, { m: 2, n: 4, k: 3 }, { transA: 1 as unknown as boolean }), 'options.transA');
+    await expectInvalid(
+      kernels.gemm(a, b, { m: 2, n: 4, k: 3 }, { transA: 1 as unknown as boolean }),
+      'options.transA',
+    );
     await expectInvalid(kernels.gemm(a, b, { m: 2, n: 4, k: 3 }, { alpha: Number.NaN }), 'options.alpha');
     await expectInvalid(kernels.gemm(a, b, { m: 2, n: 4, k: 3 }, { beta: 1 }), 'options.out');
     await expectInvalid(kernels.gemm(a, b, { m: 2, n: 4, k: 3 }, { out: new Float32Array(7) }), 'options.out');
@@ -148,9 +168,15 @@ describe('gemm argument validation', () => {
 
   it('the raw binding refuses out-of-bounds views with a typed error instead of crashing', async () => {
     const n = native();
-    expect(() => n.gemmF32(a, b, new Float32Array(8), 2, 4, 4, false, true, 1, 0, 4, 4, 4)).toThrowError(/a has 6 elements, needs 8/);
-    expect(() => n.gemmF32(a, b, new Float32Array(8), 2, 4, 3, false, true, 1, 0, 3, 3, 5)).toThrowError(/c has 8 elements, needs 9/);
-    expect(() => n.gemmF32(a, b, new Float32Array(8), -2, 4, 3, false, true, 1, 0, 3, 3, 4)).toThrowError(/m must be an integer/);
+    expect(() => n.gemmF32(a, b, new Float32Array(8), 2, 4, 4, false, true, 1, 0, 4, 4, 4)).toThrowError(
+      /a has 6 elements, needs 8/,
+    );
+    expect(() => n.gemmF32(a, b, new Float32Array(8), 2, 4, 3, false, true, 1, 0, 3, 3, 5)).toThrowError(
+      /c has 8 elements, needs 9/,
+    );
+    expect(() => n.gemmF32(a, b, new Float32Array(8), -2, 4, 3, false, true, 1, 0, 3, 3, 4)).toThrowError(
+      /m must be an integer/,
+    );
     let thrown: unknown;
     try {
       n.gemmF32(a, {} as Float32Array, new Float32Array(8), 2, 4, 3, false, true, 1, 0, 3, 3, 4);
@@ -162,7 +188,9 @@ describe('gemm argument validation', () => {
   });
 
   it('the core rejects leading dimensions smaller than the rows they stride', async () => {
-    const err = await native().gemmF32(a, b, new Float32Array(8), 2, 4, 3, false, true, 1, 0, 2, 3, 4).catch((e: unknown) => e);
+    const err = await native()
+      .gemmF32(a, b, new Float32Array(8), 2, 4, 3, false, true, 1, 0, 2, 3, 4)
+      .catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe('LLMC_INVALID_ARGUMENT');
     expect(String((err as Error).message)).toMatch(/lda/);
   });

@@ -6,7 +6,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LlmcError } from '../../lib/index.js';
 import { dequantizeGgml, loadGgufTensors, readGgufHeader } from '../../lib/formats/gguf.js';
 import {
-  encodeF16Tensor, encodeQ4_0, encodeQ4_1, encodeQ6_K, encodeQ8_0, GGML_TYPE, ropeInterleavePermutation, writeGguf, type GgufMetaValue,
+  encodeF16Tensor,
+  encodeQ4_0,
+  encodeQ4_1,
+  encodeQ6_K,
+  encodeQ8_0,
+  GGML_TYPE,
+  ropeInterleavePermutation,
+  writeGguf,
+  type GgufMetaValue,
 } from '../../lib/formats/gguf_write.js';
 import { halfToFloat } from '../../lib/formats/safetensors.js';
 import { floatToHalf } from '../../lib/formats/safetensors_write.js';
@@ -44,7 +52,7 @@ describe('ggml block encoders (read back by our GGUF reader)', () => {
       const q = codes(rng, n * k, -8, 7);
       const s = scales(rng, (n * k) / g);
       const bytes = encodeQ4_0(q, s, n, k, g);
-      expect(bytes.length).toBe((n * k / 32) * 18);
+      expect(bytes.length).toBe(((n * k) / 32) * 18);
       // First block by hand: fp16 d, then byte j = (q[j] + 8) | (q[j + 16] + 8) << 4.
       expect(bytes[0]! | (bytes[1]! << 8)).toBe(floatToHalf(s[0]!));
       for (let j = 0; j < 16; j++) expect(bytes[2 + j]).toBe((q[j]! + 8) | ((q[j + 16]! + 8) << 4));
@@ -71,13 +79,18 @@ describe('ggml block encoders (read back by our GGUF reader)', () => {
       const exact = h(s[b]!) * (q[i]! - z[b]!);
       maxRel = Math.max(maxRel, Math.abs(out[i]! - exact) / (h(s[b]!) * 15));
     }
-    console.log(`Q4_1: max |W_file − fp16(s)·(q − z)| / (15·s) = ${maxRel.toExponential(2)} (the fp16 rounding of m alone)`);
+    console.log(
+      `Q4_1: max |W_file − fp16(s)·(q − z)| / (15·s) = ${maxRel.toExponential(2)} (the fp16 rounding of m alone)`,
+    );
     expect(maxRel).toBeLessThan(2 ** -11);
   });
 
   it('Q6_K: int4 codes kept, scales re-expressed as fp16 d × int8 sub-scale × multiplier; measured error', () => {
     const rows = 256;
-    for (const [label, lo, hi] of [['symmetric int4 g32', -8, 7], ['asymmetric int4 g32 (q − z)', -15, 15]] as const) {
+    for (const [label, lo, hi] of [
+      ['symmetric int4 g32', -8, 7],
+      ['asymmetric int4 g32 (q − z)', -15, 15],
+    ] as const) {
       const q = codes(rng, rows * k, lo, hi);
       const s = scales(rng, (rows * k) / 32);
       const sub = Float32Array.from({ length: (rows * k) / 16 }, (_, b) => s[b >> 1]!);
@@ -96,7 +109,9 @@ describe('ggml block encoders (read back by our GGUF reader)', () => {
         else expect(Math.sign(out[i]!)).toBe(Math.sign(q[i]!));
       }
       const rel = Math.sqrt(num / den);
-      console.log(`Q6_K from ${label}: scale error max ${(100 * fit.maxRelScaleError).toFixed(3)}%, rms ${(100 * fit.rmsRelScaleError).toFixed(3)}%; weight error ‖ΔW‖/‖W‖ ${(100 * rel).toFixed(3)}%`);
+      console.log(
+        `Q6_K from ${label}: scale error max ${(100 * fit.maxRelScaleError).toFixed(3)}%, rms ${(100 * fit.rmsRelScaleError).toFixed(3)}%; weight error ‖ΔW‖/‖W‖ ${(100 * rel).toFixed(3)}%`,
+      );
       expect(fit.rmsRelScaleError).toBeLessThan(0.005);
       expect(rel).toBeLessThan(0.005);
     }
@@ -140,10 +155,20 @@ describe('writeGguf', () => {
     expect(header.alignment).toBe(32);
     expect(header.dataStart % 32).toBe(0);
     expect(Object.fromEntries(header.metadata)).toEqual({
-      'general.architecture': 'llama', 'general.alignment': 32, 'x.i32': -5, 'x.f32': 0.5, 'x.bool': true, 'x.u64': 2 ** 40,
-      'x.strings': ['a', '▁b', ''], 'x.floats': [1, -1], 'x.ints': [1, 2, 3],
+      'general.architecture': 'llama',
+      'general.alignment': 32,
+      'x.i32': -5,
+      'x.f32': 0.5,
+      'x.bool': true,
+      'x.u64': 2 ** 40,
+      'x.strings': ['a', '▁b', ''],
+      'x.floats': [1, -1],
+      'x.ints': [1, 2, 3],
     });
-    expect(header.tensors.map((t) => [t.name, t.dims, t.typeName, t.offset % 32])).toEqual([['w', [5, 3], 'F32', 0], ['q', [32, 2], 'Q4_0', 0]]);
+    expect(header.tensors.map((t) => [t.name, t.dims, t.typeName, t.offset % 32])).toEqual([
+      ['w', [5, 3], 'F32', 0],
+      ['q', [32, 2], 'Q4_0', 0],
+    ]);
     const { tensors } = await loadGgufTensors(path);
     expect(tensors.get('w')).toEqual({ shape: [3, 5], data: w });
     expect(Array.from(tensors.get('q')!.data)).toEqual(Array.from(q, (v, i) => v * (i < 32 ? 0.5 : 0.25)));
@@ -156,11 +181,20 @@ describe('writeGguf', () => {
     const e = await writeGguf(path, metadata, [tensor]).catch((err: unknown) => err);
     expect(e).toBeInstanceOf(LlmcError);
     expect((e as LlmcError).message).toMatch(/exists.*overwrite: true/);
-    const failing = { ...tensor, data: () => { throw new Error('boom'); } };
+    const failing = {
+      ...tensor,
+      data: () => {
+        throw new Error('boom');
+      },
+    };
     await expect(writeGguf(join(dir, 'c.gguf'), metadata, [failing])).rejects.toThrow('boom');
     const ac = new AbortController();
     ac.abort();
     await expect(writeGguf(join(dir, 'd.gguf'), metadata, [tensor], { signal: ac.signal })).rejects.toThrow();
-    expect(readdirSync(dir).filter((f) => f !== 'a.gguf').sort()).toEqual(['b.gguf']);
+    expect(
+      readdirSync(dir)
+        .filter((f) => f !== 'a.gguf')
+        .sort(),
+    ).toEqual(['b.gguf']);
   });
 });

@@ -32,7 +32,14 @@ function fakeRoot() {
   writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'llm-compress-native', version: VERSION }));
   const addPackage = (
     name: string,
-    o: { version?: string; binaryVersion?: string; glibc?: string; devices?: number; noBinary?: boolean; badIndex?: boolean } = {},
+    o: {
+      version?: string;
+      binaryVersion?: string;
+      glibc?: string;
+      devices?: number;
+      noBinary?: boolean;
+      badIndex?: boolean;
+    } = {},
   ) => {
     const dir = join(root, 'node_modules', name);
     mkdirSync(dir, { recursive: true });
@@ -41,7 +48,9 @@ function fakeRoot() {
     writeFileSync(join(dir, 'package.json'), JSON.stringify(meta));
     writeFileSync(
       join(dir, 'index.js'),
-      o.badIndex ? 'module.exports = {};' : "module.exports = { path: require('path').join(__dirname, 'fake-binary.js') };",
+      o.badIndex
+        ? 'module.exports = {};'
+        : "module.exports = { path: require('path').join(__dirname, 'fake-binary.js') };",
     );
     if (!o.noBinary) {
       writeFileSync(
@@ -119,7 +128,10 @@ describe('native loader: candidate order (fake candidates in a temp folder)', ()
     // the fake package its version.
     const { packageVersion, loadBinding } = await freshLoader();
     const real = loadBinding().path;
-    writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'llm-compress-native', version: packageVersion() }));
+    writeFileSync(
+      join(root, 'package.json'),
+      JSON.stringify({ name: 'llm-compress-native', version: packageVersion() }),
+    );
     for (const name of readdirSync(join(root, 'node_modules'))) {
       const meta = join(root, 'node_modules', name, 'package.json');
       writeFileSync(meta, readFileSync(meta, 'utf8').replace(VERSION, packageVersion()));
@@ -173,8 +185,12 @@ describe('native loader: refusals and the aggregated error', () => {
     expect(text).toContain(`llm-compress-native ${VERSION} could not load its native addon for linux-x64-gnu`);
     expect(text).toContain('glibc 2.36');
     expect(text).toMatch(/1\. local build: .*build[\\/]Release[\\/]llmc\.node\n\s+file not found/);
-    expect(text).toMatch(/2\. CUDA package llm-compress-native-linux-x64-gnu-cuda: \(not installed\)\n\s+package llm-compress-native-linux-x64-gnu-cuda is not installed/);
-    expect(text).toMatch(/3\. platform package llm-compress-native-linux-x64-gnu: \(not installed\)\n\s+package llm-compress-native-linux-x64-gnu is not installed/);
+    expect(text).toMatch(
+      /2\. CUDA package llm-compress-native-linux-x64-gnu-cuda: \(not installed\)\n\s+package llm-compress-native-linux-x64-gnu-cuda is not installed/,
+    );
+    expect(text).toMatch(
+      /3\. platform package llm-compress-native-linux-x64-gnu: \(not installed\)\n\s+package llm-compress-native-linux-x64-gnu is not installed/,
+    );
     expect(text).toContain('npm install --include=optional llm-compress-native');
     expect(text).toContain('npm install --os=linux --cpu=x64 --libc=glibc llm-compress-native');
     expect(text).toContain(`npm install llm-compress-native-linux-x64-gnu@${VERSION}`);
@@ -187,7 +203,9 @@ describe('native loader: refusals and the aggregated error', () => {
     expect((await errorOf(root, { platform: 'linux-x64-musl', glibc: null })).message).toContain(
       'npm install --os=linux --cpu=x64 --libc=musl llm-compress-native',
     );
-    expect((await errorOf(root, { platform: 'darwin-arm64', glibc: null })).message).toContain('npm install --os=darwin --cpu=arm64 llm-compress-native');
+    expect((await errorOf(root, { platform: 'darwin-arm64', glibc: null })).message).toContain(
+      'npm install --os=darwin --cpu=arm64 llm-compress-native',
+    );
     const other = (await errorOf(root, { platform: 'freebsd-x64', glibc: null })).message;
     expect(other).toContain('no prebuilt package exists for freebsd-x64');
     expect(other).not.toContain('--include=optional');
@@ -207,7 +225,9 @@ describe('native loader: refusals and the aggregated error', () => {
     const { root, addPackage } = fakeRoot();
     addPackage(platformPackage(false, 'linux-x64-gnu'), { version: '9.8.6', noBinary: true });
     const err = await errorOf(root);
-    expect(err.message).toContain('version mismatch: package llm-compress-native-linux-x64-gnu is 9.8.6, llm-compress-native is 9.8.7');
+    expect(err.message).toContain(
+      'version mismatch: package llm-compress-native-linux-x64-gnu is 9.8.6, llm-compress-native is 9.8.7',
+    );
     expect(err.message).toContain('npm install llm-compress-native-linux-x64-gnu@9.8.7');
   });
 
@@ -223,8 +243,12 @@ describe('native loader: refusals and the aggregated error', () => {
     addPackage(platformPackage(false, 'linux-x64-gnu'), { glibc: '2.28' });
     expect((await findIn(root, { glibc: '2.28' })).source).toBe('platform package');
     const err = await errorOf(root, { glibc: '2.17' });
-    expect(err.message).toMatch(/platform package llm-compress-native-linux-x64-gnu: .*\n\s+glibc 2\.17 found, 2\.28 required by llm-compress-native-linux-x64-gnu/);
-    expect(err.message).toContain("this system's glibc is older than the prebuilt binary needs (glibc 2.17 found, 2.28 required");
+    expect(err.message).toMatch(
+      /platform package llm-compress-native-linux-x64-gnu: .*\n\s+glibc 2\.17 found, 2\.28 required by llm-compress-native-linux-x64-gnu/,
+    );
+    expect(err.message).toContain(
+      "this system's glibc is older than the prebuilt binary needs (glibc 2.17 found, 2.28 required",
+    );
     expect(err.message).toContain('npx llm-compress build-from-source');
   });
 

@@ -15,8 +15,20 @@ const dir = tempDir('model');
 // A tiny llama2.c checkpoint: dim 8, hidden 12, 2 layers, 2 heads, 1 kv head, vocab 10, seq 6.
 function checkpoint(vocab: number, extraFloats = 0, dropFloats = 0): Buffer {
   const [dim, hidden, L, heads, kvHeads, seq] = [8, 12, 2, 2, 1, 6];
-  const hd = dim / heads, kv = kvHeads * hd, V = Math.abs(vocab);
-  const floats = V * dim + L * dim + L * dim * dim + 2 * L * kv * dim + L * dim * dim + L * dim + 3 * L * hidden * dim + dim + seq * hd + (vocab < 0 ? V * dim : 0);
+  const hd = dim / heads,
+    kv = kvHeads * hd,
+    V = Math.abs(vocab);
+  const floats =
+    V * dim +
+    L * dim +
+    L * dim * dim +
+    2 * L * kv * dim +
+    L * dim * dim +
+    L * dim +
+    3 * L * hidden * dim +
+    dim +
+    seq * hd +
+    (vocab < 0 ? V * dim : 0);
   const head = Buffer.alloc(28);
   [dim, hidden, L, heads, kvHeads, vocab, seq].forEach((v, i) => head.writeInt32LE(v, 4 * i));
   const body = new Rng(5).float32(floats + extraFloats - dropFloats);
@@ -29,7 +41,17 @@ describe('llama2.c checkpoints', () => {
       const path = join(dir, `m${vocab}.bin`);
       writeFileSync(path, checkpoint(vocab));
       const { config, weights } = await loadLlama2c(path);
-      expect(config).toMatchObject({ dim: 8, hiddenDim: 12, nLayers: 2, nHeads: 2, nKvHeads: 1, vocabSize: 10, maxSeqLen: 6, tiedEmbeddings: vocab > 0, ropeStyle: 'interleaved' });
+      expect(config).toMatchObject({
+        dim: 8,
+        hiddenDim: 12,
+        nLayers: 2,
+        nHeads: 2,
+        nKvHeads: 1,
+        vocabSize: 10,
+        maxSeqLen: 6,
+        tiedEmbeddings: vocab > 0,
+        ropeStyle: 'interleaved',
+      });
       expect(weights.get('model.layers.1.self_attn.k_proj.weight')!.shape).toEqual([4, 8]);
       expect(weights.has('lm_head.weight')).toBe(vocab < 0);
       const logits = await new LlamaModel(config, weights).forward(Int32Array.from([1, 2, 3, 4, 5, 6]), 2, 3);
@@ -43,7 +65,11 @@ describe('llama2.c checkpoints', () => {
       ['short.bin', Buffer.alloc(10), /short\.bin: 10 bytes is too short/],
       ['trunc.bin', checkpoint(10, 0, 3), /trunc\.bin: truncated/],
       ['long.bin', checkpoint(10, 2), /long\.bin: 8 bytes past the weights/],
-      ['bad.bin', Buffer.concat([Buffer.from(Int32Array.from([8, 12, 2, 3, 1, 10, 6]).buffer), Buffer.alloc(64)]), /bad\.bin: implausible header/],
+      [
+        'bad.bin',
+        Buffer.concat([Buffer.from(Int32Array.from([8, 12, 2, 3, 1, 10, 6]).buffer), Buffer.alloc(64)]),
+        /bad\.bin: implausible header/,
+      ],
     ];
     for (const [name, data, re] of cases) {
       writeFileSync(join(dir, name), data);
@@ -60,10 +86,25 @@ describe('loadModel', () => {
     const lone = tempDir('lone');
     writeFileSync(join(lone, 'model.bin'), checkpoint(10));
     await expectError(loadModel(join(lone, 'model.bin')), 'LLMC_INVALID_ARGUMENT', /no llama2\.c tokenizer/);
-    await expectError(loadModel(lone, { prependSpace: 'no' } as never), 'LLMC_INVALID_ARGUMENT', /options\.prependSpace/);
+    await expectError(
+      loadModel(lone, { prependSpace: 'no' } as never),
+      'LLMC_INVALID_ARGUMENT',
+      /options\.prependSpace/,
+    );
     // A Hugging Face folder whose weights file is missing: the error names the file.
     const hf = tempDir('hf');
-    writeFileSync(join(hf, 'config.json'), JSON.stringify({ model_type: 'llama', hidden_size: 8, intermediate_size: 12, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 10, rms_norm_eps: 1e-5 }));
+    writeFileSync(
+      join(hf, 'config.json'),
+      JSON.stringify({
+        model_type: 'llama',
+        hidden_size: 8,
+        intermediate_size: 12,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        vocab_size: 10,
+        rms_norm_eps: 1e-5,
+      }),
+    );
     await expectError(loadModel(hf), 'LLMC_INVALID_ARGUMENT', /safetensors/);
   });
 });

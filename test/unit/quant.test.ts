@@ -18,7 +18,11 @@ const INT4_CASES = casesFor(GEMM_Q_CASES, 'check').filter((c) => c.bits === 4);
 describe('packInt8 / packInt4', () => {
   it('round-trips int8 codes and scales exactly (odd n and k, -128 and 127)', async () => {
     const rng = new Rng(1);
-    for (const [n, k] of [[1, 1], [17, 3], [33, 130]] as const) {
+    for (const [n, k] of [
+      [1, 1],
+      [17, 3],
+      [33, 130],
+    ] as const) {
       const { q, scale } = randomInt8(rng, n, k);
       const w = await kernels.packInt8(q, scale, { n, k });
       expect(w.byteLength).toBe(w.data.byteLength + w.scale.byteLength);
@@ -30,12 +34,22 @@ describe('packInt8 / packInt4', () => {
 
   it('round-trips int4 codes, scales, zero points and g_idx exactly', async () => {
     const rng = new Rng(2);
-    for (const [n, k, gs] of [[5, 64, 32], [16, 256, 128], [19, 20, 'row'], [3, 192, 64]] as const) {
+    for (const [n, k, gs] of [
+      [5, 64, 32],
+      [16, 256, 128],
+      [19, 20, 'row'],
+      [3, 192, 64],
+    ] as const) {
       for (const symmetric of [true, false]) {
         for (const actOrder of gs === 'row' ? [false] : [false, true]) {
           const group = gs === 'row' ? k : gs;
           const { q, scale, zeroPoint, gIdx } = randomInt4(rng, n, k, group, symmetric, actOrder);
-          const w = await kernels.packInt4(q, scale, { n, k }, { groupSize: gs, ...(zeroPoint ? { zeroPoint } : {}), ...(gIdx ? { gIdx } : {}) });
+          const w = await kernels.packInt4(
+            q,
+            scale,
+            { n, k },
+            { groupSize: gs, ...(zeroPoint ? { zeroPoint } : {}), ...(gIdx ? { gIdx } : {}) },
+          );
           expect(w.symmetric).toBe(symmetric);
           expect(w.perm !== null).toBe(actOrder);
           const back = await w.unpack();
@@ -79,14 +93,22 @@ describe.each(levels)('quantized matmul on ISA level %s', (isa) => {
         for (const actOrder of gs === 'row' ? [false] : [false, true]) {
           const group = gs === 'row' ? k : gs;
           const { q, scale, zeroPoint, gIdx, ref } = randomInt4(rng, n, k, group, symmetric, actOrder);
-          const w = await kernels.packInt4(q, scale, { n, k }, { groupSize: gs, ...(zeroPoint ? { zeroPoint } : {}), ...(gIdx ? { gIdx } : {}) });
+          const w = await kernels.packInt4(
+            q,
+            scale,
+            { n, k },
+            { groupSize: gs, ...(zeroPoint ? { zeroPoint } : {}), ...(gIdx ? { gIdx } : {}) },
+          );
           for (const m of ms) {
             const x = activations(rng, m, k);
             for (const a8 of [false, true]) {
               const kernel = gemmQKernel(4, a8);
               const y = await kernels.matmul(x, w, { activations: a8 ? 'int8' : 'float' });
               const bad = checkMatmul(y, x, ref, m, a8, ERROR_BUDGET[kernel]);
-              expect(bad, `${isa} ${kernel} sym=${symmetric} actOrder=${actOrder} m=${m} n=${n} k=${k} g=${gs}: ${bad}`).toBeUndefined();
+              expect(
+                bad,
+                `${isa} ${kernel} sym=${symmetric} actOrder=${actOrder} m=${m} n=${n} k=${k} g=${gs}: ${bad}`,
+              ).toBeUndefined();
             }
           }
         }
@@ -97,7 +119,8 @@ describe.each(levels)('quantized matmul on ISA level %s', (isa) => {
   it('gives NaN rows for NaN/Inf activations with int8 activations, IEEE propagation with float, other rows unaffected', async () => {
     setIsa(isa);
     const rng = new Rng(5);
-    const n = 20, k = 64;
+    const n = 20,
+      k = 64;
     const i8 = randomInt8(rng, n, k);
     const i4 = randomInt4(rng, n, k, 32, true, false);
     const w8 = await kernels.packInt8(i8.q, i8.scale, { n, k });
@@ -106,7 +129,10 @@ describe.each(levels)('quantized matmul on ISA level %s', (isa) => {
     x[1 * k + 7] = Number.NaN;
     x[3 * k + 60] = Number.POSITIVE_INFINITY;
     x[4 * k] = Number.NEGATIVE_INFINITY;
-    for (const [w, ref] of [[w8, i8.ref], [w4, i4.ref]] as const) {
+    for (const [w, ref] of [
+      [w8, i8.ref],
+      [w4, i4.ref],
+    ] as const) {
       for (const a8 of [false, true]) {
         const y = await kernels.matmul(x, w, { activations: a8 ? 'int8' : 'float' });
         const kernel = gemmQKernel(w.bits, a8);
@@ -119,7 +145,8 @@ describe.each(levels)('quantized matmul on ISA level %s', (isa) => {
   it('handles all-zero activations and saturating int8 activations (one huge outlier)', async () => {
     setIsa(isa);
     const rng = new Rng(6);
-    const n = 33, k = 128;
+    const n = 33,
+      k = 128;
     const { q, scale, ref } = randomInt8(rng, n, k);
     const w = await kernels.packInt8(q, scale, { n, k });
     const x = activations(rng, 3, k);
@@ -137,28 +164,70 @@ describe('quantized kernels: bad input', () => {
     const rng = new Rng(7);
     const { q, scale } = randomInt8(rng, 4, 64);
     await expectError(kernels.packInt8(q, scale, { n: 4, k: 63 }), 'LLMC_INVALID_ARGUMENT', 'q');
-    await expectError(kernels.packInt8(new Uint8Array(256) as unknown as Int8Array, scale, { n: 4, k: 64 }), 'LLMC_INVALID_ARGUMENT', 'q');
+    await expectError(
+      kernels.packInt8(new Uint8Array(256) as unknown as Int8Array, scale, { n: 4, k: 64 }),
+      'LLMC_INVALID_ARGUMENT',
+      'q',
+    );
     await expectError(kernels.packInt8(q, new Float32Array(3), { n: 4, k: 64 }), 'LLMC_INVALID_ARGUMENT', 'scale');
-    await expectError(kernels.packInt8(q, new Float32Array([1, Number.NaN, 1, 1]), { n: 4, k: 64 }), 'LLMC_INVALID_ARGUMENT', 'scale[1]');
+    await expectError(
+      kernels.packInt8(q, new Float32Array([1, Number.NaN, 1, 1]), { n: 4, k: 64 }),
+      'LLMC_INVALID_ARGUMENT',
+      'scale[1]',
+    );
     await expectError(kernels.packInt8(q, scale, { n: 4, k: 64, m: 1 } as never), 'LLMC_INVALID_ARGUMENT', 'shape.m');
     const i4 = randomInt4(rng, 4, 64, 32, true, false);
-    await expectError(kernels.packInt4(i4.q, i4.scale, { n: 4, k: 64 }, { groupSize: 48 as never }), 'LLMC_INVALID_ARGUMENT', 'options.groupSize');
-    await expectError(kernels.packInt4(i4.q, i4.scale, { n: 4, k: 64 }, { groupSize: 128 }), 'LLMC_INVALID_ARGUMENT', 'options.groupSize');
+    await expectError(
+      kernels.packInt4(i4.q, i4.scale, { n: 4, k: 64 }, { groupSize: 48 as never }),
+      'LLMC_INVALID_ARGUMENT',
+      'options.groupSize',
+    );
+    await expectError(
+      kernels.packInt4(i4.q, i4.scale, { n: 4, k: 64 }, { groupSize: 128 }),
+      'LLMC_INVALID_ARGUMENT',
+      'options.groupSize',
+    );
     await expectError(kernels.packInt4(i4.q, i4.scale, { n: 4, k: 64 }), 'LLMC_INVALID_ARGUMENT', 'options.groupSize'); // default 128 does not divide 64
     const bad = Int8Array.from(i4.q);
     bad[5] = 8;
-    await expectError(kernels.packInt4(bad, i4.scale, { n: 4, k: 64 }, { groupSize: 32 }), 'LLMC_INVALID_ARGUMENT', 'q[5]');
-    await expectError(kernels.packInt4(i4.q, i4.scale, { n: 4, k: 64 }, { groupSize: 32, zeroPoint: new Uint8Array(8).fill(16) }), 'LLMC_INVALID_ARGUMENT');
+    await expectError(
+      kernels.packInt4(bad, i4.scale, { n: 4, k: 64 }, { groupSize: 32 }),
+      'LLMC_INVALID_ARGUMENT',
+      'q[5]',
+    );
+    await expectError(
+      kernels.packInt4(i4.q, i4.scale, { n: 4, k: 64 }, { groupSize: 32, zeroPoint: new Uint8Array(8).fill(16) }),
+      'LLMC_INVALID_ARGUMENT',
+    );
     const gIdx = new Int32Array(64); // every input in group 0: groups must hold 32 each
-    await expectError(kernels.packInt4(i4.q, i4.scale, { n: 4, k: 64 }, { groupSize: 32, gIdx }), 'LLMC_INVALID_ARGUMENT');
-    await expectError(kernels.packInt4(i4.q, i4.scale, { n: 4, k: 64 }, { groupSize: 32, gIdx: new Int32Array(63) }), 'LLMC_INVALID_ARGUMENT', 'options.gIdx');
+    await expectError(
+      kernels.packInt4(i4.q, i4.scale, { n: 4, k: 64 }, { groupSize: 32, gIdx }),
+      'LLMC_INVALID_ARGUMENT',
+    );
+    await expectError(
+      kernels.packInt4(i4.q, i4.scale, { n: 4, k: 64 }, { groupSize: 32, gIdx: new Int32Array(63) }),
+      'LLMC_INVALID_ARGUMENT',
+      'options.gIdx',
+    );
 
     const w = await kernels.packInt4(i4.q, i4.scale, { n: 4, k: 64 }, { groupSize: 32 });
     await expectError(kernels.matmul(new Float32Array(65), w), 'LLMC_INVALID_ARGUMENT', 'x');
     await expectError(kernels.matmul(new Float64Array(64) as unknown as Float32Array, w), 'LLMC_INVALID_ARGUMENT', 'x');
-    await expectError(kernels.matmul(new Float32Array(64), w, { activations: 'int4' as never }), 'LLMC_INVALID_ARGUMENT', 'options.activations');
-    await expectError(kernels.matmul(new Float32Array(64), w, { out: new Float32Array(3) }), 'LLMC_INVALID_ARGUMENT', 'options.out');
-    await expectError(kernels.matmul(new Float32Array(64), { n: 4, k: 64 } as never), 'LLMC_INVALID_ARGUMENT', 'weight');
+    await expectError(
+      kernels.matmul(new Float32Array(64), w, { activations: 'int4' as never }),
+      'LLMC_INVALID_ARGUMENT',
+      'options.activations',
+    );
+    await expectError(
+      kernels.matmul(new Float32Array(64), w, { out: new Float32Array(3) }),
+      'LLMC_INVALID_ARGUMENT',
+      'options.out',
+    );
+    await expectError(
+      kernels.matmul(new Float32Array(64), { n: 4, k: 64 } as never),
+      'LLMC_INVALID_ARGUMENT',
+      'weight',
+    );
     // m = 0 is an empty product
     expect((await kernels.matmul(new Float32Array(0), w)).length).toBe(0);
   });

@@ -34,7 +34,8 @@ describe('runtime', () => {
     const probe = `const i = require(${JSON.stringify(path)}).runtimeInfo(); console.log(i.isa + ' ' + i.threads)`;
     const run = (env: Record<string, string>) =>
       spawnSync(process.execPath, ['-e', probe], { env: { ...process.env, ...env }, encoding: 'utf8' });
-    for (const level of availableIsaLevels()) expect(run({ LLMC_ISA: level, LLMC_THREADS: '1' }).stdout.trim()).toBe(`${level} 1`);
+    for (const level of availableIsaLevels())
+      expect(run({ LLMC_ISA: level, LLMC_THREADS: '1' }).stdout.trim()).toBe(`${level} 1`);
     const unknown = run({ LLMC_ISA: 'sse9' });
     expect(unknown.stdout.trim()).toBe(`${runtimeInfo().bestIsa} ${runtimeInfo().threads}`);
     expect(unknown.stderr).toMatch(/LLMC_ISA=sse9 is not one of scalar, neon, avx2, avx512/);

@@ -65,7 +65,12 @@ const CASES = casesFor(SPARSE24_CASES, 'check');
 describe('pack24', () => {
   it('round-trips f32, int8 and int4 weights exactly (odd n, k edge sizes)', async () => {
     const rng = new Rng(11);
-    for (const [n, k] of [[1, 4], [17, 12], [33, 100], [5, 256]] as const) {
+    for (const [n, k] of [
+      [1, 4],
+      [17, 12],
+      [33, 100],
+      [5, 256],
+    ] as const) {
       const w = sparseF32(rng, n, k);
       const p = await kernels.pack24(w, { n, k });
       expect(p.bits).toBe(32);
@@ -79,7 +84,11 @@ describe('pack24', () => {
       expect(b8.q).toEqual(q8);
       expect(b8.scale).toEqual(s8);
     }
-    for (const [n, k, gs] of [[3, 64, 32], [17, 256, 128], [5, 20, 'row']] as const) {
+    for (const [n, k, gs] of [
+      [3, 64, 32],
+      [17, 256, 128],
+      [5, 20, 'row'],
+    ] as const) {
       const q4 = sparseCodes(rng, n, k, 4);
       const s4 = scales(rng, (n * k) / (gs === 'row' ? k : gs));
       const p4 = await kernels.pack24(q4, s4, { n, k }, { bits: 4, groupSize: gs });
@@ -101,24 +110,66 @@ describe('pack24', () => {
     await expectError(kernels.pack24(w, { n, k }), 'LLMC_INVALID_ARGUMENT', 'w', /row 2, columns 8\.\.11/);
     const q = new Int8Array(n * k);
     q[1 * k + 4] = q[1 * k + 5] = q[1 * k + 6] = q[1 * k + 7] = 3;
-    await expectError(kernels.pack24(q, new Float32Array(n).fill(1), { n, k }, { bits: 8 }), 'LLMC_INVALID_ARGUMENT', 'q', /row 1, columns 4\.\.7/);
-    await expectError(kernels.pack24(q, new Float32Array(n).fill(1), { n, k }, { bits: 4, groupSize: 'row' }), 'LLMC_INVALID_ARGUMENT', 'q', /row 1, columns 4\.\.7/);
+    await expectError(
+      kernels.pack24(q, new Float32Array(n).fill(1), { n, k }, { bits: 8 }),
+      'LLMC_INVALID_ARGUMENT',
+      'q',
+      /row 1, columns 4\.\.7/,
+    );
+    await expectError(
+      kernels.pack24(q, new Float32Array(n).fill(1), { n, k }, { bits: 4, groupSize: 'row' }),
+      'LLMC_INVALID_ARGUMENT',
+      'q',
+      /row 1, columns 4\.\.7/,
+    );
   });
 
   it('validates its arguments', async () => {
     const w = new Float32Array(12);
     await expectError(kernels.pack24(w, { n: 2, k: 6 }), 'LLMC_INVALID_ARGUMENT', 'shape.k');
     await expectError(kernels.pack24(w, { n: 2, k: 8 }), 'LLMC_INVALID_ARGUMENT', 'w');
-    await expectError(kernels.pack24(new Int8Array(8), new Float32Array(1), { n: 1, k: 8 }, { bits: 5 as 8 }), 'LLMC_INVALID_ARGUMENT', 'options.bits');
-    await expectError(kernels.pack24(new Int8Array(8), new Float32Array(1), { n: 1, k: 8 }, { bits: 4, groupSize: 32 }), 'LLMC_INVALID_ARGUMENT', 'options.groupSize');
-    await expectError(kernels.pack24(new Int8Array(8).fill(9), new Float32Array(1), { n: 1, k: 8 }, { bits: 4, groupSize: 'row' }), 'LLMC_INVALID_ARGUMENT', 'q[0]');
-    await expectError(kernels.pack24(new Int8Array(8), new Float32Array([NaN]), { n: 1, k: 8 }, { bits: 8 }), 'LLMC_INVALID_ARGUMENT', 'scale[0]');
-    await expectError(kernels.pack24(new Int8Array(8), new Float32Array(2), { n: 1, k: 8 }, { bits: 8 }), 'LLMC_INVALID_ARGUMENT', 'scale');
+    await expectError(
+      kernels.pack24(new Int8Array(8), new Float32Array(1), { n: 1, k: 8 }, { bits: 5 as 8 }),
+      'LLMC_INVALID_ARGUMENT',
+      'options.bits',
+    );
+    await expectError(
+      kernels.pack24(new Int8Array(8), new Float32Array(1), { n: 1, k: 8 }, { bits: 4, groupSize: 32 }),
+      'LLMC_INVALID_ARGUMENT',
+      'options.groupSize',
+    );
+    await expectError(
+      kernels.pack24(new Int8Array(8).fill(9), new Float32Array(1), { n: 1, k: 8 }, { bits: 4, groupSize: 'row' }),
+      'LLMC_INVALID_ARGUMENT',
+      'q[0]',
+    );
+    await expectError(
+      kernels.pack24(new Int8Array(8), new Float32Array([NaN]), { n: 1, k: 8 }, { bits: 8 }),
+      'LLMC_INVALID_ARGUMENT',
+      'scale[0]',
+    );
+    await expectError(
+      kernels.pack24(new Int8Array(8), new Float32Array(2), { n: 1, k: 8 }, { bits: 8 }),
+      'LLMC_INVALID_ARGUMENT',
+      'scale',
+    );
     const p = await kernels.pack24(new Float32Array(8), { n: 1, k: 8 });
     await expectError(kernels.matmul(new Float32Array(7), p), 'LLMC_INVALID_ARGUMENT', 'x');
-    await expectError(kernels.matmul(new Float32Array(8), p, { activations: 'int8' }), 'LLMC_INVALID_ARGUMENT', 'options.activations');
-    await expectError(kernels.matmul(new Float32Array(8), p, { path: 'fast' as 'auto' }), 'LLMC_INVALID_ARGUMENT', 'options.path');
-    await expectError(kernels.matmul(new Float32Array(8), p, { out: new Float32Array(2) }), 'LLMC_INVALID_ARGUMENT', 'options.out');
+    await expectError(
+      kernels.matmul(new Float32Array(8), p, { activations: 'int8' }),
+      'LLMC_INVALID_ARGUMENT',
+      'options.activations',
+    );
+    await expectError(
+      kernels.matmul(new Float32Array(8), p, { path: 'fast' as 'auto' }),
+      'LLMC_INVALID_ARGUMENT',
+      'options.path',
+    );
+    await expectError(
+      kernels.matmul(new Float32Array(8), p, { out: new Float32Array(2) }),
+      'LLMC_INVALID_ARGUMENT',
+      'options.out',
+    );
     await expectError(kernels.matmul(new Float32Array(8), {} as never), 'LLMC_INVALID_ARGUMENT', 'weight');
   });
 });

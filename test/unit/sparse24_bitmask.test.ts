@@ -38,6 +38,8 @@ describe('compressed-tensors sparse-24-bitmask', () => {
   it('refuses tensors that do not fit the shape or keep other than 2 of 4', () => {
     const { compressed, bitmask } = encodeSparse24Bitmask(Float32Array.of(1, 2, 0, 0), 1, 4);
     expect(() => decodeSparse24Bitmask(compressed, bitmask, 1, 8, 'x')).toThrow(LlmcError);
-    expect(() => decodeSparse24Bitmask(compressed, Uint8Array.of(0b0111), 1, 4, 'x')).toThrow(/keeps 3 of inputs 0\.\.3 of row 0/);
+    expect(() => decodeSparse24Bitmask(compressed, Uint8Array.of(0b0111), 1, 4, 'x')).toThrow(
+      /keeps 3 of inputs 0\.\.3 of row 0/,
+    );
   });
 });

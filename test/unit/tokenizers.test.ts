@@ -21,7 +21,10 @@ function writeFiles(files: Record<string, string | Uint8Array>): string {
 }
 
 async function rejection(promise: Promise<unknown>): Promise<LlmcError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(LlmcError);
   return error as LlmcError;
 }
@@ -71,8 +74,13 @@ describe('mergePairs', () => {
 /** A llama2.c tokenizer.bin: <unk>, BOS, EOS, 256 byte tokens, then `extra` pieces with scores. */
 function llama2cFile(extra: Array<[string, number]>): { bytes: Buffer; vocabSize: number } {
   const pieces: Array<[string, number]> = [
-    ['<unk>', 0], ['\n<s>\n', 0], ['\n</s>\n', 0],
-    ...Array.from({ length: 256 }, (_, b) => [`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, 0] as [string, number]),
+    ['<unk>', 0],
+    ['\n<s>\n', 0],
+    ['\n</s>\n', 0],
+    ...Array.from(
+      { length: 256 },
+      (_, b) => [`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, 0] as [string, number],
+    ),
     ...extra,
   ];
   const encoded = pieces.map(([p, s]) => [Buffer.from(p, 'utf8'), s] as const);
@@ -90,7 +98,16 @@ function llama2cFile(extra: Array<[string, number]>): { bytes: Buffer; vocabSize
 }
 
 const EXTRA: Array<[string, number]> = [
-  [' ', -1], ['a', -1], ['b', -1], ['c', -1], ['é', -1], ['aa', -2], ['ab', -3], ['bc', -4], ['abc', -5], [' a', -9],
+  [' ', -1],
+  ['a', -1],
+  ['b', -1],
+  ['c', -1],
+  ['é', -1],
+  ['aa', -2],
+  ['ab', -3],
+  ['bc', -4],
+  ['abc', -5],
+  [' a', -9],
 ];
 const id = (piece: string): number => 259 + EXTRA.findIndex(([p]) => p === piece);
 
@@ -120,24 +137,44 @@ describe('Llama2cTokenizer', () => {
     expect(tok.tokenText(0x41 + 3)).toBe('A');
     expect(tok.tokenText(id('abc'))).toBe('abc');
     expect(tok.tokenText(1)).toBe('\n<s>\n');
-    for (const text of ['abc aab', 'c\u00e9 \u00e9a', 'x\ny\tz', '日本語 ok']) expect(tok.decode(tok.encode(text))).toBe(` ${text}`);
+    for (const text of ['abc aab', 'c\u00e9 \u00e9a', 'x\ny\tz', '日本語 ok'])
+      expect(tok.decode(tok.encode(text))).toBe(` ${text}`);
   });
 
   it('builds the same tokenizer from a GGUF-style vocabulary (▁ for spaces, control tokens)', async () => {
     const fromFile = await loadLlama2cTokenizer(path, vocabSize);
-    const tokens = ['<unk>', '<s>', '</s>', ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`), ...EXTRA.map(([p]) => p.replaceAll(' ', '\u2581'))];
+    const tokens = [
+      '<unk>',
+      '<s>',
+      '</s>',
+      ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`),
+      ...EXTRA.map(([p]) => p.replaceAll(' ', '\u2581')),
+    ];
     const scores = Float32Array.from([0, 0, 0, ...new Array<number>(256).fill(0), ...EXTRA.map(([, s]) => s)]);
     const types = Int32Array.from(tokens, (_, i) => (i === 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1));
     const fromVocab = Llama2cTokenizer.fromVocab({ tokens, scores, bos: 1, eos: 2, tokenTypes: types });
     for (const text of ['abc', 'aab a', 'é😀 ']) expect(fromVocab.encode(text)).toEqual(fromFile.encode(text));
     expect(fromVocab.tokenText(id(' a'))).toBe(' a');
     // Without the dummy prefix (GGUF add_space_prefix = false): the text's own tokens only.
-    const bare = Llama2cTokenizer.fromVocab({ tokens, scores, bos: 1, eos: 2, tokenTypes: types, addSpacePrefix: false });
+    const bare = Llama2cTokenizer.fromVocab({
+      tokens,
+      scores,
+      bos: 1,
+      eos: 2,
+      tokenTypes: types,
+      addSpacePrefix: false,
+    });
     expect(bare.decode(bare.encode('abc'))).toBe('abc');
     expect(bare.encode('abc')).not.toEqual(fromVocab.encode('abc'));
     expect(bare.decode(bare.encode('aab a'))).toBe('aab a');
-    expect((await loadLlama2cTokenizer(path, vocabSize, { addSpacePrefix: false })).encode('aab a')).toEqual(bare.encode('aab a'));
-    expect(thrown(() => Llama2cTokenizer.fromVocab({ tokens, scores, bos: 1, eos: 2, addSpacePrefix: 'no' as unknown as boolean })).argument).toBe('vocab.addSpacePrefix');
+    expect((await loadLlama2cTokenizer(path, vocabSize, { addSpacePrefix: false })).encode('aab a')).toEqual(
+      bare.encode('aab a'),
+    );
+    expect(
+      thrown(() =>
+        Llama2cTokenizer.fromVocab({ tokens, scores, bos: 1, eos: 2, addSpacePrefix: 'no' as unknown as boolean }),
+      ).argument,
+    ).toBe('vocab.addSpacePrefix');
   });
 
   it('validates its arguments', async () => {
@@ -146,7 +183,9 @@ describe('Llama2cTokenizer', () => {
     expect(thrown(() => tok.decode([0, vocabSize])).argument).toBe('ids[1]');
     expect(thrown(() => tok.tokenText(-1)).argument).toBe('id');
     expect((await rejection(loadLlama2cTokenizer(path, 1.5))).argument).toBe('vocabSize');
-    expect(thrown(() => Llama2cTokenizer.fromVocab({ tokens: ['a'], scores: new Float32Array(1), bos: 1, eos: 2 })).message).toMatch(/at least 259 tokens/);
+    expect(
+      thrown(() => Llama2cTokenizer.fromVocab({ tokens: ['a'], scores: new Float32Array(1), bos: 1, eos: 2 })).message,
+    ).toMatch(/at least 259 tokens/);
   });
 
   it('refuses missing, truncated and corrupt files with errors naming the file', async () => {
@@ -176,22 +215,75 @@ interface TokenizerJson {
   added_tokens?: unknown[];
 }
 
-const VOCAB = ['<unk>', '<s>', '</s>', '▁', 'a', 'b', 'c', 'ab', '▁a', 'abc', '▁ab', '<0xF0>', '<0x9F>', '<0x98>', '<0x80>', '<|x|>'];
+const VOCAB = [
+  '<unk>',
+  '<s>',
+  '</s>',
+  '▁',
+  'a',
+  'b',
+  'c',
+  'ab',
+  '▁a',
+  'abc',
+  '▁ab',
+  '<0xF0>',
+  '<0x9F>',
+  '<0x98>',
+  '<0x80>',
+  '<|x|>',
+];
 const vocabId = (piece: string): number => VOCAB.indexOf(piece);
 
-function tokenizerJson(overrides: Partial<TokenizerJson> = {}, merges: unknown[] = ['a b', '▁ a', 'ab c', '▁ ab']): TokenizerJson {
+function tokenizerJson(
+  overrides: Partial<TokenizerJson> = {},
+  merges: unknown[] = ['a b', '▁ a', 'ab c', '▁ ab'],
+): TokenizerJson {
   return {
-    added_tokens: ['<unk>', '<s>', '</s>'].map((content, id) => ({ id, content, special: true, lstrip: false, rstrip: false, normalized: false, single_word: false })),
-    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    added_tokens: ['<unk>', '<s>', '</s>'].map((content, id) => ({
+      id,
+      content,
+      special: true,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      single_word: false,
+    })),
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'Prepend', prepend: '▁' },
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      ],
+    },
     pre_tokenizer: null,
-    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+    decoder: {
+      type: 'Sequence',
+      decoders: [
+        { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
+        { type: 'ByteFallback' },
+        { type: 'Fuse' },
+        { type: 'Strip', content: ' ', start: 1, stop: 0 },
+      ],
+    },
     ...overrides,
-    model: { type: 'BPE', unk_token: '<unk>', byte_fallback: true, fuse_unk: true, vocab: Object.fromEntries(VOCAB.map((p, i) => [p, i])), merges, ...overrides.model },
+    model: {
+      type: 'BPE',
+      unk_token: '<unk>',
+      byte_fallback: true,
+      fuse_unk: true,
+      vocab: Object.fromEntries(VOCAB.map((p, i) => [p, i])),
+      merges,
+      ...overrides.model,
+    },
   };
 }
 
 function hfFile(json: TokenizerJson, config?: unknown): string {
-  return writeFiles({ 'tokenizer.json': JSON.stringify(json), ...(config ? { 'tokenizer_config.json': JSON.stringify(config) } : {}) });
+  return writeFiles({
+    'tokenizer.json': JSON.stringify(json),
+    ...(config ? { 'tokenizer_config.json': JSON.stringify(config) } : {}),
+  });
 }
 
 describe('HfBpeTokenizer', () => {
@@ -210,7 +302,16 @@ describe('HfBpeTokenizer', () => {
 
   it('follows the order of the merges, in either file format', async () => {
     // With "▁ a" first, "ab" never forms after the '▁'.
-    const tok = await loadHfTokenizer(hfFile(tokenizerJson({}, [['▁', 'a'], ['a', 'b'], ['ab', 'c'], ['▁', 'ab']])));
+    const tok = await loadHfTokenizer(
+      hfFile(
+        tokenizerJson({}, [
+          ['▁', 'a'],
+          ['a', 'b'],
+          ['ab', 'c'],
+          ['▁', 'ab'],
+        ]),
+      ),
+    );
     expect(tok.encode('abc')).toEqual([vocabId('▁a'), vocabId('b'), vocabId('c')]);
   });
 
@@ -240,9 +341,14 @@ describe('HfBpeTokenizer', () => {
   });
 
   it('handles ignore_merges and a Metaspace pre-tokenizer', async () => {
-    const ignore = await loadHfTokenizer(hfFile(tokenizerJson({ model: { ignore_merges: true } }, ['a b', 'ab c'])), { prependSpace: false });
+    const ignore = await loadHfTokenizer(hfFile(tokenizerJson({ model: { ignore_merges: true } }, ['a b', 'ab c'])), {
+      prependSpace: false,
+    });
     expect(ignore.encode('ab')).toEqual([vocabId('ab')]);
-    const metaspace = tokenizerJson({ normalizer: null, pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true } });
+    const metaspace = tokenizerJson({
+      normalizer: null,
+      pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true },
+    });
     const tok = await loadHfTokenizer(hfFile(metaspace));
     // Split into "▁ab", "▁a"; "ab" + "▁a" would not merge anyway, but "▁ab" must not merge across words.
     expect(tok.encode('ab a')).toEqual([vocabId('▁ab'), vocabId('▁a')]);
@@ -267,7 +373,10 @@ describe('HfBpeTokenizer', () => {
     const notJson = writeFiles({ 'tokenizer.json': '{"model": ' });
     expect((await rejection(loadHfTokenizer(notJson))).message).toMatch(/not valid JSON/);
     const badMerge = await rejection(loadHfTokenizer(hfFile(tokenizerJson({}, ['a z']))));
-    expect([badMerge.code, badMerge.message]).toEqual(['LLMC_INVALID_ARGUMENT', expect.stringMatching(/merge 0 .* not in the vocabulary/)]);
+    expect([badMerge.code, badMerge.message]).toEqual([
+      'LLMC_INVALID_ARGUMENT',
+      expect.stringMatching(/merge 0 .* not in the vocabulary/),
+    ]);
     expect((await rejection(loadHfTokenizer(join(root, 'missing.json')))).message).toContain('missing.json');
     const noPrepend = hfFile(tokenizerJson({ normalizer: null }));
     expect((await rejection(loadHfTokenizer(noPrepend, { prependSpace: true }))).argument).toBe('options.prependSpace');

@@ -54,7 +54,9 @@ function resolveFrom(dir: string, name: string): string | undefined {
 export function buildPlan(cuda: boolean, root = packageRoot()): Plan {
   const out = join(root, 'build');
   const toolsDir = join(out, 'tools');
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies?: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    devDependencies?: Record<string, string>;
+  };
   const install: string[] = [];
   const tool = (name: string, fallback: string) => {
     const dir = resolveFrom(root, name) ?? resolveFrom(toolsDir, name);
@@ -77,7 +79,10 @@ export function buildPlan(cuda: boolean, root = packageRoot()): Plan {
 
 function build(plan: Plan): void {
   if (!existsSync(join(plan.root, 'CMakeLists.txt')) || !existsSync(join(plan.root, 'native', 'sources.json'))) {
-    throw new LlmcError('LLMC_UNSUPPORTED', `${plan.root} holds no C++ sources (CMakeLists.txt, native/sources.json) to build from`);
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      `${plan.root} holds no C++ sources (CMakeLists.txt, native/sources.json) to build from`,
+    );
   }
   if (!found('cmake')) {
     throw new LlmcError(
@@ -88,28 +93,54 @@ function build(plan: Plan): void {
     );
   }
   if (plan.cuda && !found('nvcc')) {
-    throw new LlmcError('LLMC_UNSUPPORTED', '--cuda: nvcc was not found on the PATH (install the CUDA toolkit, 12.0 or newer, and put its bin/ on the PATH)');
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      '--cuda: nvcc was not found on the PATH (install the CUDA toolkit, 12.0 or newer, and put its bin/ on the PATH)',
+    );
   }
   if (plan.install.length) {
     process.stderr.write(`installing the build tools into ${plan.toolsDir}: ${plan.install.join(' ')}\n`);
-    const npmArgs = ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--ignore-scripts', '--prefix', plan.toolsDir, ...plan.install];
+    const npmArgs = [
+      'install',
+      '--no-save',
+      '--no-package-lock',
+      '--no-audit',
+      '--no-fund',
+      '--ignore-scripts',
+      '--prefix',
+      plan.toolsDir,
+      ...plan.install,
+    ];
     if (run('npm', npmArgs) !== 0) throw new LlmcError('LLMC_UNSUPPORTED', `npm ${npmArgs.join(' ')} failed`);
   }
   // CMakeLists.txt finds node-addon-api with require.resolve(), which also looks in NODE_PATH.
   const nodePath = [join(plan.toolsDir, 'node_modules'), process.env.NODE_PATH].filter(Boolean).join(delimiter);
-  const status = run(process.execPath, [plan.cmakeJs, ...plan.args], { cwd: plan.root, env: { ...process.env, NODE_PATH: nodePath } });
-  if (status !== 0) throw new LlmcError('LLMC_UNSUPPORTED', `the build failed (cmake-js exit code ${status}); its output is above`);
+  const status = run(process.execPath, [plan.cmakeJs, ...plan.args], {
+    cwd: plan.root,
+    env: { ...process.env, NODE_PATH: nodePath },
+  });
+  if (status !== 0)
+    throw new LlmcError('LLMC_UNSUPPORTED', `the build failed (cmake-js exit code ${status}); its output is above`);
   // Load it in a child process: this process may already hold another copy of the addon.
-  const check = spawnSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(plan.addon)}).version)`], { encoding: 'utf8' });
+  const check = spawnSync(
+    process.execPath,
+    ['-e', `process.stdout.write(require(${JSON.stringify(plan.addon)}).version)`],
+    { encoding: 'utf8' },
+  );
   const version = packageVersion(plan.root);
   if (check.status !== 0 || check.stdout !== version) {
-    throw new LlmcError('LLMC_UNSUPPORTED', `the built ${plan.addon} does not load as version ${version}: ${(check.stderr || check.stdout).trim()}`);
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      `the built ${plan.addon} does not load as version ${version}: ${(check.stderr || check.stdout).trim()}`,
+    );
   }
 }
 
 export function buildFromSourceCommand(): Command {
   return new Command('build-from-source')
-    .description("build the native addon from the package's C++ sources into its build/Release (used before any prebuilt package)")
+    .description(
+      "build the native addon from the package's C++ sources into its build/Release (used before any prebuilt package)",
+    )
     .option('--cuda', 'also compile the CUDA kernels (needs nvcc)')
     .option('--dry-run', 'print what would run, build nothing')
     .action((opts: { cuda?: boolean; dryRun?: boolean }) => {
@@ -119,10 +150,14 @@ export function buildFromSourceCommand(): Command {
         `${process.execPath} ${plan.cmakeJs} ${plan.args.join(' ')}`,
       ];
       if (opts.dryRun) {
-        process.stdout.write(`${[`build-from-source (${plan.cuda ? 'CPU + CUDA' : 'CPU'}) into ${plan.addon}:`, ...steps.map((s) => `  ${s}`)].join('\n')}\n`);
+        process.stdout.write(
+          `${[`build-from-source (${plan.cuda ? 'CPU + CUDA' : 'CPU'}) into ${plan.addon}:`, ...steps.map((s) => `  ${s}`)].join('\n')}\n`,
+        );
         return;
       }
       build(plan);
-      process.stdout.write(`built ${plan.addon} (${plan.cuda ? 'CPU + CUDA' : 'CPU'}); llm-compress-native now loads it (doctor: source "local build")\n`);
+      process.stdout.write(
+        `built ${plan.addon} (${plan.cuda ? 'CPU + CUDA' : 'CPU'}); llm-compress-native now loads it (doctor: source "local build")\n`,
+      );
     });
 }

@@ -8,7 +8,9 @@ import { cudaInfo, runtimeInfo } from '../../runtime.js';
 /** The doctor report as one object (`--json` prints it as is). */
 export function doctorReport() {
   const info = runtimeInfo();
-  const features = Object.entries(info.cpu.features).filter(([, on]) => on).map(([name]) => name);
+  const features = Object.entries(info.cpu.features)
+    .filter(([, on]) => on)
+    .map(([name]) => name);
   return {
     package: { name: 'llm-compress-native', version: packageVersion() },
     platform: {

@@ -21,15 +21,32 @@ export function generateCommand(): Command {
     .option('--top-p <p>', 'nucleus sampling', '1')
     .option('--seed <n>', 'sampling seed', '1')
     .option('--json', 'print {"text", "tokens"}')
-    .action(async (path: string, opts: { prompt: string; maxTokens: string; temperature: string; topP: string; seed: string; tokenizer?: string; prependSpace?: boolean; device: string; json?: boolean }) => {
-      const model = await openModel(path, opts);
-      const ids = await generateTokens(model, opts.prompt, {
-        maxTokens: num('--max-tokens', opts.maxTokens), temperature: num('--temperature', opts.temperature),
-        topP: num('--top-p', opts.topP), seed: num('--seed', opts.seed),
-      });
-      let text = model.tokenizer.decode(ids);
-      if (opts.prompt.length === 0 && text.startsWith(' ')) text = text.slice(1);
-      process.stdout.write(opts.json ? `${JSON.stringify({ text, tokens: ids })}\n` : `${opts.prompt}${text}\n`);
-      model.dispose();
-    });
+    .action(
+      async (
+        path: string,
+        opts: {
+          prompt: string;
+          maxTokens: string;
+          temperature: string;
+          topP: string;
+          seed: string;
+          tokenizer?: string;
+          prependSpace?: boolean;
+          device: string;
+          json?: boolean;
+        },
+      ) => {
+        const model = await openModel(path, opts);
+        const ids = await generateTokens(model, opts.prompt, {
+          maxTokens: num('--max-tokens', opts.maxTokens),
+          temperature: num('--temperature', opts.temperature),
+          topP: num('--top-p', opts.topP),
+          seed: num('--seed', opts.seed),
+        });
+        let text = model.tokenizer.decode(ids);
+        if (opts.prompt.length === 0 && text.startsWith(' ')) text = text.slice(1);
+        process.stdout.write(opts.json ? `${JSON.stringify({ text, tokens: ids })}\n` : `${opts.prompt}${text}\n`);
+        model.dispose();
+      },
+    );
 }

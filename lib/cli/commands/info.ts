@@ -10,15 +10,33 @@ export function infoCommand(): Command {
     .option('--json', 'print one JSON object')
     .action(async (path: string, opts: { tokenizer?: string; prependSpace?: boolean; json?: boolean }) => {
       const model = await openModel(path, opts);
-      const linears = [...model.llama.linears.entries()].map(([name, l]) => ({ name, shape: [l.outFeatures, l.inFeatures] }));
-      const params = linears.reduce((a, l) => a + l.shape[0]! * l.shape[1]!, 0) - (model.config.tiedEmbeddings ? model.config.vocabSize * model.config.dim : 0);
-      const report = { path: model.path, format: model.format, config: model.config, tokenizer: { vocabSize: model.tokenizer.vocabSize, bos: model.tokenizer.bos, eos: model.tokenizer.eos }, linearParameters: params, linears };
+      const linears = [...model.llama.linears.entries()].map(([name, l]) => ({
+        name,
+        shape: [l.outFeatures, l.inFeatures],
+      }));
+      const params =
+        linears.reduce((a, l) => a + l.shape[0]! * l.shape[1]!, 0) -
+        (model.config.tiedEmbeddings ? model.config.vocabSize * model.config.dim : 0);
+      const report = {
+        path: model.path,
+        format: model.format,
+        config: model.config,
+        tokenizer: { vocabSize: model.tokenizer.vocabSize, bos: model.tokenizer.bos, eos: model.tokenizer.eos },
+        linearParameters: params,
+        linears,
+      };
       if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
       else {
         const c = model.config;
-        process.stdout.write(`${model.path}\n  format ${model.format}, LLaMA: dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nLayers} layers, ${c.nHeads} heads (${c.nKvHeads} kv), vocab ${c.vocabSize}, context ${c.maxSeqLen}\n`);
-        process.stdout.write(`  RoPE ${c.ropeStyle} θ=${c.ropeTheta}, RMSNorm ε=${c.normEps}, embeddings ${c.tiedEmbeddings ? 'tied' : 'separate'}\n`);
-        process.stdout.write(`  ${linears.length} linear layers, ${params.toLocaleString('en-US')} parameters in them (fp32)\n`);
+        process.stdout.write(
+          `${model.path}\n  format ${model.format}, LLaMA: dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nLayers} layers, ${c.nHeads} heads (${c.nKvHeads} kv), vocab ${c.vocabSize}, context ${c.maxSeqLen}\n`,
+        );
+        process.stdout.write(
+          `  RoPE ${c.ropeStyle} θ=${c.ropeTheta}, RMSNorm ε=${c.normEps}, embeddings ${c.tiedEmbeddings ? 'tied' : 'separate'}\n`,
+        );
+        process.stdout.write(
+          `  ${linears.length} linear layers, ${params.toLocaleString('en-US')} parameters in them (fp32)\n`,
+        );
       }
       model.dispose();
     });

@@ -16,7 +16,10 @@ export function withDeviceOption(cmd: Command): Command {
   return cmd.option('--device <d>', 'where the linear layers run: cpu, cuda (GPU kernels) or auto', 'cpu');
 }
 
-export async function openModel(path: string, opts: { tokenizer?: string; prependSpace?: boolean; device?: string }): Promise<Model> {
+export async function openModel(
+  path: string,
+  opts: { tokenizer?: string; prependSpace?: boolean; device?: string },
+): Promise<Model> {
   let device: 'cpu' | 'cuda' = 'cpu';
   if (opts.device !== undefined && opts.device !== 'cpu') {
     const choice = resolveDevice('--device', opts.device);
@@ -33,6 +36,7 @@ export async function openModel(path: string, opts: { tokenizer?: string; prepen
 /** Parses "A:B" into [A, B). */
 export function paragraphRange(text: string): [number, number] {
   const m = /^(\d+):(\d+)$/.exec(text.trim());
-  if (!m || Number(m[2]) < Number(m[1])) throw invalidArgument('--paragraphs', 'A:B with 0 <= A <= B (e.g. 0:500)', text);
+  if (!m || Number(m[2]) < Number(m[1]))
+    throw invalidArgument('--paragraphs', 'A:B with 0 <= A <= B (e.g. 0:500)', text);
   return [Number(m[1]), Number(m[2])];
 }
