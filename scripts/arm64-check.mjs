@@ -272,7 +272,7 @@ if (!existsSync(mainTarball)) {
         '0:20',
       );
       if (c.status === 0) {
-        process.stdout.write(c.stdout.trim().split('\n').slice(-2).join('\n').replace(/^/gm, '  | ') + '\n');
+        process.stdout.write(`${c.stdout.trim().split('\n').slice(-2).join('\n').replace(/^/gm, '  | ')}\n`);
         ok(
           `compressed tinystories-656k (GPTQ W4A16 g32, 8 windows of 128 tokens) with the arm64 package under qemu (${seconds(t)})`,
         );

@@ -151,7 +151,7 @@ ok(
 console.log('== npx llm-compress doctor');
 const doctor = sh('npx', ['--no-install', 'llm-compress', 'doctor']);
 if (doctor.status !== 0) fail(`doctor failed (${doctor.status}):\n${doctor.stdout}${doctor.stderr}`);
-process.stdout.write(doctor.stdout.trim().replace(/^/gm, '  | ') + '\n');
+process.stdout.write(`${doctor.stdout.trim().replace(/^/gm, '  | ')}\n`);
 const report = JSON.parse(sh('npx', ['--no-install', 'llm-compress', 'doctor', '--json']).stdout);
 if (report.binary.source !== 'platform package' || !report.binary.path.startsWith(platformDir))
   fail(`doctor: the binary is ${report.binary.path} (${report.binary.source})`);
@@ -187,12 +187,12 @@ if (existsSync(join(shared, 'models', 'tinystories-656k'))) {
   ]);
   if (c.status !== 0) fail(`compress failed (${c.status}):\n${c.stdout}${c.stderr}`);
   process.stdout.write(
-    c.stdout
+    `${c.stdout
       .split('\n')
       .filter((l) => l.trim())
       .slice(-12)
       .join('\n')
-      .replace(/^/gm, '  | ') + '\n',
+      .replace(/^/gm, '  | ')}\n`,
   );
   if (!existsSync(join(out, 'config.json')) || !existsSync(join(out, 'model.safetensors')))
     fail(`${out} lacks config.json / model.safetensors`);
@@ -208,7 +208,7 @@ if (existsSync(join(shared, 'models', 'tinystories-656k'))) {
     '0:100',
   ]);
   if (e.status !== 0) fail(`eval of the compressed folder failed:\n${e.stdout}${e.stderr}`);
-  process.stdout.write(e.stdout.trim().replace(/^/gm, '  | ') + '\n');
+  process.stdout.write(`${e.stdout.trim().replace(/^/gm, '  | ')}\n`);
   ok(
     `compressed and evaluated tinystories-656k with no compiler on the PATH (${((Date.now() - t2) / 1000).toFixed(1)} s)`,
   );
@@ -222,7 +222,7 @@ renameSync(platformDir, hidden);
 const broken = sh('npx', ['--no-install', 'llm-compress', 'doctor']);
 renameSync(hidden, platformDir);
 const message = broken.stderr;
-process.stdout.write(message.trim().replace(/^/gm, '  | ') + '\n');
+process.stdout.write(`${message.trim().replace(/^/gm, '  | ')}\n`);
 for (const want of [
   'npm install --include=optional llm-compress-native',
   '--os=linux --cpu=x64 --libc=glibc',
@@ -256,7 +256,7 @@ if (argv.includes('--build-from-source')) {
   const t3 = Date.now();
   const b = sh('npx', ['--no-install', 'llm-compress', 'build-from-source'], { env: full });
   if (b.status !== 0) fail(`build-from-source failed:\n${b.stdout}${b.stderr}`);
-  process.stdout.write(b.stdout.trim().split('\n').slice(-2).join('\n').replace(/^/gm, '  | ') + '\n');
+  process.stdout.write(`${b.stdout.trim().split('\n').slice(-2).join('\n').replace(/^/gm, '  | ')}\n`);
   const after = JSON.parse(sh('npx', ['--no-install', 'llm-compress', 'doctor', '--json']).stdout);
   if (after.binary.source !== 'local build' || after.binary.path !== join(installed, 'build', 'Release', 'llmc.node'))
     fail(`after build-from-source doctor reports ${after.binary.path} (${after.binary.source})`);

@@ -155,7 +155,7 @@ class Reference {
     return p;
   }
   async call(req) {
-    this.proc.stdin.write(JSON.stringify(req) + '\n');
+    this.proc.stdin.write(`${JSON.stringify(req)}\n`);
     const r = await this.lines.next();
     if (r.done) die(`the reference driver exited:\n${this.stderr}`);
     const res = JSON.parse(r.value);
@@ -293,7 +293,7 @@ async function compressModel(spec, method, ref) {
     await sequential(model, {
       data: needsData(pass.m),
       only: pass.only,
-      compressLayer: async (name, W, rows, cols, H, n) =>
+      compressLayer: async (_name, W, rows, cols, H, n) =>
         (impl === 'reference' ? await ref.compress(pass.m, W, rows, cols, H, n) : await ours(pass.m, W, rows, cols, H))
           .weight,
     });

@@ -45,7 +45,10 @@ writeFileSync(
 );
 
 let seed = 12345;
-const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * 0.2;
+const rand = () => {
+  seed = (seed * 1103515245 + 12345) % 2 ** 31;
+  return (seed / 2 ** 31 - 0.5) * 0.2;
+};
 const tensors = [['model.embed_tokens.weight', [vocab, dim]]];
 for (let i = 0; i < layers; i++) {
   const p = `model.layers.${i}.`;

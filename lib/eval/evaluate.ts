@@ -95,7 +95,11 @@ export async function scoreStream(
     } catch (e) {
       throw fromNative(e);
     }
-    for (let r = 0; r < b * len; r++) if (targets[r]! >= 0) (nll += rowNll[r]!), scored++;
+    for (let r = 0; r < b * len; r++) {
+      if (targets[r]! < 0) continue;
+      nll += rowNll[r]!;
+      scored++;
+    }
     if (options.reference) {
       const ref = await options.reference.llama.forward(tokens, b, len);
       for (let r = 0; r < b * len; r++) {

@@ -380,9 +380,11 @@ export function dequantizeGgml(type: number, bytes: Uint8Array, out: Float32Arra
       new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes.subarray(0, out.byteLength));
       return;
     case 1:
-      return decodeF16(bytes, out);
+      decodeF16(bytes, out);
+      return;
     case 30:
-      return decodeBF16(bytes, out);
+      decodeBF16(bytes, out);
+      return;
     case 8:
       for (let b = 0, src = 0; b < out.length; b += 32, src += 34) {
         const d = halfToFloat(bytes[src]! | (bytes[src + 1]! << 8));

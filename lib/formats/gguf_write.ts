@@ -164,7 +164,10 @@ function writeValue(w: ByteWriter, key: string, v: GgufMetaValue): void {
     }
     throw invalidArgument(`metadata ${key}`, 'a known GGUF value type', type);
   };
-  if (v.type !== 'array') return scalar(v.type, v.value);
+  if (v.type !== 'array') {
+    scalar(v.type, v.value);
+    return;
+  }
   w.u32(TYPE_ID[v.of]);
   w.u64(v.value.length);
   for (let i = 0; i < v.value.length; i++) scalar(v.of, v.value[i]);

@@ -5,7 +5,7 @@
 import {
   packInt4,
   packInt8,
-  PackedInt4,
+  type PackedInt4,
   PackedInt8,
   toPackedGroupSize,
   type Int4Codes,

@@ -3,6 +3,7 @@
  * Formats: a Hugging Face folder (config.json + safetensors + tokenizer.json), a llama2.c `.bin`
  * beside its tokenizer `.bin`, or a `.gguf` (vocabulary embedded).
  */
+import type { Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 
@@ -161,7 +162,7 @@ async function load(path: string, options: LoadModelOptions): Promise<Model> {
   checkKnownKeys('options', o, ['tokenizer', 'prependSpace', 'lazy', 'device']);
   const lazy = o.lazy === undefined ? false : checkBoolean('options.lazy', o.lazy);
   const prependSpace = o.prependSpace === undefined ? undefined : checkBoolean('options.prependSpace', o.prependSpace);
-  let info;
+  let info: Stats;
   try {
     info = await stat(path);
   } catch {

@@ -21,7 +21,7 @@ function halfOrder(heads: number, headDim: number): Int32Array {
 function permuteRows<T extends Int8Array | Uint8Array | Float32Array>(a: T, perm: Int32Array): T {
   const cols = a.length / perm.length;
   const out = new (a.constructor as new (n: number) => T)(a.length);
-  perm.forEach((from, to) => out.set(a.subarray(from * cols, (from + 1) * cols), to * cols));
+  for (const [to, from] of perm.entries()) out.set(a.subarray(from * cols, (from + 1) * cols), to * cols);
   return out;
 }
 

@@ -4,7 +4,7 @@
  * codes or values (lib/formats/*).
  */
 import { packInt4, packInt8, toPackedGroupSize } from '../kernels/quant.js';
-import { matmul, Packed24F32, Packed24Int4, Packed24Int8, pack24, type Packed24 } from '../kernels/sparse24.js';
+import { matmul, Packed24F32, type Packed24Int4, Packed24Int8, pack24, type Packed24 } from '../kernels/sparse24.js';
 import { halfToFloat } from '../formats/safetensors.js';
 import { floatToHalf } from '../formats/safetensors_write.js';
 import { DenseLinear, type Linear } from './linear.js';

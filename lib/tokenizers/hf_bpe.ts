@@ -427,7 +427,7 @@ function checkDecoder(decoder: unknown, unsupported: (what: string) => LlmcError
   if (!DECODERS.has(d.type as string))
     throw unsupported(`decoder ${JSON.stringify(d.type)} (only ${[...DECODERS].join(', ')})`);
   if (d.type === 'Sequence')
-    (Array.isArray(d.decoders) ? d.decoders : [null]).forEach((x: unknown) => checkDecoder(x ?? {}, unsupported));
+    for (const x of Array.isArray(d.decoders) ? (d.decoders as unknown[]) : [null]) checkDecoder(x ?? {}, unsupported);
   if (d.type === 'Replace' && ((d.pattern as Json | undefined)?.String !== SPACE_MARK || d.content !== ' '))
     throw unsupported(`decoder Replace other than '▁' → ' '`);
 }

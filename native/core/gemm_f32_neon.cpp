@@ -48,15 +48,22 @@ void micro_neon(int64_t kc, const float* ap, const float* bp, float* c, int64_t 
   for (int64_t p = 0; p < kc; ++p) {
     const float32x4_t b0 = vld1q_f32(bp), b1 = vld1q_f32(bp + 4), b2 = vld1q_f32(bp + 8);
     const float32x4_t a0 = vld1q_f32(ap), a1 = vld1q_f32(ap + 4);
+    // clang-format off
 #define LLMC_ROW(i, a, lane)                           \
   acc[i][0] = vfmaq_laneq_f32(acc[i][0], b0, a, lane); \
   acc[i][1] = vfmaq_laneq_f32(acc[i][1], b1, a, lane); \
   acc[i][2] = vfmaq_laneq_f32(acc[i][2], b2, a, lane);
     LLMC_ROW(0, a0, 0)
-    LLMC_ROW(1, a0, 1) LLMC_ROW(2, a0, 2) LLMC_ROW(3, a0, 3) LLMC_ROW(4, a1, 0) LLMC_ROW(5, a1, 1) LLMC_ROW(6, a1, 2)
-        LLMC_ROW(7, a1, 3)
+    LLMC_ROW(1, a0, 1)
+    LLMC_ROW(2, a0, 2)
+    LLMC_ROW(3, a0, 3)
+    LLMC_ROW(4, a1, 0)
+    LLMC_ROW(5, a1, 1)
+    LLMC_ROW(6, a1, 2)
+    LLMC_ROW(7, a1, 3)
 #undef LLMC_ROW
-            ap += MR;
+    // clang-format on
+    ap += MR;
     bp += NR;
   }
   if (mr_eff == MR && nr_eff == NR) {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { packInt32, unpackInt32 } from '../../lib/formats/compressed_tensors.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from '../../lib/formats/safetensors.js';
 import { compress, evaluate, LlmcError, loadModel } from '../../lib/index.js';
-import { Packed24F32, Packed24Int4 } from '../../lib/kernels/sparse24.js';
+import { type Packed24F32, Packed24Int4 } from '../../lib/kernels/sparse24.js';
 import { Sparse24Linear } from '../../lib/model/sparse24_linear.js';
 import { QuantLinear } from '../../lib/model/quant_linear.js';
 import { toHalfRope } from '../../lib/model/rope_order.js';

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { loadGguf, loadHfModel } from '../../lib/formats/index.js';
 import { evaluate, loadModel } from '../../lib/index.js';
-import { DenseLinear } from '../../lib/model/linear.js';
+import type { DenseLinear } from '../../lib/model/linear.js';
 import type { Weights } from '../../lib/model/types.js';
 import { haveShared, STORIES, TINY656 } from '../helpers/paths.js';
 
@@ -24,7 +24,10 @@ function readLlama2c(path: string): Weights {
   const kvDim = (dim! * nKvHeads!) / nHeads!;
   const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 28, bytes.byteOffset + bytes.length));
   let at = 0;
-  const take = (n: number) => floats.subarray(at, (at += n));
+  const take = (n: number) => {
+    at += n;
+    return floats.subarray(at - n, at);
+  };
   const weights: Weights = new Map();
   const perLayer = (name: string, rows: number, cols?: number) => {
     for (let l = 0; l < nLayers!; l++) {

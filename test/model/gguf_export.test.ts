@@ -317,9 +317,10 @@ describe.skipIf(!have)('GGUF export (stories260K)', () => {
   it('llm-compress compress --format gguf -o file.gguf', async () => {
     const out = join(dir, 'cli.gguf');
     let stdout = '';
-    const so = vi
-      .spyOn(process.stdout, 'write')
-      .mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
+    const so = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+      stdout += String(s);
+      return true;
+    });
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     let code: number;
     try {

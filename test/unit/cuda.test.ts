@@ -124,14 +124,23 @@ describe.skipIf(noGpu !== null)('CUDA kernels against the CPU kernels (normalize
   it.each(shapes)('2:4 f16, int4 and int8 at m=$m n=$n k=$k', async ({ m, n, k }) => {
     const rng = new Rng(m * 17 + k);
     const dense = rng.float32(n * k);
-    for (let g = 0; g < dense.length; g += 4) (dense[g + ((g >> 2) % 4)] = 0), (dense[g + (((g >> 2) + 1) % 4)] = 0);
+    for (let g = 0; g < dense.length; g += 4) {
+      dense[g + ((g >> 2) % 4)] = 0;
+      dense[g + (((g >> 2) + 1) % 4)] = 0;
+    }
     const x = rng.float32(m * k);
     const f = await kernels.pack24(dense, { n, k });
     const q8 = randomInt8(rng, n, k);
-    for (let g = 0; g < q8.q.length; g += 4) (q8.q[g + ((g >> 2) % 4)] = 0), (q8.q[g + (((g >> 2) + 2) % 4)] = 0);
+    for (let g = 0; g < q8.q.length; g += 4) {
+      q8.q[g + ((g >> 2) % 4)] = 0;
+      q8.q[g + (((g >> 2) + 2) % 4)] = 0;
+    }
     const p8 = await kernels.pack24(q8.q, q8.scale, { n, k }, { bits: 8 });
     const q4 = randomInt4(rng, n, k, 128, true, false);
-    for (let g = 0; g < q4.q.length; g += 4) (q4.q[g + 1] = 0), (q4.q[g + 3] = 0);
+    for (let g = 0; g < q4.q.length; g += 4) {
+      q4.q[g + 1] = 0;
+      q4.q[g + 3] = 0;
+    }
     const p4 = await kernels.pack24(q4.q, q4.scale, { n, k }, { bits: 4, groupSize: 128 });
     for (const [packed, kernel, tol] of [
       [f, 'sparse24_f16', 4e-3],

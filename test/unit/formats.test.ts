@@ -55,7 +55,11 @@ function safetensorsOf(tensors: Record<string, { dtype: string; shape: number[];
     at += t.bytes.length;
   }
   const data = new Uint8Array(at);
-  parts.reduce((offset, p) => (data.set(p, offset), offset + p.length), 0);
+  let offset = 0;
+  for (const p of parts) {
+    data.set(p, offset);
+    offset += p.length;
+  }
   return safetensors(header, data);
 }
 
@@ -407,7 +411,7 @@ function gguf(
   const end = Math.max(0, ...tensors.map((t, i) => offsets[i]! + t.data.length));
   const out = new Uint8Array(dataStart + end);
   out.set(w.done());
-  tensors.forEach((t, i) => out.set(t.data, dataStart + offsets[i]!));
+  for (const [i, t] of tensors.entries()) out.set(t.data, dataStart + offsets[i]!);
   return out;
 }
 

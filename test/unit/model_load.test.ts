@@ -30,7 +30,7 @@ function checkpoint(vocab: number, extraFloats = 0, dropFloats = 0): Buffer {
     seq * hd +
     (vocab < 0 ? V * dim : 0);
   const head = Buffer.alloc(28);
-  [dim, hidden, L, heads, kvHeads, vocab, seq].forEach((v, i) => head.writeInt32LE(v, 4 * i));
+  for (const [i, v] of [dim, hidden, L, heads, kvHeads, vocab, seq].entries()) head.writeInt32LE(v, 4 * i);
   const body = new Rng(5).float32(floats + extraFloats - dropFloats);
   return Buffer.concat([head, Buffer.from(body.buffer)]);
 }

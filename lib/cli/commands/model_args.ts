@@ -1,5 +1,5 @@
 /** Options shared by the commands that load a model (info, eval, generate). */
-import { Command } from 'commander';
+import type { Command } from 'commander';
 
 import { resolveDevice } from '../../device.js';
 import { invalidArgument } from '../../errors.js';
