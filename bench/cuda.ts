@@ -12,24 +12,15 @@ import { toCuda, type CudaWeights } from '../lib/kernels/cuda.js';
 import { packInt4, packInt8 } from '../lib/kernels/quant.js';
 import { pack24 } from '../lib/kernels/sparse24.js';
 import { BENCH_MS, LAYER_SHAPES } from './cases/index.js';
-import { fillRandom, randomScales } from './random.js';
+import { fillRandom, PAIRS_OF_4, randomScales } from './random.js';
 import type { BenchSettings } from './row.js';
 
 export const CUDA_KERNELS = ['w4a16', 'w8a8', 'sparse24_f16', 'sparse24_w8a8', 'f16'] as const;
 export type CudaBenchKernel = (typeof CUDA_KERNELS)[number];
 
-const PAIRS = [
-  [0, 1],
-  [0, 2],
-  [0, 3],
-  [1, 2],
-  [1, 3],
-  [2, 3],
-] as const;
-
 /** Zeros 2 of every 4 values (the 6 position pairs in turn). */
 function sparsify<T extends Float32Array | Int8Array>(w: T): T {
-  for (let g = 0; g < w.length; g += 4) for (const i of PAIRS[(g >> 2) % 6]!) w[g + i] = 0;
+  for (let g = 0; g < w.length; g += 4) for (const i of PAIRS_OF_4[(g >> 2) % 6]!) w[g + i] = 0;
   return w;
 }
 

@@ -48,3 +48,13 @@ export function randomCodes(count: number, lo: number, hi: number, seed: number)
   for (let i = 0; i < count; i++) q[i] = lo + (rng.u32() % (hi - lo + 1));
   return q;
 }
+
+/** The six ways to pick 2 positions of 4: the 2:4 sparsity patterns of a group. */
+export const PAIRS_OF_4 = [
+  [0, 1],
+  [0, 2],
+  [0, 3],
+  [1, 2],
+  [1, 3],
+  [2, 3],
+] as const;

@@ -16,7 +16,7 @@ import { inputsPerGroup } from './cases/gemm_q.js';
 import { perfCases } from './cases/index.js';
 import { SPARSE24_CASES, SPARSE24_KERNELS } from './cases/sparse24.js';
 import { coldCopies, medianMs, withArrays } from './measure.js';
-import { fillRandom, randomScales, Rng } from './random.js';
+import { fillRandom, PAIRS_OF_4, randomScales, Rng } from './random.js';
 import type { BenchSettings } from './row.js';
 
 type Kind = 32 | 8 | 4;
@@ -24,19 +24,11 @@ type Kind = 32 | 8 | 4;
 /** A 2:4 pattern with exactly 2 nonzeros per group (as pruning leaves it), nonzero values. */
 function sparseValues(n: number, k: number, kind: Kind, seed: number): Float32Array | Int8Array {
   const out = kind === 32 ? new Float32Array(n * k) : new Int8Array(n * k);
-  const pairs = [
-    [0, 1],
-    [0, 2],
-    [0, 3],
-    [1, 2],
-    [1, 3],
-    [2, 3],
-  ] as const;
   const rng = new Rng(seed >>> 0 || 1);
   const next = () => rng.u32();
   const hi = kind === 8 ? 127 : 7;
   for (let g = 0; g < (n * k) / 4; g++) {
-    const [a, b] = pairs[next() % 6]!;
+    const [a, b] = PAIRS_OF_4[next() % 6]!;
     for (const i of [a, b]) {
       const r = next();
       out[4 * g + i] = kind === 32 ? r / 2 ** 31 - 1 || 0.5 : (r % hi) + 1 - (r & 0x100 ? hi + 1 : 0) || 1;
