@@ -28,7 +28,14 @@ import type { LlamaConfig, Weights } from '../model/types.js';
 import { hasGroupIndex, type QuantArgs } from '../quant_args.js';
 import { canonicalWeights, llamaConfigFromHf } from './hf_config.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from './safetensors.js';
-import { checkHalfRope, checkOutputFolder, sourceFiles, writeModelFolder, type WritableModel } from './model_folder.js';
+import {
+  checkHalfRope,
+  checkOutputFolder,
+  sourceFiles,
+  untiedHead,
+  writeModelFolder,
+  type WritableModel,
+} from './model_folder.js';
 import { dequantizeCodes, packedQuantArgs } from './packed_codes.js';
 import { writableLinears } from '../model/sparse24_linear.js';
 import { decodeSparse24Bitmask, encodeSparse24Bitmask, is24Sparse } from './sparse24_bitmask.js';
@@ -111,7 +118,9 @@ export async function saveCompressedTensors(
   let activations: 'float' | 'int8' | undefined;
   for (const [name, tensor] of model.llama.otherTensors())
     tensors.push({ name, dtype: 'F32', shape: tensor.shape, data: tensor.data });
-  const linears = [...(await writableLinears(model.llama.linears))].filter(([name]) => name !== 'lm_head');
+  const allLinears = await writableLinears(model.llama.linears);
+  tensors.push(...untiedHead(model.config, allLinears));
+  const linears = [...allLinears].filter(([name]) => name !== 'lm_head');
   const quantized = linears.some(([, lin]) => lin instanceof QuantLinear);
   // 2:4 sparse layers: listed in sparsity_config; stored as sparse-24-bitmask when nothing is
   // quantized (that format compresses fp weights only), else as their packed codes.

@@ -25,7 +25,14 @@ import type { LlamaConfig, Weights } from '../model/types.js';
 import { hasGroupIndex, type QuantArgs } from '../quant_args.js';
 import { packInt32, unpackInt32 } from './compressed_tensors.js';
 import { canonicalWeights, llamaConfigFromHf } from './hf_config.js';
-import { checkHalfRope, checkOutputFolder, sourceFiles, writeModelFolder, type WritableModel } from './model_folder.js';
+import {
+  checkHalfRope,
+  checkOutputFolder,
+  sourceFiles,
+  untiedHead,
+  writeModelFolder,
+  type WritableModel,
+} from './model_folder.js';
 import { dequantizeCodes, packedQuantArgs, withF16Scales } from './packed_codes.js';
 import { writableLinears } from '../model/sparse24_linear.js';
 import { readFloatTensor, readSafetensorsHeader, readTensorBytes } from './safetensors.js';
@@ -84,7 +91,9 @@ export async function saveGptq(
     tensors.push({ name, dtype: 'F32', shape: tensor.shape, data: tensor.data });
   let config: ReturnType<typeof gptqLayerConfig> | undefined;
   const quantizedModules = new Set<string>();
-  for (const [name, lin] of await writableLinears(model.llama.linears, { f16Scales: true })) {
+  const linears = await writableLinears(model.llama.linears, { f16Scales: true });
+  tensors.push(...untiedHead(model.config, linears));
+  for (const [name, lin] of linears) {
     if (name === 'lm_head') continue;
     if (lin instanceof QuantLinear) {
       if (lin.activations !== 'float')

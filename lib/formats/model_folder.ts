@@ -7,7 +7,7 @@ import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/
 import { basename, dirname, join } from 'node:path';
 
 import { LlmcError } from '../errors.js';
-import type { Linear } from '../model/linear.js';
+import { DenseLinear, type Linear } from '../model/linear.js';
 import type { LlamaConfig, Tensor, Tokenizer } from '../model/types.js';
 import { Llama2cTokenizer } from '../tokenizers/llama2c.js';
 import { hfConfigJson } from './hf_config.js';
@@ -30,6 +30,21 @@ export interface WritableModel {
   path: string;
   tokenizer: Tokenizer;
   llama: { linears: Map<string, Linear>; otherTensors(): Map<string, Tensor> };
+}
+
+/**
+ * The classifier as the F32 tensor `lm_head.weight` when the model is untied (it is never
+ * compressed, so it is written dense), or nothing when it reuses the token embedding.
+ *
+ * @param linears - the model's layers as the writer stores them (see `writableLinears`).
+ * @throws {@link LlmcError} `LLMC_UNSUPPORTED` when an untied classifier is not a dense fp32 layer.
+ */
+export function untiedHead(config: LlamaConfig, linears: Map<string, Linear>): TensorToWrite[] {
+  if (config.tiedEmbeddings) return [];
+  const head = linears.get('lm_head');
+  if (!(head instanceof DenseLinear))
+    throw new LlmcError('LLMC_UNSUPPORTED', 'lm_head: only a dense fp32 classifier can be written');
+  return [{ name: 'lm_head.weight', dtype: 'F32', shape: [head.outFeatures, head.inFeatures], data: head.weight }];
 }
 
 /** Refuses a model whose Q/K rows are not in Hugging Face's order (toHalfRope converts them). */

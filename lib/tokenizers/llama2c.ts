@@ -241,7 +241,11 @@ export class Llama2cTokenizer implements Tokenizer {
     const size = this.pieces.reduce((a, p) => a + 8 + p.length, 4);
     const out = new Uint8Array(size);
     const view = new DataView(out.buffer);
-    view.setInt32(0, Math.max(...this.pieces.map((p) => p.length)), true);
+    view.setInt32(
+      0,
+      this.pieces.reduce((m, p) => Math.max(m, p.length), 0),
+      true,
+    );
     let at = 4;
     this.pieces.forEach((piece, i) => {
       view.setFloat32(at, this.scores[i]!, true);
