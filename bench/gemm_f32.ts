@@ -15,7 +15,7 @@ import type { BenchSettings } from './row.js';
 export async function benchGemmF32(s: BenchSettings): Promise<void> {
   const { isa, threads } = native().runtimeInfo();
   for (const { k, n, ms } of perfCases(GEMM_F32_CASES, s)) {
-    const maxM = Math.max(...ms);
+    const maxM = ms.reduce((a, m) => Math.max(a, m), 0);
     const weights = [fillRandom(new Float32Array(n * k), 7)];
     const x = fillRandom(new Float32Array(maxM * k), 3);
     const y = new Float32Array(maxM * n);

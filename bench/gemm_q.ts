@@ -44,7 +44,7 @@ export function benchQuant(name: GemmQKernel): (s: BenchSettings) => Promise<voi
     )) {
       const { k, n, ms } = c;
       const group = inputsPerGroup(c);
-      const maxM = Math.max(...ms);
+      const maxM = ms.reduce((a, m) => Math.max(a, m), 0);
       const weights = [await packed(kind, n, k, group)];
       const bytes = weights[0]!.data.byteLength + weights[0]!.scale.byteLength;
       const x = fillRandom(new Float32Array(maxM * k), 3);

@@ -101,7 +101,7 @@ export function benchSparse24(name: keyof typeof SPARSE24_KERNELS): (s: BenchSet
       const { k, n, ms } = c;
       if (k % 4 !== 0) continue;
       const group = inputsPerGroup(c);
-      const maxM = Math.max(...ms);
+      const maxM = ms.reduce((a, m) => Math.max(a, m), 0);
       const first = await makePair(kind, n, k, group);
       const sparse = [first.sparse];
       const dense = [first.dense];

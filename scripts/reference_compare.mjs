@@ -217,9 +217,12 @@ function splitParagraphs(s) {
 
 /** Calibration tokens exactly as pipeline.ts's calibrationWindows: BOS + paragraph, concatenated. */
 function calibrationTokens(model) {
-  const paragraphs = splitParagraphs(readFileSync(text, 'utf8')).slice(...CAL.paragraphs);
+  const paragraphs = splitParagraphs(readFileSync(text, 'utf8')).slice(CAL.paragraphs[0], CAL.paragraphs[1]);
   const ids = [];
-  for (const p of paragraphs) ids.push(model.tokenizer.bos, ...model.tokenizer.encode(p));
+  for (const p of paragraphs) {
+    ids.push(model.tokenizer.bos);
+    for (const id of model.tokenizer.encode(p)) ids.push(id);
+  }
   if (ids.length < CAL.samples * CAL.seqLen) die('calibration text too short');
   return Int32Array.from(ids.slice(0, CAL.samples * CAL.seqLen));
 }

@@ -85,7 +85,7 @@ for (let b = 0; b < 256; b++) pieces.push(Buffer.from(`<0x${b.toString(16).toUpp
 for (let i = 0; i < 64; i++)
   pieces.push(Buffer.from(String.fromCharCode(97 + (i % 26)) + String.fromCharCode(97 + ((i * 7) % 26))));
 const parts = [Buffer.alloc(4)];
-parts[0].writeInt32LE(Math.max(...pieces.map((p) => p.length)));
+parts[0].writeInt32LE(pieces.reduce((a, p) => Math.max(a, p.length), 0));
 pieces.forEach((p, i) => {
   const head = Buffer.alloc(8);
   head.writeFloatLE(i < 259 ? 0 : -i, 0);

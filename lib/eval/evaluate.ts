@@ -38,7 +38,9 @@ export function encodeParagraphs(
   const ids: number[] = [];
   let bytes = 0;
   for (const p of paragraphs) {
-    ids.push(tokenizer.bos, ...tokenizer.encode(p));
+    ids.push(tokenizer.bos);
+    // A loop, not a spread: a paragraph can have more tokens than a call takes arguments.
+    for (const id of tokenizer.encode(p)) ids.push(id);
     bytes += Buffer.byteLength(p, 'utf8');
   }
   return { stream: Int32Array.from(ids), bytes };

@@ -268,12 +268,10 @@ function readTensorInfo(c: Cursor, path: string, index: number): GgufTensorInfo 
 /** Parses the header from the first `buf.length` bytes; throws NeedMore when it needs more of the file. */
 function parseHeader(buf: Uint8Array, path: string, fileSize: number): GgufHeader {
   const c = new Cursor(buf, path, fileSize);
-  const magic = [c.u8('magic'), c.u8('magic'), c.u8('magic'), c.u8('magic')];
-  if (String.fromCharCode(...magic) !== 'GGUF') {
-    throw formatError(
-      path,
-      `not a GGUF file (magic bytes ${JSON.stringify(String.fromCharCode(...magic))}, expected "GGUF")`,
-    );
+  let magic = '';
+  for (let i = 0; i < 4; i++) magic += String.fromCharCode(c.u8('magic'));
+  if (magic !== 'GGUF') {
+    throw formatError(path, `not a GGUF file (magic bytes ${JSON.stringify(magic)}, expected "GGUF")`);
   }
   const version = c.u32('version');
   if (version === 0x02000000 || version === 0x03000000)
@@ -591,13 +589,19 @@ function llamaConfig(header: GgufHeader, vocab: GgufVocab, tensors: Map<string, 
       `llama.rope.dimension_count differs from the head size ${dim / nHeads} (partial rotary)`,
     );
   }
+  const vocabSize = meta.integer('llama.vocab_size', vocab.tokens.length);
+  if (vocab.tokens.length > vocabSize)
+    throw formatError(
+      path,
+      `token id ${vocabSize} ("${vocab.tokens[vocabSize]}") is not below llama.vocab_size ${vocabSize} (the vocabulary has ${vocab.tokens.length} tokens)`,
+    );
   return {
     dim,
     hiddenDim: meta.integer('llama.feed_forward_length'),
     nLayers: meta.integer('llama.block_count'),
     nHeads,
     nKvHeads: meta.integer('llama.attention.head_count_kv', nHeads),
-    vocabSize: meta.integer('llama.vocab_size', vocab.tokens.length),
+    vocabSize,
     maxSeqLen: meta.integer('llama.context_length'),
     ropeTheta: meta.number('llama.rope.freq_base', 10000),
     normEps: meta.number('llama.attention.layer_norm_rms_epsilon'),

@@ -153,7 +153,7 @@ async function folderTokenizer(
     );
   return path.endsWith('.bin')
     ? loadLlama2cTokenizer(path, vocabSize, prependSpace === undefined ? {} : { addSpacePrefix: prependSpace })
-    : loadHfTokenizer(path, prependSpace === undefined ? {} : { prependSpace });
+    : loadHfTokenizer(path, prependSpace === undefined ? { vocabSize } : { prependSpace, vocabSize });
 }
 
 async function load(path: string, options: LoadModelOptions): Promise<Model> {

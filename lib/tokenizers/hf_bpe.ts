@@ -20,6 +20,11 @@ export interface HfTokenizerOptions {
    * to have a prepend step.
    */
   prependSpace?: boolean;
+  /**
+   * The model's vocabulary size (`vocab_size` of its config): every token id must be below it.
+   * Default: the number of tokens in the file (the ids must then be 0..n-1 without gaps).
+   */
+  vocabSize?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -79,10 +84,13 @@ export class HfBpeTokenizer implements Tokenizer {
     this.bos = special.bos;
     this.eos = special.eos;
     this.prependSpace = special.prependSpace;
-    const all = [...tables.vocab, ...tables.added];
-    this.vocabSize = Math.max(...all.map(([, id]) => id)) + 1;
+    let maxId = -1;
+    for (const id of tables.vocab.values()) if (id > maxId) maxId = id;
+    for (const id of tables.added.values()) if (id > maxId) maxId = id;
+    this.vocabSize = maxId + 1;
     this.pieces = new Array<string | undefined>(this.vocabSize);
-    for (const [piece, id] of all) this.pieces[id] = piece;
+    for (const [piece, id] of tables.vocab) this.pieces[id] = piece;
+    for (const [piece, id] of tables.added) this.pieces[id] = piece;
     this.decoded = this.pieces.map((piece, id) => {
       if (piece === undefined) return undefined;
       const byte = model.byteFallback && !tables.added.has(piece) ? BYTE_TOKEN.exec(piece) : null;
@@ -116,7 +124,8 @@ export class HfBpeTokenizer implements Tokenizer {
     let offset = 0;
     const encodeText = (end: number): void => {
       if (end > offset)
-        for (const piece of this.preTokenize(text.slice(offset, end), offset === 0)) ids.push(...this.bpe(piece));
+        for (const piece of this.preTokenize(text.slice(offset, end), offset === 0))
+          for (const id of this.bpe(piece)) ids.push(id);
     };
     if (this.addedPattern) {
       for (const match of text.matchAll(this.addedPattern)) {
@@ -189,7 +198,7 @@ export class HfBpeTokenizer implements Tokenizer {
       }
       const bytes = this.model.byteFallback ? this.byteTokens(ch) : undefined;
       if (bytes) {
-        symbols.push(...bytes);
+        for (const id of bytes) symbols.push(id);
         lastWasUnk = false;
         continue;
       }
@@ -231,8 +240,9 @@ export class HfBpeTokenizer implements Tokenizer {
  */
 export async function loadHfTokenizer(path: string, options: HfTokenizerOptions = {}): Promise<HfBpeTokenizer> {
   if (typeof path !== 'string' || path === '') throw invalidArgument('path', 'a file path', path);
-  checkKnownKeys('options', checkObject('options', options), ['prependSpace']);
+  checkKnownKeys('options', checkObject('options', options), ['prependSpace', 'vocabSize']);
   if (options.prependSpace !== undefined) checkBoolean('options.prependSpace', options.prependSpace);
+  if (options.vocabSize !== undefined) checkInteger('options.vocabSize', options.vocabSize, 1);
   const json = checkFileObject(path, await readJson(path));
   const bad = (what: string): LlmcError => new LlmcError('LLMC_INVALID_ARGUMENT', `${path}: ${what}`);
   const unsupported = (what: string): LlmcError => new LlmcError('LLMC_UNSUPPORTED', `${path}: unsupported ${what}`);
@@ -250,6 +260,7 @@ export async function loadHfTokenizer(path: string, options: HfTokenizerOptions 
   const vocab = readVocab(m.vocab, bad);
   const merges = readMerges(m.merges, bad);
   const { added, addedPattern } = readAddedTokens(json.added_tokens, bad, unsupported);
+  checkIds(vocab, added, options.vocabSize, bad);
   const pipeline = readPipeline(json.normalizer, json.pre_tokenizer, unsupported);
   checkDecoder(json.decoder, unsupported);
 
@@ -342,6 +353,37 @@ function readVocab(value: unknown, bad: (what: string) => LlmcError): Map<string
   }
   if (vocab.size === 0) throw bad('model.vocab is empty');
   return vocab;
+}
+
+/**
+ * Refuses a token id at or above the vocabulary size (the model's, else the number of tokens) and
+ * an id given to two different tokens, before any table is sized by the ids.
+ */
+function checkIds(
+  vocab: Map<string, number>,
+  added: Map<string, number>,
+  vocabSize: number | undefined,
+  bad: (what: string) => LlmcError,
+): void {
+  const owner = new Map<number, string>();
+  for (const [piece, id] of vocab) {
+    if (owner.has(id)) throw bad(`token id ${id} is given to both "${owner.get(id)}" and "${piece}"`);
+    owner.set(id, piece);
+  }
+  for (const [piece, id] of added) {
+    const other = owner.get(id);
+    if (other !== undefined && other !== piece)
+      throw bad(`token id ${id} is given to both "${other}" and the added token "${piece}"`);
+    owner.set(id, piece);
+  }
+  const limit = vocabSize ?? owner.size;
+  for (const [id, piece] of owner)
+    if (id >= limit)
+      throw bad(
+        vocabSize === undefined
+          ? `token id ${id} ("${piece}") is not below the number of tokens, ${limit} (pass the model's vocabSize if its ids have gaps)`
+          : `token id ${id} ("${piece}") is not below the model's vocab_size ${limit}`,
+      );
 }
 
 function readMerges(value: unknown, bad: (what: string) => LlmcError): Array<[string, string]> {

@@ -139,7 +139,11 @@ export interface Llama2cVocabOptions {
  * (`tokenizer.ggml.tokens`, `.scores`, `.token_type`, `.bos_token_id`, `.eos_token_id`).
  */
 export interface Llama2cVocab extends Llama2cVocabOptions {
-  /** Token texts, as UTF-8 bytes or strings. Ids 3..258 must be the byte tokens `<0x00>`..`<0xFF>`. */
+  /**
+   * Token texts, as UTF-8 bytes or strings. In a vocabulary of 259 tokens or more, ids 3..258 must
+   * be the byte tokens `<0x00>`..`<0xFF>`; a smaller one (a character-level vocabulary) has no byte
+   * tokens, and codepoints without a token encode as id 0 (`<unk>`).
+   */
   tokens: readonly (Uint8Array | string)[];
   /** One score per token: merges of higher score are applied first. */
   scores: Float32Array;
@@ -149,6 +153,8 @@ export interface Llama2cVocab extends Llama2cVocabOptions {
 
 const GGUF_TOKEN_UNKNOWN = 2;
 const GGUF_TOKEN_CONTROL = 3;
+/** `<unk>`, the token of a codepoint that a vocabulary without byte tokens cannot encode. */
+const UNK = 0;
 /** llama2.c merges a pair only when its score beats this float (its `best_score` start value). */
 const MIN_SCORE = Math.fround(-1e10);
 const BYTE_TOKEN = /^<0x([0-9A-Fa-f]{2})>$/;
@@ -167,7 +173,8 @@ function latin1(bytes: Uint8Array): string {
 /**
  * The tokenizer of llama2.c. `encode` is llama2.c's `encode(text, bos=0, eos=0)`: a dummy-prefix
  * space token first (for non-empty text), each UTF-8 codepoint as its token or as byte tokens
- * `<0xXX>` (id byte + 3), then merges of the adjacent pair whose concatenation is the token of
+ * `<0xXX>` (id byte + 3; `<unk>`, id 0, in a vocabulary of fewer than 259 tokens, which has no
+ * byte tokens), then merges of the adjacent pair whose concatenation is the token of
  * highest score, the leftmost on ties, until none applies.
  *
  * `decode` and `tokenText` give each token's text as stored (byte tokens as their byte). They do
@@ -188,12 +195,14 @@ export class Llama2cTokenizer implements Tokenizer {
   /** The bytes each token decodes to: the byte for a byte token, else its text. */
   private readonly decoded: Uint8Array[];
   private readonly addSpacePrefix: boolean;
+  /** The vocabulary has the byte tokens `<0x00>`..`<0xFF>` at ids 3..258 (else unknown codepoints are `<unk>`). */
+  private readonly byteFallback: boolean;
 
   private constructor(vocab: Llama2cVocab) {
     const { tokens, scores, tokenTypes, source = 'vocab' } = vocab;
     const n = tokens.length;
     const fail = (what: string): LlmcError => new LlmcError('LLMC_INVALID_ARGUMENT', `${source}: ${what}`);
-    if (n < 259) throw fail(`a llama2.c vocabulary has at least 259 tokens (byte tokens at ids 3..258), got ${n}`);
+    if (n < 3) throw fail(`a llama2.c vocabulary has at least 3 tokens (<unk>, BOS, EOS), got ${n}`);
     if (scores.length !== n) throw fail(`expected ${n} scores (one per token), got ${scores.length}`);
     if (tokenTypes !== undefined && tokenTypes.length !== n)
       throw fail(`expected ${n} token types, got ${tokenTypes.length}`);
@@ -202,6 +211,7 @@ export class Llama2cTokenizer implements Tokenizer {
     this.eos = checkInteger('vocab.eos', vocab.eos, 0, n - 1);
     this.scores = scores;
     this.addSpacePrefix = vocab.addSpacePrefix ?? true;
+    this.byteFallback = n >= 259;
     const raw = tokens.map((t, i) => {
       if (typeof t === 'string') return latin1(utf8.encode(t));
       if (t instanceof Uint8Array) return latin1(t);
@@ -211,8 +221,8 @@ export class Llama2cTokenizer implements Tokenizer {
       vocab.spaceMarker ?? (!raw.some((p) => p.includes(' ')) && raw.some((p) => p.includes(SPACE_MARK)));
     this.pieces = spaceMarker ? raw.map((p) => p.replaceAll(SPACE_MARK, ' ')) : raw;
     this.decoded = this.pieces.map((piece, i) => {
-      const byte = BYTE_TOKEN.exec(piece);
-      if (i >= 3 && i < 259 && (!byte || parseInt(byte[1]!, 16) !== i - 3))
+      const byte = this.byteFallback ? BYTE_TOKEN.exec(piece) : null;
+      if (this.byteFallback && i >= 3 && i < 259 && (!byte || parseInt(byte[1]!, 16) !== i - 3))
         throw fail(
           `token ${i} must be the byte token <0x${(i - 3).toString(16).toUpperCase().padStart(2, '0')}>, got "${piece}"`,
         );
@@ -243,7 +253,7 @@ export class Llama2cTokenizer implements Tokenizer {
     const view = new DataView(out.buffer);
     view.setInt32(
       0,
-      this.pieces.reduce((m, p) => Math.max(m, p.length), 0),
+      this.pieces.reduce((a, p) => Math.max(a, p.length), 0),
       true,
     );
     let at = 4;
@@ -303,7 +313,8 @@ export class Llama2cTokenizer implements Tokenizer {
       const codepoint = bytes.subarray(start, i + 1);
       const id = this.lookup.get(latin1(codepoint));
       if (id !== undefined) ids.push(id);
-      else for (const b of codepoint) ids.push(b + 3);
+      else if (this.byteFallback) for (const b of codepoint) ids.push(b + 3);
+      else ids.push(UNK);
       start = i + 1;
     }
     return mergePairs(ids, (a, b) => {
@@ -348,7 +359,7 @@ export async function loadLlama2cTokenizer(
   options: { addSpacePrefix?: boolean } = {},
 ): Promise<Llama2cTokenizer> {
   if (typeof path !== 'string' || path === '') throw invalidArgument('path', 'a file path', path);
-  checkInteger('vocabSize', vocabSize, 259);
+  checkInteger('vocabSize', vocabSize, 3);
   let file: Buffer;
   try {
     file = await readFile(path);
@@ -366,6 +377,9 @@ export async function loadLlama2cTokenizer(
   if (file.length < 4) throw fail(`truncated (${file.length} bytes, no header)`);
   const maxLength = view.getInt32(0, true);
   if (maxLength < 1) throw fail(`bad max token length ${maxLength}`);
+  // Each token takes at least 9 bytes: refuse a vocabSize the file cannot hold before allocating for it.
+  if (4 + 9 * vocabSize > file.length)
+    throw fail(`${file.length} bytes cannot hold ${vocabSize} tokens (9 bytes or more each)`);
   const tokens: Uint8Array[] = [];
   const scores = new Float32Array(vocabSize);
   let offset = 4;

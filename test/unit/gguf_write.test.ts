@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { LlmcError } from '../../lib/index.js';
-import { dequantizeGgml, loadGgufTensors, readGgufHeader } from '../../lib/formats/gguf.js';
+import { dequantizeGgml, loadGguf, loadGgufTensors, readGgufHeader } from '../../lib/formats/gguf.js';
 import {
   encodeF16Tensor,
   encodeQ4_0,
@@ -19,7 +19,9 @@ import {
 import { halfToFloat } from '../../lib/formats/safetensors.js';
 import { floatToHalf } from '../../lib/formats/safetensors_write.js';
 import { Rng } from '../../bench/random.js';
+import { expectError } from '../helpers/errors.js';
 import { tempDir } from '../helpers/paths.js';
+import { scaledTimeout } from '../helpers/timeout.js';
 
 const dir = tempDir('gguf-unit');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -196,5 +198,27 @@ describe('writeGguf', () => {
         .filter((f) => f !== 'a.gguf')
         .sort(),
     ).toEqual(['b.gguf']);
+  });
+});
+
+describe('GGUF vocabularies', () => {
+  it('reads 262,145 tokens quickly and refuses the one beyond llama.vocab_size, naming the file and the id', async () => {
+    const path = join(dir, 'vocab.gguf');
+    const tokens = Array.from({ length: 262_145 }, (_, i) => `t${i}`);
+    await writeGguf(
+      path,
+      [
+        ['general.architecture', { type: 'string', value: 'llama' }],
+        ['llama.attention.head_count', { type: 'uint32', value: 2 }],
+        ['llama.embedding_length', { type: 'uint32', value: 8 }],
+        ['llama.vocab_size', { type: 'uint32', value: 262_144 }],
+        ['tokenizer.ggml.model', { type: 'string', value: 'llama' }],
+        ['tokenizer.ggml.tokens', { type: 'array', of: 'string', value: tokens }],
+      ],
+      [],
+    );
+    const start = performance.now();
+    await expectError(loadGguf(path), 'LLMC_INVALID_ARGUMENT', /vocab\.gguf.*token id 262144 \("t262144"\)/);
+    expect(performance.now() - start).toBeLessThan(scaledTimeout(3000));
   });
 });

@@ -7,7 +7,9 @@ import { LlmcError } from '../../lib/errors.js';
 import { mergePairs, type PairMerge } from '../../lib/tokenizers/llama2c.js';
 import { Llama2cTokenizer, loadHfTokenizer, loadLlama2cTokenizer } from '../../lib/tokenizers/index.js';
 import { Rng } from '../../bench/random.js';
+import { expectError } from '../helpers/errors.js';
 import { tempDir } from '../helpers/paths.js';
+import { scaledTimeout } from '../helpers/timeout.js';
 
 const root = tempDir('tokenizers');
 let folders = 0;
@@ -185,7 +187,7 @@ describe('Llama2cTokenizer', () => {
     expect((await rejection(loadLlama2cTokenizer(path, 1.5))).argument).toBe('vocabSize');
     expect(
       thrown(() => Llama2cTokenizer.fromVocab({ tokens: ['a'], scores: new Float32Array(1), bos: 1, eos: 2 })).message,
-    ).toMatch(/at least 259 tokens/);
+    ).toMatch(/at least 3 tokens/);
   });
 
   it('refuses missing, truncated and corrupt files with errors naming the file', async () => {
@@ -383,5 +385,107 @@ describe('HfBpeTokenizer', () => {
     expect((await rejection(loadHfTokenizer(noPrepend, { prepend: false } as never))).argument).toBe('options.prepend');
     const tok = await loadHfTokenizer(noPrepend);
     expect(thrown(() => tok.decode([VOCAB.length])).argument).toBe('ids[0]');
+  });
+});
+
+describe('large and unusual vocabularies', () => {
+  /** A Metaspace BPE tokenizer.json of `size` tokens: specials, 'a'..'z', '▁', then merged words. */
+  function bigTokenizerJson(size: number): { json: TokenizerJson; pieces: string[] } {
+    const letters = Array.from({ length: 26 }, (_, i) => String.fromCharCode(97 + i));
+    const pieces = ['<unk>', '<s>', '</s>', '▁', ...letters];
+    const merges: string[] = [];
+    // Words of growing length, each the merge of a shorter word and a letter.
+    for (let words = letters; pieces.length < size; ) {
+      const next: string[] = [];
+      for (const w of words)
+        for (const c of letters) {
+          if (pieces.length >= size) break;
+          pieces.push(w + c);
+          merges.push(`${w} ${c}`);
+          next.push(w + c);
+        }
+      words = next;
+    }
+    const json = tokenizerJson(
+      {
+        normalizer: null,
+        pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'never', split: true },
+        model: { byte_fallback: false, vocab: Object.fromEntries(pieces.map((p, i) => [p, i])) },
+      },
+      merges,
+    );
+    return { json, pieces };
+  }
+
+  it('loads a 200,000-token BPE vocabulary in about a second, and encodes and decodes with it', async () => {
+    const { json, pieces } = bigTokenizerJson(200_000);
+    const path = hfFile(json);
+    const start = performance.now();
+    const tok = await loadHfTokenizer(path, { vocabSize: 200_000 });
+    const seconds = (performance.now() - start) / 1000;
+    // The target is 2 s (0.75 s measured on 2 cores); the bound leaves room for a busy machine.
+    expect(seconds).toBeLessThan(scaledTimeout(3000) / 1000);
+    expect(tok.vocabSize).toBe(200_000);
+    const ids = tok.encode('abc zzzz');
+    expect(ids.map((id) => tok.piece(id))).toEqual(['abc', '▁', 'zz', 'zz']);
+    expect(tok.decode(ids)).toBe('abc zzzz');
+    expect(tok.piece(199_999)).toBe(pieces[199_999]);
+  });
+
+  it('refuses token ids at or above the vocabulary size, and ids given twice, naming the file and the id', async () => {
+    const { json } = bigTokenizerJson(1000);
+    const path = hfFile(json);
+    await expectError(
+      loadHfTokenizer(path, { vocabSize: 999 }),
+      'LLMC_INVALID_ARGUMENT',
+      /tokenizer\.json.*token id 999/,
+    );
+    const vocab = json.model.vocab as Record<string, number>;
+    // Without the model's vocab size, an id beyond the number of tokens is refused before anything is sized by it.
+    const huge = hfFile({ ...json, model: { ...json.model, vocab: { ...vocab, zzzzz: 2 ** 31 } } });
+    const start = performance.now();
+    await expectError(loadHfTokenizer(huge), 'LLMC_INVALID_ARGUMENT', /tokenizer\.json.*token id 2147483648/);
+    expect(performance.now() - start).toBeLessThan(scaledTimeout(1000));
+    const twice = hfFile({ ...json, model: { ...json.model, vocab: { ...vocab, zzzzz: 5 } } });
+    await expectError(loadHfTokenizer(twice), 'LLMC_INVALID_ARGUMENT', /tokenizer\.json.*token id 5 is given to both/);
+    const added = hfFile({ ...json, added_tokens: [{ id: 4, content: '<x>' }] });
+    await expectError(loadHfTokenizer(added), 'LLMC_INVALID_ARGUMENT', /token id 4 is given to both "a" and the added/);
+  });
+
+  it('loads a character-level llama2.c tokenizer without byte tokens; unknown codepoints are <unk>', async () => {
+    // 3 specials, ' ' and 94 printable ASCII characters, then two merges: 98 + 2 pieces.
+    const chars = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i));
+    const pieces: Array<[string, number]> = [
+      ['<unk>', 0],
+      ['\n<s>\n', 0],
+      ['\n</s>\n', 0],
+      ...chars.map((c) => [c, -1] as [string, number]),
+      [' h', -2],
+      ['hi', -3],
+    ];
+    const encoded = pieces.map(([p, score]) => [Buffer.from(p, 'utf8'), score] as const);
+    const file = Buffer.alloc(4 + encoded.reduce((n, [b]) => n + 8 + b.length, 0));
+    file.writeInt32LE(
+      encoded.reduce((n, [b]) => Math.max(n, b.length), 0),
+      0,
+    );
+    let at = 4;
+    for (const [b, score] of encoded) {
+      file.writeFloatLE(score, at);
+      file.writeInt32LE(b.length, at + 4);
+      b.copy(file, at + 8);
+      at += 8 + b.length;
+    }
+    const path = writeFiles({ 'tokenizer.bin': file });
+    const tok = await loadLlama2cTokenizer(path, pieces.length);
+    expect(tok.vocabSize).toBe(100);
+    const id = (p: string): number => pieces.findIndex(([q]) => q === p);
+    expect(tok.encode('hi!')).toEqual([id(' h'), id('i'), id('!')]);
+    // 'é' has no piece and there are no byte tokens: <unk> (id 0), once per codepoint.
+    expect(tok.encode('aéé')).toEqual([id(' '), id('a'), 0, 0]);
+    expect(tok.decode(tok.encode('hi there'))).toBe(' hi there');
+    expect(Buffer.from(tok.toLlama2cFile())).toEqual(file);
+    // A vocabulary size the file cannot hold is refused before anything is allocated for it.
+    await expectError(loadLlama2cTokenizer(path, 2 ** 31 - 1), 'LLMC_INVALID_ARGUMENT', /tokenizer\.bin.*cannot hold/);
   });
 });
