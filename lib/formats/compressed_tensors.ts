@@ -382,3 +382,52 @@ export async function loadCompressedTensors(
   const config = llamaConfigFromHf(configJson, raw);
   return { config, weights: canonicalWeights(raw, config.tiedEmbeddings), packed, sparse24 };
 }
+
+/**
+ * A compressed-tensors folder from `config.json` and the safetensors header alone (no tensor data
+ * is read): the config {@link loadCompressedTensors} returns, and what each linear layer's weight
+ * holds (`w4a16 g64`, `w8a8`, `fp32 2:4`, …).
+ */
+export async function readCompressedTensorsHeader(
+  dir: string,
+  configJson: Record<string, unknown>,
+): Promise<{ config: LlamaConfig; layers: Map<string, string> }> {
+  const q = configJson.quantization_config as {
+    config_groups?: Record<string, { weights?: WeightsArgs; input_activations?: unknown }>;
+    sparsity_config?: { sparsity_structure?: string; targets?: unknown };
+  };
+  const group = Object.values(q.config_groups ?? {})[0];
+  const bits = group?.weights?.num_bits ?? 0;
+  const sc = q.sparsity_config;
+  const sparse24 = new Set(sc?.sparsity_structure === '2:4' && Array.isArray(sc.targets) ? sc.targets : []);
+  const header = await readSafetensorsHeader(join(dir, 'model.safetensors'), { headerOnly: true });
+  const shapes = new Map<string, { shape: readonly number[] }>();
+  const layers = new Map<string, string>();
+  const entry = (name: string) => {
+    const e = header.tensors.get(name);
+    if (!e) throw new LlmcError('LLMC_INVALID_ARGUMENT', `${header.path}: ${name} is missing`);
+    return e;
+  };
+  for (const [name, e] of header.tensors) {
+    if (/\.(weight_(scale|zero_point|g_idx|shape)|bitmask|shape)$/.test(name)) continue;
+    const compressed = name.endsWith('.compressed');
+    const packedWeight = e.dtype === 'I32' && name.endsWith('.weight_packed');
+    if (!compressed && !packedWeight) {
+      shapes.set(name, e);
+      if (name.endsWith('.weight')) layers.set(name.slice(0, -'.weight'.length), e.dtype.toLowerCase());
+      continue;
+    }
+    const layer = name.slice(0, name.lastIndexOf('.'));
+    const sparse = compressed || sparse24.has(layer) ? ' 2:4' : '';
+    if (compressed) {
+      shapes.set(`${layer}.weight`, { shape: [e.shape[0]!, entry(`${layer}.bitmask`).shape[1]! * 8] });
+      layers.set(layer, `${e.dtype.toLowerCase()}${sparse}`);
+      continue;
+    }
+    const [n, k] = [e.shape[0]!, (e.shape[1]! * 32) / bits];
+    const groups = entry(`${layer}.weight_scale`).shape[1] ?? 1;
+    shapes.set(`${layer}.weight`, { shape: [n, k] });
+    layers.set(layer, `w${bits}a${group?.input_activations ? 8 : 16}${groups > 1 ? ` g${k / groups}` : ''}${sparse}`);
+  }
+  return { config: llamaConfigFromHf(configJson, shapes), layers };
+}

@@ -289,3 +289,34 @@ export async function loadGptq(
   const config = llamaConfigFromHf(configJson, raw);
   return { config, weights: canonicalWeights(raw, config.tiedEmbeddings), packed };
 }
+
+/**
+ * A GPTQ folder from `config.json` and the safetensors header alone (no tensor data is read): the
+ * config {@link loadGptq} returns, and what each linear layer's weight holds (`w4a16 g128`, `fp32`, …).
+ */
+export async function readGptqHeader(
+  dir: string,
+  configJson: Record<string, unknown>,
+): Promise<{ config: LlamaConfig; layers: Map<string, string> }> {
+  const bits = (configJson.quantization_config as Partial<GptqConfig>).bits ?? 0;
+  const header = await readSafetensorsHeader(join(dir, 'model.safetensors'), { headerOnly: true });
+  const shapes = new Map<string, { shape: readonly number[] }>();
+  const layers = new Map<string, string>();
+  for (const [name, e] of header.tensors) {
+    if (/\.(qzeros|scales|g_idx)$/.test(name)) continue;
+    if (!name.endsWith('.qweight')) {
+      shapes.set(name, e);
+      if (name.endsWith('.weight')) layers.set(name.slice(0, -'.weight'.length), e.dtype.toLowerCase());
+      continue;
+    }
+    const layer = name.slice(0, -'.qweight'.length);
+    const gIdx = header.tensors.get(`${layer}.g_idx`);
+    const scales = header.tensors.get(`${layer}.scales`);
+    if (!gIdx || !scales)
+      throw new LlmcError('LLMC_INVALID_ARGUMENT', `${header.path}: ${layer} lacks g_idx or scales`);
+    const [k, groups] = [gIdx.shape[0]!, scales.shape[0]!];
+    shapes.set(`${layer}.weight`, { shape: [e.shape[1]!, k] });
+    layers.set(layer, `w${bits}a16${groups > 1 ? ` g${k / groups}` : ''}`);
+  }
+  return { config: llamaConfigFromHf(configJson, shapes), layers };
+}
