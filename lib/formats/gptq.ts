@@ -195,6 +195,23 @@ export function isGptq(config: unknown): boolean {
   return (config as { quantization_config?: { quant_method?: unknown } })?.quantization_config?.quant_method === 'gptq';
 }
 
+/** The bits per weight of a GPTQ `quantization_config`, refusing what the readers do not support. */
+function gptqBits(dir: string, configJson: Record<string, unknown>): 4 | 8 {
+  const q = configJson.quantization_config as Partial<GptqConfig> & { checkpoint_format?: string };
+  const bits = q.bits;
+  if (bits !== 4 && bits !== 8)
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      `${dir}: GPTQ with ${String(bits)}-bit weights is not supported (4 and 8 are)`,
+    );
+  if (q.checkpoint_format !== undefined && q.checkpoint_format !== 'gptq')
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      `${dir}: GPTQ checkpoint_format ${q.checkpoint_format} is not supported (gptq, i.e. v1, is)`,
+    );
+  return bits;
+}
+
 /**
  * Reads a GPTQ v1 folder: its quantized layers become packed int4 / int8 weights for the quantized
  * kernels (in `packed`), the rest fp32. `weights` also holds every layer dequantized (the model is
@@ -209,18 +226,7 @@ export async function loadGptq(
   packed: Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' }>;
 }> {
   const file = join(dir, 'model.safetensors');
-  const q = configJson.quantization_config as Partial<GptqConfig> & { checkpoint_format?: string };
-  const bits = q.bits;
-  if (bits !== 4 && bits !== 8)
-    throw new LlmcError(
-      'LLMC_UNSUPPORTED',
-      `${dir}: GPTQ with ${String(bits)}-bit weights is not supported (4 and 8 are)`,
-    );
-  if (q.checkpoint_format !== undefined && q.checkpoint_format !== 'gptq')
-    throw new LlmcError(
-      'LLMC_UNSUPPORTED',
-      `${dir}: GPTQ checkpoint_format ${q.checkpoint_format} is not supported (gptq, i.e. v1, is)`,
-    );
+  const bits = gptqBits(dir, configJson);
   const header = await readSafetensorsHeader(file);
   const raw: Weights = new Map();
   const packed = new Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' }>();
@@ -298,7 +304,7 @@ export async function readGptqHeader(
   dir: string,
   configJson: Record<string, unknown>,
 ): Promise<{ config: LlamaConfig; layers: Map<string, string> }> {
-  const bits = (configJson.quantization_config as Partial<GptqConfig>).bits ?? 0;
+  const bits = gptqBits(dir, configJson);
   const header = await readSafetensorsHeader(join(dir, 'model.safetensors'), { headerOnly: true });
   const shapes = new Map<string, { shape: readonly number[] }>();
   const layers = new Map<string, string>();
