@@ -116,13 +116,21 @@ async function findFile(dir: string, test: (name: string) => boolean, what: stri
  */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   const device = options?.device === undefined ? 'cpu' : resolveDevice('options.device', options.device).device;
-  try {
+  return withFileErrors(path, async () => {
     const model = await load(path, options);
     if (device === 'cuda') await model.moveToCuda();
     return model;
+  });
+}
+
+/**
+ * Runs `read`, turning a missing or unreadable file the format needs (e.g. a shard named by the
+ * index) into a typed error naming it, not Node's bare one.
+ */
+async function withFileErrors<T>(path: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
   } catch (e) {
-    // A file the format needs is missing or unreadable (e.g. a shard named by the index): a typed
-    // error naming it, not Node's bare one.
     const err = e as NodeJS.ErrnoException;
     if (
       !(e instanceof LlmcError) &&
@@ -471,6 +479,13 @@ export interface ModelInfo {
 export async function describeModel(
   path: string,
   options: Pick<LoadModelOptions, 'tokenizer' | 'prependSpace'> = {},
+): Promise<ModelInfo> {
+  return withFileErrors(path, () => describe(path, options));
+}
+
+async function describe(
+  path: string,
+  options: Pick<LoadModelOptions, 'tokenizer' | 'prependSpace'>,
 ): Promise<ModelInfo> {
   if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path', 'a model file or folder', path);
   const o = checkObject('options', options);

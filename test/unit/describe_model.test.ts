@@ -1,11 +1,12 @@
 // describeModel (what `llm-compress info` prints) reads headers only: 1.1B-shaped files that hold
 // no tensor data at all still describe their model, quickly and in little memory.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { describeModel } from '../../lib/index.js';
+import { expectError } from '../helpers/errors.js';
 import { tempDir } from '../helpers/paths.js';
 
 // TinyLlama-1.1B's shapes.
@@ -66,7 +67,7 @@ describe('describeModel on files without tensor data', () => {
     expect(info.linears[1]).toEqual({ name: 'model.layers.0.self_attn.k_proj', shape: [kvDim, dim], dtype: 'fp32' });
   });
 
-  it('reads a Hugging Face folder whose model.safetensors is cut after its header', async () => {
+  it('reads a sharded Hugging Face folder whose shards are cut after their headers', async () => {
     const hf = join(dir, 'hf');
     mkdirSync(hf);
     const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [vocab, dim]]]);
@@ -84,7 +85,17 @@ describe('describeModel on files without tensor data', () => {
     }
     shapes.set('model.norm.weight', [dim]);
     shapes.set('lm_head.weight', [vocab, dim]);
-    writeFileSync(join(hf, 'model.safetensors'), safetensorsHeaderOnly(shapes));
+    // Two shards: the embedding and the first half of the blocks, then the rest.
+    const names = [...shapes.keys()];
+    const half = names.indexOf(`model.layers.${layers / 2}.input_layernorm.weight`);
+    const shards = [names.slice(0, half), names.slice(half)];
+    const weightMap: Record<string, string> = {};
+    shards.forEach((list, i) => {
+      const file = `model-0000${i + 1}-of-00002.safetensors`;
+      writeFileSync(join(hf, file), safetensorsHeaderOnly(new Map(list.map((n) => [n, shapes.get(n)!]))));
+      for (const n of list) weightMap[n] = file;
+    });
+    writeFileSync(join(hf, 'model.safetensors.index.json'), JSON.stringify({ weight_map: weightMap }));
     writeFileSync(
       join(hf, 'config.json'),
       JSON.stringify({
@@ -104,5 +115,8 @@ describe('describeModel on files without tensor data', () => {
     const info = await describeModel(hf);
     expect(info.config).toMatchObject({ ...expected, ropeStyle: 'half', tiedEmbeddings: false });
     expect(info.linears.at(-1)).toEqual({ name: 'lm_head', shape: [vocab, dim], dtype: 'fp16' });
+    // A shard the index names is missing: a typed error naming it.
+    rmSync(join(hf, 'model-00002-of-00002.safetensors'));
+    await expectError(describeModel(hf), 'LLMC_INVALID_ARGUMENT', /model-00002-of-00002\.safetensors: no such file/);
   });
 });
