@@ -25,6 +25,8 @@ export {
 } from './runtime.js';
 export {
   loadModel,
+  describeModel,
+  type ModelInfo,
   evaluate,
   generate,
   generateTokens,

@@ -264,21 +264,13 @@ export function isCompressedTensors(config: unknown): boolean {
 }
 
 /**
- * Reads a compressed-tensors `pack-quantized` folder: its quantized layers become packed int4 /
- * int8 weights for the quantized kernels (returned in `packed`), the rest fp32 tensors. `weights`
- * also holds every layer dequantized (the model is validated and built from it; the packed
- * layers then replace the dense ones).
+ * The weight quantization, activations and 2:4 layers a compressed-tensors `quantization_config`
+ * describes, refusing the formats and layouts the readers do not support.
  */
-export async function loadCompressedTensors(
+function compressedTensorsScheme(
   dir: string,
   configJson: Record<string, unknown>,
-): Promise<{
-  config: LlamaConfig;
-  weights: Weights;
-  packed: Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' | 'int8' }>;
-  sparse24: Set<string>;
-}> {
-  const file = join(dir, 'model.safetensors');
+): { args: WeightsArgs | undefined; activations: 'float' | 'int8'; sparse24: Set<string> } {
   const q = configJson.quantization_config as {
     format?: string;
     config_groups?: Record<string, { weights?: WeightsArgs; input_activations?: unknown }>;
@@ -303,8 +295,26 @@ export async function loadCompressedTensors(
   const groups = Object.values(q.config_groups ?? {});
   if (groups.length > 1)
     throw new LlmcError('LLMC_UNSUPPORTED', `${dir}: several compressed-tensors config groups are not supported yet`);
-  const args = groups[0]?.weights;
-  const activations = groups[0]?.input_activations ? 'int8' : 'float';
+  return { args: groups[0]?.weights, activations: groups[0]?.input_activations ? 'int8' : 'float', sparse24 };
+}
+
+/**
+ * Reads a compressed-tensors `pack-quantized` folder: its quantized layers become packed int4 /
+ * int8 weights for the quantized kernels (returned in `packed`), the rest fp32 tensors. `weights`
+ * also holds every layer dequantized (the model is validated and built from it; the packed
+ * layers then replace the dense ones).
+ */
+export async function loadCompressedTensors(
+  dir: string,
+  configJson: Record<string, unknown>,
+): Promise<{
+  config: LlamaConfig;
+  weights: Weights;
+  packed: Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' | 'int8' }>;
+  sparse24: Set<string>;
+}> {
+  const file = join(dir, 'model.safetensors');
+  const { args, activations, sparse24 } = compressedTensorsScheme(dir, configJson);
   const header = await readSafetensorsHeader(file);
   const raw: Weights = new Map();
   const packed = new Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' | 'int8' }>();
@@ -390,4 +400,52 @@ export async function loadCompressedTensors(
   }
   const config = llamaConfigFromHf(configJson, raw);
   return { config, weights: canonicalWeights(raw, config.tiedEmbeddings), packed, sparse24 };
+}
+
+/**
+ * A compressed-tensors folder from `config.json` and the safetensors header alone (no tensor data
+ * is read): the config {@link loadCompressedTensors} returns, and what each linear layer's weight
+ * holds (`w4a16 g64`, `w8a8`, `fp32 2:4`, …).
+ */
+export async function readCompressedTensorsHeader(
+  dir: string,
+  configJson: Record<string, unknown>,
+): Promise<{ config: LlamaConfig; layers: Map<string, string> }> {
+  const { args, activations, sparse24 } = compressedTensorsScheme(dir, configJson);
+  const header = await readSafetensorsHeader(join(dir, 'model.safetensors'), { headerOnly: true });
+  const shapes = new Map<string, { shape: readonly number[] }>();
+  const layers = new Map<string, string>();
+  const entry = (name: string) => {
+    const e = header.tensors.get(name);
+    if (!e) throw new LlmcError('LLMC_INVALID_ARGUMENT', `${header.path}: ${name} is missing`);
+    return e;
+  };
+  for (const [name, e] of header.tensors) {
+    if (/\.(weight_(scale|zero_point|g_idx|shape)|bitmask|shape)$/.test(name)) continue;
+    const compressed = name.endsWith('.compressed');
+    const packedWeight = e.dtype === 'I32' && name.endsWith('.weight_packed');
+    if (!compressed && !packedWeight) {
+      shapes.set(name, e);
+      if (name.endsWith('.weight')) layers.set(name.slice(0, -'.weight'.length), e.dtype.toLowerCase());
+      continue;
+    }
+    const layer = name.slice(0, name.lastIndexOf('.'));
+    const sparse = compressed || sparse24.has(layer) ? ' 2:4' : '';
+    if (compressed) {
+      shapes.set(`${layer}.weight`, { shape: [e.shape[0]!, entry(`${layer}.bitmask`).shape[1]! * 8] });
+      layers.set(layer, `${e.dtype.toLowerCase()}${sparse}`);
+      continue;
+    }
+    if (!args)
+      throw new LlmcError(
+        'LLMC_INVALID_ARGUMENT',
+        `${header.path}: ${name} is packed but config.json has no weight quantization group`,
+      );
+    const bits = args.num_bits;
+    const [n, k] = [e.shape[0]!, (e.shape[1]! * 32) / bits];
+    const groups = entry(`${layer}.weight_scale`).shape[1] ?? 1;
+    shapes.set(`${layer}.weight`, { shape: [n, k] });
+    layers.set(layer, `w${bits}a${activations === 'int8' ? 8 : 16}${groups > 1 ? ` g${k / groups}` : ''}${sparse}`);
+  }
+  return { config: llamaConfigFromHf(configJson, shapes), layers };
 }

@@ -13,7 +13,15 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { invalidArgument, type LlmcError } from '../errors.js';
 import type { LlamaConfig, Tensor, Weights } from '../model/types.js';
 import { checkLlamaWeights } from './hf_config.js';
-import { decodeBF16, decodeF16, formatError, halfToFloat, readExactly, unsupportedError } from './safetensors.js';
+import {
+  decodeBF16,
+  decodeF16,
+  formatError,
+  halfToFloat,
+  type HeaderOnlyOptions,
+  readExactly,
+  unsupportedError,
+} from './safetensors.js';
 
 /** A metadata value; 64-bit integers beyond 2^53 stay bigint. */
 export type GgufValue = number | bigint | boolean | string | GgufValue[];
@@ -266,7 +274,7 @@ function readTensorInfo(c: Cursor, path: string, index: number): GgufTensorInfo 
 }
 
 /** Parses the header from the first `buf.length` bytes; throws NeedMore when it needs more of the file. */
-function parseHeader(buf: Uint8Array, path: string, fileSize: number): GgufHeader {
+function parseHeader(buf: Uint8Array, path: string, fileSize: number, headerOnly: boolean): GgufHeader {
   const c = new Cursor(buf, path, fileSize);
   let magic = '';
   for (let i = 0; i < 4; i++) magic += String.fromCharCode(c.u8('magic'));
@@ -299,7 +307,7 @@ function parseHeader(buf: Uint8Array, path: string, fileSize: number): GgufHeade
     throw formatError(path, `general.alignment ${String(alignment)} is not a power of two`);
   }
   const dataStart = Math.ceil(c.pos / alignment) * alignment;
-  checkRanges(path, tensors, alignment, fileSize - dataStart);
+  checkRanges(path, tensors, alignment, headerOnly ? Number.MAX_SAFE_INTEGER : fileSize - dataStart);
   return { path, version, fileSize, alignment, dataStart, metadata, tensors };
 }
 
@@ -330,22 +338,22 @@ function checkRanges(path: string, tensors: GgufTensorInfo[], alignment: number,
  * @throws {@link LlmcError} `LLMC_INVALID_ARGUMENT` naming the file and the problem;
  *   `LLMC_UNSUPPORTED` for another version or an unknown ggml type.
  */
-export async function readGgufHeader(path: string): Promise<GgufHeader> {
+export async function readGgufHeader(path: string, options: HeaderOnlyOptions = {}): Promise<GgufHeader> {
   const handle = await open(path, 'r');
   try {
-    return await readHeader(handle, path);
+    return await readHeader(handle, path, options.headerOnly === true);
   } finally {
     await handle.close();
   }
 }
 
-async function readHeader(handle: FileHandle, path: string): Promise<GgufHeader> {
+async function readHeader(handle: FileHandle, path: string, headerOnly = false): Promise<GgufHeader> {
   const fileSize = (await handle.stat()).size;
   for (let size = Math.min(fileSize, 1 << 20); ; size = Math.min(fileSize, size * 2)) {
     const buf = new Uint8Array(size);
     await readExactly(handle, path, buf, 0);
     try {
-      return parseHeader(buf, path, fileSize);
+      return parseHeader(buf, path, fileSize, headerOnly);
     } catch (e) {
       if (!(e instanceof NeedMore)) throw e;
     }
@@ -577,7 +585,7 @@ function checkArchitecture({ path, metadata }: GgufHeader): void {
     throw unsupportedError(path, `rope scaling ${String(scaling)} is not supported`);
 }
 
-function llamaConfig(header: GgufHeader, vocab: GgufVocab, tensors: Map<string, Tensor>): LlamaConfig {
+function llamaConfig(header: GgufHeader, vocab: GgufVocab, tied: boolean): LlamaConfig {
   const { path, metadata } = header;
   const meta = metadataReader(path, metadata);
   const nHeads = meta.integer('llama.attention.head_count');
@@ -606,7 +614,7 @@ function llamaConfig(header: GgufHeader, vocab: GgufVocab, tensors: Map<string, 
     ropeTheta: meta.number('llama.rope.freq_base', 10000),
     normEps: meta.number('llama.attention.layer_norm_rms_epsilon'),
     ropeStyle: 'interleaved',
-    tiedEmbeddings: !tensors.has('output.weight'),
+    tiedEmbeddings: tied,
   };
 }
 
@@ -636,7 +644,7 @@ export async function loadGguf(
   const { header, tensors } = await loadGgufTensors(path, checkArchitecture);
   dropCopiedClassifier(tensors);
   const vocab = readVocab(path, header.metadata);
-  const config = llamaConfig(header, vocab, tensors);
+  const config = llamaConfig(header, vocab, !tensors.has('output.weight'));
   const weights: Weights = new Map();
   for (const [name, tensor] of tensors) {
     const canonical = canonicalName(name);
@@ -645,4 +653,63 @@ export async function loadGguf(
   }
   checkLlamaWeights(config, weights, path);
   return { config, weights, vocab, metadata: header.metadata };
+}
+
+/**
+ * Whether `output.weight` holds the same bytes as `token_embd.weight` (what {@link loadGguf} then
+ * drops as a tied classifier), compared through a fixed 1 MiB buffer, stopping at the first
+ * difference; false when either's data is not in the file (a file cut after its header).
+ */
+async function classifierIsCopy(header: GgufHeader): Promise<boolean> {
+  const output = header.tensors.find((t) => t.name === 'output.weight');
+  const embedding = header.tensors.find((t) => t.name === 'token_embd.weight');
+  if (!output || !embedding || output.type !== embedding.type || output.dims.join() !== embedding.dims.join())
+    return false;
+  const end = header.dataStart + Math.max(output.offset, embedding.offset) + output.byteSize;
+  if (end > header.fileSize) return false;
+  const chunk = 1 << 20;
+  const a = new Uint8Array(chunk);
+  const b = new Uint8Array(chunk);
+  const handle = await open(header.path, 'r');
+  try {
+    for (let at = 0; at < output.byteSize; at += chunk) {
+      const n = Math.min(chunk, output.byteSize - at);
+      await readExactly(handle, header.path, a.subarray(0, n), header.dataStart + output.offset + at);
+      await readExactly(handle, header.path, b.subarray(0, n), header.dataStart + embedding.offset + at);
+      if (!Buffer.from(a.buffer, 0, n).equals(Buffer.from(b.buffer, 0, n))) return false;
+    }
+    return true;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A GGUF `llama` model from its header alone: the config {@link loadGguf} would return (checked
+ * against the tensor infos' shapes), the embedded vocabulary, and the canonical name of each
+ * tensor with its row-major shape and ggml type. The tensor data is not read, except to tell a
+ * classifier copied from the token embedding (tied) as {@link loadGguf} does; the file may be cut
+ * after its tensor infos (the classifier then counts as separate).
+ *
+ * @throws {@link LlmcError} as {@link loadGguf}, except for tensor types it cannot dequantize.
+ */
+export async function readGgufModelHeader(path: string): Promise<{
+  config: LlamaConfig;
+  vocab: GgufVocab;
+  tensors: Map<string, { shape: number[]; typeName: string }>;
+}> {
+  const header = await readGgufHeader(path, { headerOnly: true });
+  checkArchitecture(header);
+  const vocab = readVocab(path, header.metadata);
+  const tied = !header.tensors.some((t) => t.name === 'output.weight') || (await classifierIsCopy(header));
+  const config = llamaConfig(header, vocab, tied);
+  const tensors = new Map<string, { shape: number[]; typeName: string }>();
+  for (const info of header.tensors) {
+    if (tied && info.name === 'output.weight') continue;
+    const canonical = canonicalName(info.name);
+    if (!canonical) throw unsupportedError(path, `tensor ${info.name} is not part of the llama architecture`);
+    tensors.set(canonical, { shape: [...info.dims].reverse(), typeName: info.typeName });
+  }
+  checkLlamaWeights(config, tensors, path);
+  return { config, vocab, tensors };
 }

@@ -204,6 +204,23 @@ export function isGptq(config: unknown): boolean {
   return (config as { quantization_config?: { quant_method?: unknown } })?.quantization_config?.quant_method === 'gptq';
 }
 
+/** The bits per weight of a GPTQ `quantization_config`, refusing what the readers do not support. */
+function gptqBits(dir: string, configJson: Record<string, unknown>): 4 | 8 {
+  const q = configJson.quantization_config as Partial<GptqConfig> & { checkpoint_format?: string };
+  const bits = q.bits;
+  if (bits !== 4 && bits !== 8)
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      `${dir}: GPTQ with ${String(bits)}-bit weights is not supported (4 and 8 are)`,
+    );
+  if (q.checkpoint_format !== undefined && q.checkpoint_format !== 'gptq')
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      `${dir}: GPTQ checkpoint_format ${q.checkpoint_format} is not supported (gptq, i.e. v1, is)`,
+    );
+  return bits;
+}
+
 /**
  * Reads a GPTQ v1 folder: its quantized layers become packed int4 / int8 weights for the quantized
  * kernels (in `packed`), the rest fp32. `weights` also holds every layer dequantized (the model is
@@ -218,18 +235,7 @@ export async function loadGptq(
   packed: Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' }>;
 }> {
   const file = join(dir, 'model.safetensors');
-  const q = configJson.quantization_config as Partial<GptqConfig> & { checkpoint_format?: string };
-  const bits = q.bits;
-  if (bits !== 4 && bits !== 8)
-    throw new LlmcError(
-      'LLMC_UNSUPPORTED',
-      `${dir}: GPTQ with ${String(bits)}-bit weights is not supported (4 and 8 are)`,
-    );
-  if (q.checkpoint_format !== undefined && q.checkpoint_format !== 'gptq')
-    throw new LlmcError(
-      'LLMC_UNSUPPORTED',
-      `${dir}: GPTQ checkpoint_format ${q.checkpoint_format} is not supported (gptq, i.e. v1, is)`,
-    );
+  const bits = gptqBits(dir, configJson);
   const header = await readSafetensorsHeader(file);
   const raw: Weights = new Map();
   const packed = new Map<string, { weight: PackedInt4 | PackedInt8; activations: 'float' }>();
@@ -297,4 +303,35 @@ export async function loadGptq(
   }
   const config = llamaConfigFromHf(configJson, raw);
   return { config, weights: canonicalWeights(raw, config.tiedEmbeddings), packed };
+}
+
+/**
+ * A GPTQ folder from `config.json` and the safetensors header alone (no tensor data is read): the
+ * config {@link loadGptq} returns, and what each linear layer's weight holds (`w4a16 g128`, `fp32`, …).
+ */
+export async function readGptqHeader(
+  dir: string,
+  configJson: Record<string, unknown>,
+): Promise<{ config: LlamaConfig; layers: Map<string, string> }> {
+  const bits = gptqBits(dir, configJson);
+  const header = await readSafetensorsHeader(join(dir, 'model.safetensors'), { headerOnly: true });
+  const shapes = new Map<string, { shape: readonly number[] }>();
+  const layers = new Map<string, string>();
+  for (const [name, e] of header.tensors) {
+    if (/\.(qzeros|scales|g_idx)$/.test(name)) continue;
+    if (!name.endsWith('.qweight')) {
+      shapes.set(name, e);
+      if (name.endsWith('.weight')) layers.set(name.slice(0, -'.weight'.length), e.dtype.toLowerCase());
+      continue;
+    }
+    const layer = name.slice(0, -'.qweight'.length);
+    const gIdx = header.tensors.get(`${layer}.g_idx`);
+    const scales = header.tensors.get(`${layer}.scales`);
+    if (!gIdx || !scales)
+      throw new LlmcError('LLMC_INVALID_ARGUMENT', `${header.path}: ${layer} lacks g_idx or scales`);
+    const [k, groups] = [gIdx.shape[0]!, scales.shape[0]!];
+    shapes.set(`${layer}.weight`, { shape: [e.shape[1]!, k] });
+    layers.set(layer, `w${bits}a16${groups > 1 ? ` g${k / groups}` : ''}`);
+  }
+  return { config: llamaConfigFromHf(configJson, shapes), layers };
 }

@@ -40,7 +40,7 @@ export function expectedShapes(config: LlamaConfig): Map<string, number[]> {
  * @throws {@link LlmcError} `LLMC_INVALID_ARGUMENT` naming the missing, extra or mis-shaped tensor
  *   (expected and actual shape).
  */
-export function checkLlamaWeights(config: LlamaConfig, weights: Weights, source: string): void {
+export function checkLlamaWeights(config: LlamaConfig, weights: ReadonlyMap<string, Shaped>, source: string): void {
   const expected = expectedShapes(config);
   for (const [name, shape] of expected) {
     const tensor = weights.get(name);
@@ -55,6 +55,11 @@ export function checkLlamaWeights(config: LlamaConfig, weights: Weights, source:
   for (const name of weights.keys()) {
     if (!expected.has(name)) throw unsupportedError(source, `tensor ${name} is not part of the LLaMA architecture`);
   }
+}
+
+/** Anything with a shape: a loaded {@link Tensor} or a header entry (shapes are all the checks read). */
+export interface Shaped {
+  shape: readonly number[];
 }
 
 const MODEL_TYPES = ['llama', 'mistral'];
@@ -130,7 +135,7 @@ export function hfConfigJson(config: LlamaConfig, special: { bos: number; eos: n
  * @throws {@link LlmcError} `LLMC_INVALID_ARGUMENT` for a missing or bad field, or a missing or
  *   mis-shaped tensor; `LLMC_UNSUPPORTED` for rope_scaling, biases, another activation or model type.
  */
-export function llamaConfigFromHf(configJson: unknown, tensors: Weights): LlamaConfig {
+export function llamaConfigFromHf(configJson: unknown, tensors: ReadonlyMap<string, Shaped>): LlamaConfig {
   const file = 'config.json';
   if (typeof configJson !== 'object' || configJson === null || Array.isArray(configJson)) {
     throw formatError(file, 'not a JSON object');
@@ -175,8 +180,8 @@ export function llamaConfigFromHf(configJson: unknown, tensors: Weights): LlamaC
  * The weights under canonical names: a tied model keeps only `model.embed_tokens.weight` (taken
  * from `lm_head.weight` when that is all the file stores); rotary-embedding caches are dropped.
  */
-export function canonicalWeights(tensors: Weights, tied: boolean): Weights {
-  const out: Weights = new Map([...tensors].filter(([name]) => !name.endsWith('.rotary_emb.inv_freq')));
+export function canonicalWeights<T extends Shaped>(tensors: ReadonlyMap<string, T>, tied: boolean): Map<string, T> {
+  const out = new Map([...tensors].filter(([name]) => !name.endsWith('.rotary_emb.inv_freq')));
   if (tied) {
     const head = out.get(LM_HEAD);
     out.delete(LM_HEAD);
@@ -203,6 +208,20 @@ export async function loadHfModel(
   dir: string,
   options: { lazy?: boolean } = {},
 ): Promise<{ config: LlamaConfig; weights: Weights }> {
+  const { json, source } = await hfModelFiles(dir);
+  const tensors = await loadSafetensors(source, options);
+  const config = llamaConfigFromHf(json, tensors);
+  return { config, weights: canonicalWeights(tensors, config.tiedEmbeddings) };
+}
+
+/**
+ * A Hugging Face folder's parsed `config.json` and its weights' source: `model.safetensors.index.json`
+ * when present, else `model.safetensors`.
+ *
+ * @throws {@link LlmcError} `LLMC_INVALID_ARGUMENT` when the folder has no config or weights, or
+ *   the config is not JSON.
+ */
+export async function hfModelFiles(dir: string): Promise<{ json: unknown; source: string }> {
   const configPath = join(dir, 'config.json');
   if (!(await exists(configPath))) throw formatError(dir, 'no config.json in this folder');
   let json: unknown;
@@ -217,7 +236,5 @@ export async function loadHfModel(
   if (await exists(index)) source = index;
   else if (await exists(single)) source = single;
   else throw formatError(dir, 'no model.safetensors or model.safetensors.index.json in this folder');
-  const tensors = await loadSafetensors(source, options);
-  const config = llamaConfigFromHf(json, tensors);
-  return { config, weights: canonicalWeights(tensors, config.tiedEmbeddings) };
+  return { json, source };
 }

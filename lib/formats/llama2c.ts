@@ -7,7 +7,7 @@
  * imaginary [seq_len × head_size/2] each (unused: RoPE is computed), and wcls [vocab × dim] when
  * untied. RoPE pairs are interleaved; θ = 10000, RMSNorm ε = 1e-5 (llama2.c's constants).
  */
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { basename } from 'node:path';
 
 import { LlmcError } from '../errors.js';
@@ -17,55 +17,96 @@ function formatError(path: string, problem: string): LlmcError {
   return new LlmcError('LLMC_INVALID_ARGUMENT', `${basename(path)}: ${problem}`);
 }
 
+/**
+ * The config a llama2.c header describes, and the float arrays that follow the header (name and
+ * element count, in file order).
+ */
+function parseHeader(path: string, head: Buffer): { config: LlamaConfig; parts: Array<[string, number]> } {
+  const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabRaw, seqLen] = Array.from({ length: 7 }, (_, i) =>
+    head.readInt32LE(4 * i),
+  ) as [number, number, number, number, number, number, number];
+  const vocabSize = Math.abs(vocabRaw);
+  const sane = (v: number, max: number) => Number.isInteger(v) && v >= 1 && v <= max;
+  if (
+    !sane(dim, 65536) ||
+    !sane(hiddenDim, 1 << 20) ||
+    !sane(nLayers, 1024) ||
+    !sane(nHeads, 1024) ||
+    !sane(nKvHeads, nHeads) ||
+    !sane(vocabSize, 1 << 22) ||
+    !sane(seqLen, 1 << 24) ||
+    dim % nHeads !== 0 ||
+    nHeads % nKvHeads !== 0 ||
+    (dim / nHeads) % 2 !== 0
+  )
+    throw formatError(
+      path,
+      `implausible header: dim ${dim}, hidden ${hiddenDim}, layers ${nLayers}, heads ${nHeads}, kv heads ${nKvHeads}, vocab ${vocabRaw}, seq_len ${seqLen}`,
+    );
+  const headDim = dim / nHeads;
+  const kvDim = nKvHeads * headDim;
+  const tied = vocabRaw > 0;
+  const L = nLayers;
+  const parts: Array<[string, number]> = [
+    ['embed', vocabSize * dim],
+    ['rms_att', L * dim],
+    ['wq', L * dim * dim],
+    ['wk', L * kvDim * dim],
+    ['wv', L * kvDim * dim],
+    ['wo', L * dim * dim],
+    ['rms_ffn', L * dim],
+    ['w1', L * hiddenDim * dim],
+    ['w2', L * dim * hiddenDim],
+    ['w3', L * hiddenDim * dim],
+    ['rms_final', dim],
+    ['freq_cis', seqLen * headDim],
+    ...(tied ? [] : [['wcls', vocabSize * dim] as [string, number]]),
+  ];
+  const config: LlamaConfig = {
+    dim,
+    hiddenDim,
+    nLayers,
+    nHeads,
+    nKvHeads,
+    vocabSize,
+    maxSeqLen: seqLen,
+    ropeTheta: 10000,
+    normEps: 1e-5,
+    ropeStyle: 'interleaved',
+    tiedEmbeddings: tied,
+  };
+  return { config, parts };
+}
+
+/** Reads the 28-byte header of a llama2.c checkpoint (the file may be cut after it). */
+async function readHeader(file: FileHandle, path: string): Promise<ReturnType<typeof parseHeader> & { size: number }> {
+  const { size } = await file.stat();
+  if (size < 28) throw formatError(path, `${size} bytes is too short for the 28-byte llama2.c header`);
+  const head = Buffer.alloc(28);
+  await file.read(head, 0, 28, 0);
+  return { ...parseHeader(path, head), size };
+}
+
+/**
+ * The config of a llama2.c checkpoint from its 28-byte header alone, as {@link loadLlama2c} reads
+ * it (the weights are neither read nor checked against the file's size).
+ */
+export async function readLlama2cConfig(path: string): Promise<LlamaConfig> {
+  const file = await open(path, 'r');
+  try {
+    return (await readHeader(file, path)).config;
+  } finally {
+    await file.close();
+  }
+}
+
 /** Reads a llama2.c checkpoint into the canonical weights. */
 export async function loadLlama2c(path: string): Promise<{ config: LlamaConfig; weights: Weights }> {
   const file = await open(path, 'r');
   try {
-    const { size } = await file.stat();
-    if (size < 28) throw formatError(path, `${size} bytes is too short for the 28-byte llama2.c header`);
-    const head = Buffer.alloc(28);
-    await file.read(head, 0, 28, 0);
-    const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabRaw, seqLen] = Array.from({ length: 7 }, (_, i) =>
-      head.readInt32LE(4 * i),
-    ) as [number, number, number, number, number, number, number];
-    const vocabSize = Math.abs(vocabRaw);
-    const sane = (v: number, max: number) => Number.isInteger(v) && v >= 1 && v <= max;
-    if (
-      !sane(dim, 65536) ||
-      !sane(hiddenDim, 1 << 20) ||
-      !sane(nLayers, 1024) ||
-      !sane(nHeads, 1024) ||
-      !sane(nKvHeads, nHeads) ||
-      !sane(vocabSize, 1 << 22) ||
-      !sane(seqLen, 1 << 24) ||
-      dim % nHeads !== 0 ||
-      nHeads % nKvHeads !== 0 ||
-      (dim / nHeads) % 2 !== 0
-    )
-      throw formatError(
-        path,
-        `implausible header: dim ${dim}, hidden ${hiddenDim}, layers ${nLayers}, heads ${nHeads}, kv heads ${nKvHeads}, vocab ${vocabRaw}, seq_len ${seqLen}`,
-      );
-    const headDim = dim / nHeads;
-    const kvDim = nKvHeads * headDim;
-    const tied = vocabRaw > 0;
-    const L = nLayers;
-    // Element counts of the arrays in file order.
-    const parts: Array<[string, number]> = [
-      ['embed', vocabSize * dim],
-      ['rms_att', L * dim],
-      ['wq', L * dim * dim],
-      ['wk', L * kvDim * dim],
-      ['wv', L * kvDim * dim],
-      ['wo', L * dim * dim],
-      ['rms_ffn', L * dim],
-      ['w1', L * hiddenDim * dim],
-      ['w2', L * dim * hiddenDim],
-      ['w3', L * hiddenDim * dim],
-      ['rms_final', dim],
-      ['freq_cis', seqLen * headDim],
-      ...(tied ? [] : [['wcls', vocabSize * dim] as [string, number]]),
-    ];
+    const { config, parts, size } = await readHeader(file, path);
+    const { dim, hiddenDim, nLayers: L, nHeads, nKvHeads, vocabSize, tiedEmbeddings: tied } = config;
+    const kvDim = (nKvHeads * dim) / nHeads;
     const floats = parts.reduce((a, [, n]) => a + n, 0);
     if (size < 28 + 4 * floats)
       throw formatError(path, `truncated: the header's sizes need ${28 + 4 * floats} bytes, the file has ${size}`);
@@ -98,19 +139,6 @@ export async function loadLlama2c(path: string): Promise<{ config: LlamaConfig; 
     }
     put('model.norm.weight', [dim], get('rms_final'));
     if (!tied) put('lm_head.weight', [vocabSize, dim], get('wcls'));
-    const config: LlamaConfig = {
-      dim,
-      hiddenDim,
-      nLayers,
-      nHeads,
-      nKvHeads,
-      vocabSize,
-      maxSeqLen: seqLen,
-      ropeTheta: 10000,
-      normEps: 1e-5,
-      ropeStyle: 'interleaved',
-      tiedEmbeddings: tied,
-    };
     return { config, weights };
   } finally {
     await file.close();

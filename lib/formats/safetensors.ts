@@ -106,6 +106,15 @@ export interface SafetensorsHeader {
 /** Longest header accepted (the reference implementation's limit). */
 const MAX_HEADER_BYTES = 100_000_000;
 
+/** Options of the header readers. */
+export interface HeaderOnlyOptions {
+  /**
+   * Only the header will be used: do not check that the tensors' data lies inside the file (it
+   * may be cut after its header). Default false.
+   */
+  headerOnly?: boolean;
+}
+
 /**
  * Reads and validates the header of one `.safetensors` file: length prefix, JSON, dtypes, shapes
  * against byte ranges, ranges inside the data section and not overlapping.
@@ -113,16 +122,16 @@ const MAX_HEADER_BYTES = 100_000_000;
  * @throws {@link LlmcError} `LLMC_INVALID_ARGUMENT` naming the file and the problem;
  *   `LLMC_UNSUPPORTED` for a dtype other than F32, F16 or BF16.
  */
-export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
+export async function readSafetensorsHeader(path: string, options: HeaderOnlyOptions = {}): Promise<SafetensorsHeader> {
   const handle = await open(path, 'r');
   try {
-    return await readHeader(handle, path);
+    return await readHeader(handle, path, options.headerOnly === true);
   } finally {
     await handle.close();
   }
 }
 
-async function readHeader(handle: FileHandle, path: string): Promise<SafetensorsHeader> {
+async function readHeader(handle: FileHandle, path: string, headerOnly = false): Promise<SafetensorsHeader> {
   const fileSize = (await handle.stat()).size;
   if (fileSize < 8) throw formatError(path, `the file is ${fileSize} bytes, too short for the 8-byte header length`);
   const prefix = new Uint8Array(8);
@@ -150,7 +159,7 @@ async function readHeader(handle: FileHandle, path: string): Promise<Safetensors
   let metadata: Record<string, string> = {};
   for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
     if (name === '__metadata__') metadata = parseMetadata(path, value);
-    else tensors.set(name, parseEntry(path, name, value, fileSize - dataStart));
+    else tensors.set(name, parseEntry(path, name, value, headerOnly ? Number.MAX_SAFE_INTEGER : fileSize - dataStart));
   }
   checkNoOverlap(path, tensors);
   return { path, fileSize, dataStart, tensors, metadata };
@@ -355,6 +364,32 @@ async function readIndex(indexPath: string): Promise<Map<string, string[]>> {
     shards.set(file, list);
   }
   return shards;
+}
+
+/**
+ * The header entries of every tensor of a `.safetensors` file or of a sharded model (the path of
+ * its `model.safetensors.index.json`), without reading tensor data.
+ *
+ * @throws {@link LlmcError} as {@link loadSafetensors}.
+ */
+export async function readSafetensorsEntries(
+  source: string,
+  options: HeaderOnlyOptions = {},
+): Promise<Map<string, SafetensorsEntry>> {
+  const entries = new Map<string, SafetensorsEntry>();
+  const files = source.endsWith('.json')
+    ? [...(await readIndex(source))].map(([file, names]) => [join(dirname(source), file), names] as const)
+    : [[source, undefined] as const];
+  for (const [path, names] of files) {
+    const header = await readSafetensorsHeader(path, options);
+    for (const name of names ?? header.tensors.keys()) {
+      const entry = header.tensors.get(name);
+      if (!entry) throw formatError(path, `tensor ${name} (listed in the index) is not in this file`);
+      if (entries.has(name)) throw formatError(path, `tensor ${name} appears in more than one file`);
+      entries.set(name, entry);
+    }
+  }
+  return entries;
 }
 
 /**

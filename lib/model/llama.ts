@@ -10,7 +10,8 @@ import { callNative } from '../errors.js';
 import { DenseLinear, type Linear } from './linear.js';
 import type { LlamaConfig, Tensor, Weights } from './types.js';
 
-const LAYER_LINEARS = [
+/** The linear layers of each block, in the order of {@link LlamaModel.linears}. */
+export const LAYER_LINEARS = [
   'self_attn.q_proj',
   'self_attn.k_proj',
   'self_attn.v_proj',

@@ -11,16 +11,21 @@ import { resolveDevice, type Device } from '../device.js';
 import { LlmcError, invalidArgument } from '../errors.js';
 import { scoreStream, encodeParagraphs, type EvaluateResult } from '../eval/evaluate.js';
 import { splitParagraphs } from '../eval/text.js';
-import { isCompressedTensors, loadCompressedTensors } from '../formats/compressed_tensors.js';
-import { loadGguf } from '../formats/gguf.js';
-import { isGptq, loadGptq } from '../formats/gptq.js';
+import {
+  isCompressedTensors,
+  loadCompressedTensors,
+  readCompressedTensorsHeader,
+} from '../formats/compressed_tensors.js';
+import { type GgufVocab, loadGguf, readGgufModelHeader } from '../formats/gguf.js';
+import { isGptq, loadGptq, readGptqHeader } from '../formats/gptq.js';
 import { is24Sparse } from '../formats/sparse24_bitmask.js';
-import { loadHfModel } from '../formats/hf_config.js';
-import { loadLlama2c } from '../formats/llama2c.js';
+import { hfModelFiles, llamaConfigFromHf, loadHfModel } from '../formats/hf_config.js';
+import { readSafetensorsEntries } from '../formats/safetensors.js';
+import { loadLlama2c, readLlama2cConfig } from '../formats/llama2c.js';
 import { loadHfTokenizer, loadLlama2cTokenizer, Llama2cTokenizer } from '../tokenizers/index.js';
 import { checkBoolean, checkFiniteNumber, checkInteger, checkKnownKeys, checkObject } from '../validate.js';
 import { CudaLinear, cudaTwin } from './cuda_linear.js';
-import { KvCache, LlamaModel } from './llama.js';
+import { KvCache, LAYER_LINEARS, LlamaModel } from './llama.js';
 import { QuantLinear } from './quant_linear.js';
 import { sparseTwin } from './sparse24_linear.js';
 import type { LlamaConfig, Tokenizer } from './types.js';
@@ -111,13 +116,21 @@ async function findFile(dir: string, test: (name: string) => boolean, what: stri
  */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   const device = options?.device === undefined ? 'cpu' : resolveDevice('options.device', options.device).device;
-  try {
+  return withFileErrors(path, async () => {
     const model = await load(path, options);
     if (device === 'cuda') await model.moveToCuda();
     return model;
+  });
+}
+
+/**
+ * Runs `read`, turning a missing or unreadable file the format needs (e.g. a shard named by the
+ * index) into a typed error naming it, not Node's bare one.
+ */
+async function withFileErrors<T>(path: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
   } catch (e) {
-    // A file the format needs is missing or unreadable (e.g. a shard named by the index): a typed
-    // error naming it, not Node's bare one.
     const err = e as NodeJS.ErrnoException;
     if (
       !(e instanceof LlmcError) &&
@@ -154,6 +167,67 @@ async function folderTokenizer(
   return path.endsWith('.bin')
     ? loadLlama2cTokenizer(path, vocabSize, prependSpace === undefined ? {} : { addSpacePrefix: prependSpace })
     : loadHfTokenizer(path, prependSpace === undefined ? { vocabSize } : { prependSpace, vocabSize });
+}
+
+/** The tokenizer beside a llama2.c checkpoint (tokenizer.bin or tok*.bin), or `explicit`. */
+async function llama2cTokenizer(
+  file: string,
+  vocabSize: number,
+  explicit: string | undefined,
+  prependSpace: boolean | undefined,
+): Promise<Tokenizer> {
+  const tokPath =
+    explicit ??
+    (await findFile(
+      dirname(file),
+      (n) => n === 'tokenizer.bin' || (/^tok.*\.bin$/.test(n) && n !== basename(file)),
+      'llama2.c tokenizer (tokenizer.bin or tok*.bin)',
+      'pass options.tokenizer',
+    ));
+  return loadLlama2cTokenizer(tokPath, vocabSize, prependSpace === undefined ? {} : { addSpacePrefix: prependSpace });
+}
+
+/** The one `.gguf` or llama2.c `.bin` of a folder without config.json. */
+function modelFileIn(dir: string, names: string[]): string {
+  const gguf = names.filter((n) => n.endsWith('.gguf'));
+  const bins = names.filter((n) => n.endsWith('.bin') && !/^tok/.test(n) && n !== 'tokenizer.bin');
+  if (gguf.length + bins.length !== 1)
+    throw invalidArgument('path', 'a folder with config.json, or with exactly one .gguf or llama2.c .bin', dir);
+  return join(dir, (gguf[0] ?? bins[0])!);
+}
+
+/** The tokenizer of a GGUF file: `explicit` (a llama2.c tokenizer.bin), else its embedded vocabulary. */
+async function ggufTokenizer(
+  file: string,
+  v: GgufVocab,
+  vocabSize: number,
+  explicit: string | undefined,
+  prependSpace: boolean | undefined,
+): Promise<Tokenizer> {
+  if ((v.model !== undefined && v.model !== 'llama') || !v.scores || v.bos === undefined || v.eos === undefined)
+    throw new LlmcError(
+      'LLMC_UNSUPPORTED',
+      `${basename(file)}: embedded vocabulary "${v.model ?? '?'}" is not a SentencePiece (llama) vocabulary with scores, BOS and EOS; pass options.tokenizer`,
+    );
+  return explicit !== undefined
+    ? await loadLlama2cTokenizer(
+        explicit,
+        vocabSize,
+        prependSpace === undefined ? {} : { addSpacePrefix: prependSpace },
+      )
+    : Llama2cTokenizer.fromVocab({
+        tokens: v.tokens,
+        scores: v.scores,
+        bos: v.bos,
+        eos: v.eos,
+        ...(v.tokenTypes ? { tokenTypes: v.tokenTypes } : {}),
+        source: basename(file),
+        ...(prependSpace !== undefined
+          ? { addSpacePrefix: prependSpace }
+          : v.addSpacePrefix !== undefined
+            ? { addSpacePrefix: v.addSpacePrefix }
+            : {}),
+      });
 }
 
 async function load(path: string, options: LoadModelOptions): Promise<Model> {
@@ -201,58 +275,17 @@ async function load(path: string, options: LoadModelOptions): Promise<Model> {
       const tokenizer = await folderTokenizer(path, names, options.tokenizer, config.vocabSize, prependSpace);
       return new Model(path, 'huggingface', config, tokenizer, new LlamaModel(config, weights));
     }
-    const gguf = names.filter((n) => n.endsWith('.gguf'));
-    const bins = names.filter((n) => n.endsWith('.bin') && !/^tok/.test(n) && n !== 'tokenizer.bin');
-    if (gguf.length + bins.length !== 1)
-      throw invalidArgument('path', 'a folder with config.json, or with exactly one .gguf or llama2.c .bin', path);
-    file = join(path, (gguf[0] ?? bins[0])!);
+    file = modelFileIn(path, names);
   }
   const ext = extname(file).toLowerCase();
   if (ext === '.gguf') {
     const g = await loadGguf(file);
-    const v = g.vocab;
-    if ((v.model !== undefined && v.model !== 'llama') || !v.scores || v.bos === undefined || v.eos === undefined)
-      throw new LlmcError(
-        'LLMC_UNSUPPORTED',
-        `${basename(file)}: embedded vocabulary "${v.model ?? '?'}" is not a SentencePiece (llama) vocabulary with scores, BOS and EOS; pass options.tokenizer`,
-      );
-    const tokenizer =
-      options.tokenizer !== undefined
-        ? await loadLlama2cTokenizer(
-            options.tokenizer,
-            g.config.vocabSize,
-            prependSpace === undefined ? {} : { addSpacePrefix: prependSpace },
-          )
-        : Llama2cTokenizer.fromVocab({
-            tokens: v.tokens,
-            scores: v.scores,
-            bos: v.bos,
-            eos: v.eos,
-            ...(v.tokenTypes ? { tokenTypes: v.tokenTypes } : {}),
-            source: basename(file),
-            ...(prependSpace !== undefined
-              ? { addSpacePrefix: prependSpace }
-              : v.addSpacePrefix !== undefined
-                ? { addSpacePrefix: v.addSpacePrefix }
-                : {}),
-          });
+    const tokenizer = await ggufTokenizer(file, g.vocab, g.config.vocabSize, options.tokenizer, prependSpace);
     return new Model(file, 'gguf', g.config, tokenizer, new LlamaModel(g.config, g.weights));
   }
   if (ext === '.bin') {
     const { config, weights } = await loadLlama2c(file);
-    const tokPath =
-      options.tokenizer ??
-      (await findFile(
-        dirname(file),
-        (n) => n === 'tokenizer.bin' || (/^tok.*\.bin$/.test(n) && n !== basename(file)),
-        'llama2.c tokenizer (tokenizer.bin or tok*.bin)',
-        'pass options.tokenizer',
-      ));
-    const tokenizer = await loadLlama2cTokenizer(
-      tokPath,
-      config.vocabSize,
-      prependSpace === undefined ? {} : { addSpacePrefix: prependSpace },
-    );
+    const tokenizer = await llama2cTokenizer(file, config.vocabSize, options.tokenizer, prependSpace);
     return new Model(file, 'llama2c', config, tokenizer, new LlamaModel(config, weights));
   }
   throw new LlmcError(
@@ -412,4 +445,129 @@ export async function generate(model: Model, prompt: string, options: GenerateOp
   const ids = await generateTokens(model, prompt, options);
   const text = model.tokenizer.decode(ids);
   return prompt.length === 0 && text.startsWith(' ') ? text.slice(1) : text;
+}
+
+/** What {@link describeModel} reports: a model as its headers describe it. */
+export interface ModelInfo {
+  /** The model file (or folder) read. */
+  path: string;
+  format: ModelFormat;
+  config: LlamaConfig;
+  tokenizer: Tokenizer;
+  /**
+   * Every linear layer in {@link LlamaModel.linears} order: its canonical name, `[out, in]` shape
+   * and what its stored weight holds (`fp32`, `fp16`, `bf16`, a ggml type such as `q8_0`, or a
+   * compressed scheme such as `w4a16 g64`, `w8a8`, `w4a16 g64 2:4`).
+   */
+  linears: Array<{ name: string; shape: [number, number]; dtype: string }>;
+}
+
+/**
+ * Describes a model from its headers only — `config.json` and the safetensors headers, GGUF
+ * metadata and tensor infos, the llama2.c header — plus its tokenizer: the config {@link loadModel}
+ * would return, without reading (or needing) the tensor data. What `llm-compress info` prints.
+ *
+ * @param path - as for {@link loadModel}
+ * @param options - `tokenizer` and `prependSpace` as for {@link loadModel}
+ * @throws {@link LlmcError} as {@link loadModel} for a malformed or unsupported header or config
+ * @example
+ * ```ts
+ * const info = await describeModel('models/stories260K/stories260K.gguf');
+ * console.log(info.config.dim, info.linears.length);
+ * ```
+ */
+export async function describeModel(
+  path: string,
+  options: Pick<LoadModelOptions, 'tokenizer' | 'prependSpace'> = {},
+): Promise<ModelInfo> {
+  return withFileErrors(path, () => describe(path, options));
+}
+
+async function describe(
+  path: string,
+  options: Pick<LoadModelOptions, 'tokenizer' | 'prependSpace'>,
+): Promise<ModelInfo> {
+  if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path', 'a model file or folder', path);
+  const o = checkObject('options', options);
+  checkKnownKeys('options', o, ['tokenizer', 'prependSpace']);
+  const prependSpace = o.prependSpace === undefined ? undefined : checkBoolean('options.prependSpace', o.prependSpace);
+  let info: Stats;
+  try {
+    info = await stat(path);
+  } catch {
+    throw invalidArgument('path', 'an existing model file or folder', path);
+  }
+  const withLinears = (
+    file: string,
+    format: ModelFormat,
+    config: LlamaConfig,
+    tokenizer: Tokenizer,
+    dtypeOf: (layer: string) => string | undefined,
+  ): ModelInfo => {
+    const { dim, hiddenDim, nHeads, nKvHeads, vocabSize } = config;
+    const kvDim = (nKvHeads * dim) / nHeads;
+    const shapes: Record<(typeof LAYER_LINEARS)[number], [number, number]> = {
+      'self_attn.q_proj': [dim, dim],
+      'self_attn.k_proj': [kvDim, dim],
+      'self_attn.v_proj': [kvDim, dim],
+      'self_attn.o_proj': [dim, dim],
+      'mlp.gate_proj': [hiddenDim, dim],
+      'mlp.up_proj': [hiddenDim, dim],
+      'mlp.down_proj': [dim, hiddenDim],
+    };
+    const linears: ModelInfo['linears'] = [];
+    const add = (name: string, shape: [number, number], dtype: string | undefined) =>
+      linears.push({ name, shape, dtype: ({ f32: 'fp32', f16: 'fp16' } as Record<string, string>)[dtype!] ?? dtype! });
+    for (let i = 0; i < config.nLayers; i++)
+      for (const l of LAYER_LINEARS) add(`model.layers.${i}.${l}`, shapes[l], dtypeOf(`model.layers.${i}.${l}`));
+    add(
+      'lm_head',
+      [vocabSize, dim],
+      (!config.tiedEmbeddings && dtypeOf('lm_head')) || dtypeOf('model.embed_tokens') || dtypeOf('lm_head'),
+    );
+    return { path: file, format, config, tokenizer, linears };
+  };
+  let file = path;
+  if (info.isDirectory()) {
+    const names = await readdir(path);
+    if (names.includes('config.json')) {
+      const configJson = JSON.parse(await readFile(join(path, 'config.json'), 'utf8')) as Record<string, unknown>;
+      const quantized = isCompressedTensors(configJson)
+        ? await readCompressedTensorsHeader(path, configJson)
+        : isGptq(configJson)
+          ? await readGptqHeader(path, configJson)
+          : undefined;
+      let config: LlamaConfig;
+      let dtypeOf: (layer: string) => string | undefined;
+      if (quantized) {
+        config = quantized.config;
+        dtypeOf = (layer) => quantized.layers.get(layer);
+      } else {
+        const { json, source } = await hfModelFiles(path);
+        const entries = await readSafetensorsEntries(source, { headerOnly: true });
+        config = llamaConfigFromHf(json, entries);
+        dtypeOf = (layer) => entries.get(`${layer}.weight`)?.dtype.toLowerCase();
+      }
+      const tokenizer = await folderTokenizer(path, names, options.tokenizer, config.vocabSize, prependSpace);
+      return withLinears(path, 'huggingface', config, tokenizer, dtypeOf);
+    }
+    file = modelFileIn(path, names);
+  }
+  const ext = extname(file).toLowerCase();
+  if (ext === '.gguf') {
+    const g = await readGgufModelHeader(file);
+    const tokenizer = await ggufTokenizer(file, g.vocab, g.config.vocabSize, options.tokenizer, prependSpace);
+    return withLinears(file, 'gguf', g.config, tokenizer, (layer) =>
+      g.tensors.get(`${layer}.weight`)?.typeName.toLowerCase(),
+    );
+  }
+  if (ext === '.bin') {
+    const config = await readLlama2cConfig(file);
+    const tokenizer = await llama2cTokenizer(file, config.vocabSize, options.tokenizer, prependSpace);
+    return withLinears(file, 'llama2c', config, tokenizer, () => 'fp32');
+  }
+  throw new LlmcError(
+    'LLMC_UNSUPPORTED',
+    `${basename(file)}: unknown model format (expected a folder with config.json, a .gguf or a llama2.c .bin)`,
+  );
 }
