@@ -59,9 +59,8 @@ describe('describeModel on files without tensor data', () => {
       Buffer.from(Int32Array.of(dim, hidden, layers, heads, kvHeads, -vocab, seq).buffer),
     );
     writeFileSync(join(bin, 'tokenizer.bin'), tokenizerBin(vocab));
-    const start = performance.now();
+    // The file is its header alone: describing it must not read (or need) tensor data.
     const info = await describeModel(join(bin, 'model.bin'));
-    expect(performance.now() - start).toBeLessThan(2000);
     expect(info.config).toMatchObject({ ...expected, maxSeqLen: seq, tiedEmbeddings: false });
     expect(info.linears).toHaveLength(layers * 7 + 1);
     expect(info.linears[1]).toEqual({ name: 'model.layers.0.self_attn.k_proj', shape: [kvDim, dim], dtype: 'fp32' });
