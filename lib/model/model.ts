@@ -230,12 +230,13 @@ async function ggufTokenizer(
       });
 }
 
-async function load(path: string, options: LoadModelOptions): Promise<Model> {
-  if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path', 'a model file or folder', path);
-  const o = checkObject('options', options);
-  checkKnownKeys('options', o, ['tokenizer', 'prependSpace', 'lazy', 'device']);
-  const lazy = o.lazy === undefined ? false : checkBoolean('options.lazy', o.lazy);
-  const prependSpace = o.prependSpace === undefined ? undefined : checkBoolean('options.prependSpace', o.prependSpace);
+/** Where a model path points: a Hugging Face folder (with its parsed config.json), a GGUF file or a llama2.c checkpoint. */
+type ModelLocation =
+  | { kind: 'folder'; names: string[]; configJson: Record<string, unknown> }
+  | { kind: 'gguf' | 'llama2c'; file: string };
+
+/** Resolves `path` to the model it holds, reading only the folder listing and config.json (loadModel and describeModel). */
+async function locateModel(path: string): Promise<ModelLocation> {
   let info: Stats;
   try {
     info = await stat(path);
@@ -247,51 +248,65 @@ async function load(path: string, options: LoadModelOptions): Promise<Model> {
     const names = await readdir(path);
     if (names.includes('config.json')) {
       const configJson = JSON.parse(await readFile(join(path, 'config.json'), 'utf8')) as Record<string, unknown>;
-      const quantized = isCompressedTensors(configJson)
-        ? await loadCompressedTensors(path, configJson)
-        : isGptq(configJson)
-          ? await loadGptq(path, configJson)
-          : undefined;
-      if (quantized) {
-        const { config, weights, packed } = quantized;
-        const tokenizer = await folderTokenizer(path, names, options.tokenizer, config.vocabSize, prependSpace);
-        const llama = new LlamaModel(config, weights);
-        for (const [name, p] of packed) llama.linears.set(name, new QuantLinear(p.weight, p.activations));
-        // 2:4 sparse layers (named by a sparsity_config, or found so in a GPTQ file) run on the 2:4 kernels.
-        for (const [name, lin] of llama.linears) {
-          if (
-            name === 'lm_head' ||
-            !('sparse24' in quantized
-              ? quantized.sparse24.has(name)
-              : is24Sparse(weights.get(`${name}.weight`)!.data, lin.outFeatures, lin.inFeatures))
-          )
-            continue;
-          const twin = await sparseTwin(lin);
-          if (twin) llama.linears.set(name, twin);
-        }
-        return new Model(path, 'huggingface', config, tokenizer, llama);
-      }
-      const { config, weights } = await loadHfModel(path, { lazy });
-      const tokenizer = await folderTokenizer(path, names, options.tokenizer, config.vocabSize, prependSpace);
-      return new Model(path, 'huggingface', config, tokenizer, new LlamaModel(config, weights));
+      return { kind: 'folder', names, configJson };
     }
     file = modelFileIn(path, names);
   }
   const ext = extname(file).toLowerCase();
-  if (ext === '.gguf') {
-    const g = await loadGguf(file);
-    const tokenizer = await ggufTokenizer(file, g.vocab, g.config.vocabSize, options.tokenizer, prependSpace);
-    return new Model(file, 'gguf', g.config, tokenizer, new LlamaModel(g.config, g.weights));
-  }
-  if (ext === '.bin') {
-    const { config, weights } = await loadLlama2c(file);
-    const tokenizer = await llama2cTokenizer(file, config.vocabSize, options.tokenizer, prependSpace);
-    return new Model(file, 'llama2c', config, tokenizer, new LlamaModel(config, weights));
-  }
+  if (ext === '.gguf') return { kind: 'gguf', file };
+  if (ext === '.bin') return { kind: 'llama2c', file };
   throw new LlmcError(
     'LLMC_UNSUPPORTED',
     `${basename(file)}: unknown model format (expected a folder with config.json, a .gguf or a llama2.c .bin)`,
   );
+}
+
+async function load(path: string, options: LoadModelOptions): Promise<Model> {
+  if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path', 'a model file or folder', path);
+  const o = checkObject('options', options);
+  checkKnownKeys('options', o, ['tokenizer', 'prependSpace', 'lazy', 'device']);
+  const lazy = o.lazy === undefined ? false : checkBoolean('options.lazy', o.lazy);
+  const prependSpace = o.prependSpace === undefined ? undefined : checkBoolean('options.prependSpace', o.prependSpace);
+  const at = await locateModel(path);
+  if (at.kind === 'folder') {
+    const { names, configJson } = at;
+    const quantized = isCompressedTensors(configJson)
+      ? await loadCompressedTensors(path, configJson)
+      : isGptq(configJson)
+        ? await loadGptq(path, configJson)
+        : undefined;
+    if (quantized) {
+      const { config, weights, packed } = quantized;
+      const tokenizer = await folderTokenizer(path, names, options.tokenizer, config.vocabSize, prependSpace);
+      const llama = new LlamaModel(config, weights);
+      for (const [name, p] of packed) llama.linears.set(name, new QuantLinear(p.weight, p.activations));
+      // 2:4 sparse layers (named by a sparsity_config, or found so in a GPTQ file) run on the 2:4 kernels.
+      for (const [name, lin] of llama.linears) {
+        if (
+          name === 'lm_head' ||
+          !('sparse24' in quantized
+            ? quantized.sparse24.has(name)
+            : is24Sparse(weights.get(`${name}.weight`)!.data, lin.outFeatures, lin.inFeatures))
+        )
+          continue;
+        const twin = await sparseTwin(lin);
+        if (twin) llama.linears.set(name, twin);
+      }
+      return new Model(path, 'huggingface', config, tokenizer, llama);
+    }
+    const { config, weights } = await loadHfModel(path, { lazy });
+    const tokenizer = await folderTokenizer(path, names, options.tokenizer, config.vocabSize, prependSpace);
+    return new Model(path, 'huggingface', config, tokenizer, new LlamaModel(config, weights));
+  }
+  const { file } = at;
+  if (at.kind === 'gguf') {
+    const g = await loadGguf(file);
+    const tokenizer = await ggufTokenizer(file, g.vocab, g.config.vocabSize, options.tokenizer, prependSpace);
+    return new Model(file, 'gguf', g.config, tokenizer, new LlamaModel(g.config, g.weights));
+  }
+  const { config, weights } = await loadLlama2c(file);
+  const tokenizer = await llama2cTokenizer(file, config.vocabSize, options.tokenizer, prependSpace);
+  return new Model(file, 'llama2c', config, tokenizer, new LlamaModel(config, weights));
 }
 
 export interface EvaluateOptions {
@@ -491,12 +506,6 @@ async function describe(
   const o = checkObject('options', options);
   checkKnownKeys('options', o, ['tokenizer', 'prependSpace']);
   const prependSpace = o.prependSpace === undefined ? undefined : checkBoolean('options.prependSpace', o.prependSpace);
-  let info: Stats;
-  try {
-    info = await stat(path);
-  } catch {
-    throw invalidArgument('path', 'an existing model file or folder', path);
-  }
   const withLinears = (
     file: string,
     format: ModelFormat,
@@ -527,47 +536,37 @@ async function describe(
     );
     return { path: file, format, config, tokenizer, linears };
   };
-  let file = path;
-  if (info.isDirectory()) {
-    const names = await readdir(path);
-    if (names.includes('config.json')) {
-      const configJson = JSON.parse(await readFile(join(path, 'config.json'), 'utf8')) as Record<string, unknown>;
-      const quantized = isCompressedTensors(configJson)
-        ? await readCompressedTensorsHeader(path, configJson)
-        : isGptq(configJson)
-          ? await readGptqHeader(path, configJson)
-          : undefined;
-      let config: LlamaConfig;
-      let dtypeOf: (layer: string) => string | undefined;
-      if (quantized) {
-        config = quantized.config;
-        dtypeOf = (layer) => quantized.layers.get(layer);
-      } else {
-        const { json, source } = await hfModelFiles(path);
-        const entries = await readSafetensorsEntries(source, { headerOnly: true });
-        config = llamaConfigFromHf(json, entries);
-        dtypeOf = (layer) => entries.get(`${layer}.weight`)?.dtype.toLowerCase();
-      }
-      const tokenizer = await folderTokenizer(path, names, options.tokenizer, config.vocabSize, prependSpace);
-      return withLinears(path, 'huggingface', config, tokenizer, dtypeOf);
+  const at = await locateModel(path);
+  if (at.kind === 'folder') {
+    const { names, configJson } = at;
+    const quantized = isCompressedTensors(configJson)
+      ? await readCompressedTensorsHeader(path, configJson)
+      : isGptq(configJson)
+        ? await readGptqHeader(path, configJson)
+        : undefined;
+    let config: LlamaConfig;
+    let dtypeOf: (layer: string) => string | undefined;
+    if (quantized) {
+      config = quantized.config;
+      dtypeOf = (layer) => quantized.layers.get(layer);
+    } else {
+      const { json, source } = await hfModelFiles(path);
+      const entries = await readSafetensorsEntries(source, { headerOnly: true });
+      config = llamaConfigFromHf(json, entries);
+      dtypeOf = (layer) => entries.get(`${layer}.weight`)?.dtype.toLowerCase();
     }
-    file = modelFileIn(path, names);
+    const tokenizer = await folderTokenizer(path, names, options.tokenizer, config.vocabSize, prependSpace);
+    return withLinears(path, 'huggingface', config, tokenizer, dtypeOf);
   }
-  const ext = extname(file).toLowerCase();
-  if (ext === '.gguf') {
+  const { file } = at;
+  if (at.kind === 'gguf') {
     const g = await readGgufModelHeader(file);
     const tokenizer = await ggufTokenizer(file, g.vocab, g.config.vocabSize, options.tokenizer, prependSpace);
     return withLinears(file, 'gguf', g.config, tokenizer, (layer) =>
       g.tensors.get(`${layer}.weight`)?.typeName.toLowerCase(),
     );
   }
-  if (ext === '.bin') {
-    const config = await readLlama2cConfig(file);
-    const tokenizer = await llama2cTokenizer(file, config.vocabSize, options.tokenizer, prependSpace);
-    return withLinears(file, 'llama2c', config, tokenizer, () => 'fp32');
-  }
-  throw new LlmcError(
-    'LLMC_UNSUPPORTED',
-    `${basename(file)}: unknown model format (expected a folder with config.json, a .gguf or a llama2.c .bin)`,
-  );
+  const config = await readLlama2cConfig(file);
+  const tokenizer = await llama2cTokenizer(file, config.vocabSize, options.tokenizer, prependSpace);
+  return withLinears(file, 'llama2c', config, tokenizer, () => 'fp32');
 }
